@@ -1,0 +1,61 @@
+"""JSON round-trip for the project's frozen config dataclasses.
+
+Every concern (model, data, training) has one frozen dataclass whose fields are exactly the
+notebook's papermill parameters; this module saves one beside each result and reads it back,
+refusing unknown or missing fields so that a config from another version fails loudly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any, TypeVar
+
+ConfigT = TypeVar("ConfigT")
+
+
+def config_to_dict(config: Any) -> dict[str, Any]:
+    """Plain dict of a config dataclass (tuples become lists, as JSON would make them)."""
+    return json.loads(json.dumps(dataclasses.asdict(config)))
+
+
+def config_from_dict(config_type: type[ConfigT], values: dict[str, Any], *, source: str = "dict") -> ConfigT:
+    """Build ``config_type`` from ``values``; unknown fields are an error that names them."""
+    known = {field.name for field in dataclasses.fields(config_type)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(
+            f"{source}: unknown {config_type.__name__} field(s) {unknown}; expected a subset of {sorted(known)}"
+        )
+    # JSON has no tuples: give tuple-typed defaults their type back.
+    converted = {}
+    for field in dataclasses.fields(config_type):
+        if field.name in values:
+            value = values[field.name]
+            if isinstance(value, list) and isinstance(field.default, tuple):
+                value = tuple(value)
+            converted[field.name] = value
+    return config_type(**converted)
+
+
+def save_config(config: Any, path: str | Path) -> Path:
+    """Write ``config`` as indented JSON to ``path`` (parents created)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(config_to_dict(config), indent=2, sort_keys=True) + "\n")
+    return path
+
+
+def load_config(config_type: type[ConfigT], path: str | Path) -> ConfigT:
+    """Read a config written by :func:`save_config`, with errors that name the file."""
+    path = Path(path)
+    try:
+        values = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: no such config file") from None
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}: not valid JSON ({error})") from None
+    if not isinstance(values, dict):
+        raise ValueError(f"{path}: expected a JSON object of {config_type.__name__} fields")
+    return config_from_dict(config_type, values, source=str(path))

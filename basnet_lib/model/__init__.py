@@ -1,0 +1,33 @@
+"""BASNet model (SPEC A): config, blocks, and the builder."""
+
+from basnet_lib.model.aggregation import AggregationModule
+from basnet_lib.model.aspp import ASPP, DeepLabV3Head
+from basnet_lib.model.backbone import DilatedResNetBackbone, build_backbone
+from basnet_lib.model.basnet import BASNet, build_basnet
+from basnet_lib.model.branches import BoundaryDetectionBranch, SemanticSegmentationBranch
+from basnet_lib.model.config import BACKBONES, VARIANTS, ModelConfig
+from basnet_lib.model.global_attention import GlobalAttentionBlock
+from basnet_lib.model.layers import BranchInputs, LateralProjections, RedLine
+from basnet_lib.model.probes import SABProbes
+from basnet_lib.model.spatial_attention import SpatialAttentionBlock
+
+__all__ = [
+    "ASPP",
+    "BACKBONES",
+    "BASNet",
+    "VARIANTS",
+    "AggregationModule",
+    "BoundaryDetectionBranch",
+    "BranchInputs",
+    "DeepLabV3Head",
+    "DilatedResNetBackbone",
+    "GlobalAttentionBlock",
+    "LateralProjections",
+    "ModelConfig",
+    "RedLine",
+    "SABProbes",
+    "SemanticSegmentationBranch",
+    "SpatialAttentionBlock",
+    "build_backbone",
+    "build_basnet",
+]

@@ -1,0 +1,34 @@
+"""Atrous spatial pyramid pooling and the DeepLabV3 head, from torchvision (SPEC A2, A8, A10).
+
+``ASPP`` is torchvision's own module (1×1 branch, three 3×3 atrous branches, image pooling,
+1×1 projection with dropout 0.5), so the ``baseline`` variant is torchvision's DeepLabV3 exactly.
+"""
+
+from __future__ import annotations
+
+from torch import nn
+from torchvision.models.segmentation.deeplabv3 import ASPP
+
+# SPEC A2: DeepLabV3's rates at output stride 8.
+BACKBONE_ASPP_RATES = (12, 24, 36)
+# SPEC A8: the aggregation module's ASPP works at 1/4 resolution with half the rates.
+AGGREGATION_ASPP_RATES = (6, 12, 18)
+
+__all__ = ["AGGREGATION_ASPP_RATES", "ASPP", "BACKBONE_ASPP_RATES", "DeepLabV3Head"]
+
+
+class DeepLabV3Head(nn.Sequential):
+    """torchvision's ``DeepLabHead`` with a configurable ASPP width (256 there).
+
+    ASPP → 3×3 conv-BN-ReLU → 1×1 classifier. At ``channels=256`` it has the same modules, names
+    and parameters as ``torchvision.models.segmentation.deeplabv3.DeepLabHead`` (SPEC A10 baseline).
+    """
+
+    def __init__(self, in_channels: int, num_classes: int, *, channels: int = 256) -> None:
+        super().__init__(
+            ASPP(in_channels, list(BACKBONE_ASPP_RATES), out_channels=channels),
+            nn.Conv2d(channels, channels, 3, padding=1, bias=False),
+            nn.BatchNorm2d(channels),
+            nn.ReLU(),
+            nn.Conv2d(channels, num_classes, 1),
+        )

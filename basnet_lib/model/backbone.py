@@ -1,0 +1,132 @@
+"""Dilated ResNet backbone with the four taps BASNet reads (SPEC A1).
+
+Output stride 8 ("holding-resolution", §3.1): ``layer3`` dilation 2 and ``layer4`` dilation 4, no
+stride in either, exactly as torchvision's DeepLabV3 builds ResNet-50/101 with
+``replace_stride_with_dilation=[False, True, True]``. torchvision refuses dilation for the
+BasicBlock of ResNet-18/34, so for those the strides and dilations are set after construction
+following the same convention (a layer's first block keeps the previous dilation).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+from torchvision.models import (
+    ResNet,
+    ResNet18_Weights,
+    ResNet34_Weights,
+    ResNet50_Weights,
+    ResNet101_Weights,
+    resnet18,
+    resnet34,
+    resnet50,
+    resnet101,
+)
+from torchvision.models._utils import IntermediateLayerGetter
+from torchvision.models.resnet import BasicBlock
+
+# The four backbones of SPEC A1 with their torchvision constructors and ImageNet weights.
+_RESNETS = {
+    "resnet18": (resnet18, ResNet18_Weights.IMAGENET1K_V1),
+    "resnet34": (resnet34, ResNet34_Weights.IMAGENET1K_V1),
+    "resnet50": (resnet50, ResNet50_Weights.IMAGENET1K_V1),
+    "resnet101": (resnet101, ResNet101_Weights.IMAGENET1K_V1),
+}
+
+# Taps (SPEC A1): stage1 = layer1 (1/4), stage2 = layer2 (1/8), stage3 = layer3 (1/8),
+# stage4 = layer4 (1/8, fed to the ASPP that makes the "top" feature).
+TAP_LAYERS = {"layer1": "stage1", "layer2": "stage2", "layer3": "stage3", "layer4": "stage4"}
+
+
+class DilatedResNetBackbone(IntermediateLayerGetter):
+    """ResNet trunk at output stride 8 returning ``{"stage1", ..., "stage4"}`` features.
+
+    A subclass of torchvision's ``IntermediateLayerGetter`` (what DeepLabV3 uses), so the module
+    names and the state dict are the same as in ``torchvision.models.segmentation``.
+    """
+
+    def __init__(self, resnet: ResNet) -> None:
+        super().__init__(resnet, return_layers=dict(TAP_LAYERS))
+        last_block = resnet.layer4[-1]
+        self.out_channels = {
+            "stage1": _block_out_channels(resnet.layer1[-1]),
+            "stage2": _block_out_channels(resnet.layer2[-1]),
+            "stage3": _block_out_channels(resnet.layer3[-1]),
+            "stage4": _block_out_channels(last_block),
+        }
+
+
+def build_backbone(*, name: str, pretrained: bool = False, weights_path: str = "") -> DilatedResNetBackbone:
+    """Dilated ResNet ``name`` (``resnet18`` ... ``resnet101``), ImageNet weights optional.
+
+    Weights are never downloaded: with ``pretrained`` they come from ``weights_path`` or from
+    torchvision's hub cache, and a clear ``FileNotFoundError`` names the file to provide otherwise.
+    """
+    if name not in _RESNETS:
+        raise ValueError(f"unknown backbone {name!r}; expected one of {tuple(_RESNETS)}")
+    constructor, imagenet_weights = _RESNETS[name]
+    if constructor in (resnet50, resnet101):
+        resnet = constructor(weights=None, replace_stride_with_dilation=[False, True, True])
+    else:
+        resnet = constructor(weights=None)
+        _dilate_basic_layer(resnet.layer3, previous_dilation=1, dilation=2)
+        _dilate_basic_layer(resnet.layer4, previous_dilation=2, dilation=4)
+    if pretrained:
+        path = Path(weights_path) if weights_path else imagenet_cache_path(imagenet_weights.url)
+        load_resnet_weights(resnet, path, url=imagenet_weights.url)
+    return DilatedResNetBackbone(resnet)
+
+
+def imagenet_cache_path(url: str) -> Path:
+    """Where torchvision keeps the checkpoint of ``url``: ``$TORCH_HOME/hub/checkpoints/<file>``."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / Path(url).name
+
+
+def load_resnet_weights(resnet: ResNet, path: Path, *, url: str) -> None:
+    """Load an ImageNet ResNet state dict from ``path`` (``weights_only=True``) into ``resnet``."""
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"ImageNet weights requested but {path} does not exist. Nothing is downloaded at run time: "
+            f"fetch {url} yourself and put it at {path} (torchvision's cache, $TORCH_HOME), "
+            "or pass its path as ModelConfig.backbone_weights."
+        )
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # corrupt file, pickle with code, ...
+        raise ValueError(f"{path}: not a loadable ResNet state dict ({error})") from None
+    if not isinstance(state, dict):
+        raise ValueError(f"{path}: expected a ResNet state dict, found {type(state).__name__}")
+    result = resnet.load_state_dict(state, strict=False)
+    # The classifier (fc) may be absent or differ; every trunk tensor must be there.
+    missing = [key for key in result.missing_keys if not key.startswith("fc.")]
+    if missing:
+        raise ValueError(
+            f"{path}: not weights of this ResNet; missing {len(missing)} tensors, e.g. {missing[:3]}"
+        )
+
+
+def _dilate_basic_layer(layer: nn.Sequential, *, previous_dilation: int, dilation: int) -> None:
+    """Remove the stride of a BasicBlock layer and dilate it, as torchvision does for Bottlenecks.
+
+    The first block keeps ``previous_dilation`` (torchvision's ``_make_layer`` convention), the
+    following blocks use ``dilation``; padding equals dilation so 3×3 convs keep the size.
+    """
+    for index, block in enumerate(layer):
+        if not isinstance(block, BasicBlock):
+            raise TypeError(f"expected BasicBlock, found {type(block).__name__}")
+        block_dilation = previous_dilation if index == 0 else dilation
+        for conv in (block.conv1, block.conv2):
+            conv.stride = (1, 1)
+            conv.dilation = (block_dilation, block_dilation)
+            conv.padding = (block_dilation, block_dilation)
+        if block.downsample is not None:
+            block.downsample[0].stride = (1, 1)
+        block.stride = 1
+
+
+def _block_out_channels(block: nn.Module) -> int:
+    # Bottleneck ends in bn3, BasicBlock in bn2.
+    last_norm = block.bn3 if hasattr(block, "bn3") else block.bn2
+    return last_norm.num_features

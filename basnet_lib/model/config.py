@@ -1,0 +1,87 @@
+"""``ModelConfig``: every architectural choice of one BASNet model (SPEC A).
+
+The fields are exactly the model parameters of the notebooks; the config is saved as JSON beside
+every result (see :mod:`basnet_lib.config_io`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# SPEC A10: the four Table 1 rows, coarse to complete.
+VARIANTS = ("baseline", "ssb", "ssb_bdb", "full")
+# SPEC A1: torchvision ResNets; resnet101 is the paper's.
+BACKBONES = ("resnet18", "resnet34", "resnet50", "resnet101")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """One BASNet model.
+
+    Attributes:
+        variant: Table 1 row (SPEC A10): ``baseline`` (ResNet+ASPP, i.e. torchvision's DeepLabV3),
+            ``ssb`` (+ semantic segmentation branch), ``ssb_bdb`` (+ boundary detection branch),
+            ``full`` (+ aggregation module).
+        backbone: ``resnet18`` | ``resnet34`` | ``resnet50`` | ``resnet101``, dilated to output stride 8.
+        num_classes: segmentation classes (19 Cityscapes train ids).
+        width: decoder width ``C`` of both branches (SPEC A3); a multiple of 8 because the
+            aggregation module uses ``C/4`` and ``C/8`` channels (SPEC A8).
+        aspp_channels: output channels of the backbone's ASPP (SPEC A2); 256 in DeepLabV3.
+        sab_probes: add the detached Fig. 4 probe heads on each SAB (SPEC A11); needs a boundary branch.
+        pretrained_backbone: start the ResNet from ImageNet weights. They are never downloaded: they
+            are read from ``backbone_weights`` or from torchvision's cache (``$TORCH_HOME``).
+        backbone_weights: path of a ResNet state dict to use instead of torchvision's cache
+            ("" = use the cache). Only with ``pretrained_backbone``.
+    """
+
+    variant: str = "full"
+    backbone: str = "resnet101"
+    num_classes: int = 19
+    width: int = 256
+    aspp_channels: int = 256
+    sab_probes: bool = False
+    pretrained_backbone: bool = False
+    backbone_weights: str = ""
+
+    def __post_init__(self) -> None:
+        if self.variant not in VARIANTS:
+            raise ValueError(f"ModelConfig.variant={self.variant!r} is not one of {VARIANTS}")
+        if self.backbone not in BACKBONES:
+            raise ValueError(f"ModelConfig.backbone={self.backbone!r} is not one of {BACKBONES}")
+        _require_int("num_classes", self.num_classes, minimum=1)
+        _require_int("width", self.width, minimum=8)
+        if self.width % 8:
+            raise ValueError(
+                f"ModelConfig.width={self.width} must be divisible by 8: the aggregation module "
+                "uses width/4 and width/8 channels (SPEC A8)"
+            )
+        _require_int("aspp_channels", self.aspp_channels, minimum=1)
+        if self.sab_probes and not self.has_boundary_branch:
+            raise ValueError(
+                f"ModelConfig.sab_probes=True needs a boundary detection branch, "
+                f"but variant {self.variant!r} has none (use 'ssb_bdb' or 'full')"
+            )
+        if self.backbone_weights and not self.pretrained_backbone:
+            raise ValueError("ModelConfig.backbone_weights is set but pretrained_backbone=False")
+
+    @property
+    def has_semantic_branch(self) -> bool:
+        return self.variant != "baseline"
+
+    @property
+    def has_boundary_branch(self) -> bool:
+        return self.variant in ("ssb_bdb", "full")
+
+    @property
+    def has_aggregation(self) -> bool:
+        return self.variant == "full"
+
+    @property
+    def needs_gradient_map(self) -> bool:
+        """Whether ``forward`` needs the 4-channel image-gradient map ``G`` (SPEC A6/A7)."""
+        return self.has_boundary_branch
+
+
+def _require_int(name: str, value: object, *, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"ModelConfig.{name}={value!r} must be an integer >= {minimum}")

@@ -1,0 +1,35 @@
+"""Global Attention Block (GAB) of the semantic segmentation branch (§3.2, Fig. 2, SPEC A5)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from basnet_lib.model.layers import RedLine, conv_bn_relu
+
+
+class GlobalAttentionBlock(nn.Module):
+    """``F_gab = conv1x1(red_line(F_h)) + F_l ⊙ A ⊙ S``.
+
+    - spatial attention ``S = sigmoid(conv1x1_{C→1}(F_l))`` locates objects from low-level detail;
+    - channel attention ``A = sigmoid(conv1x1_{2C→C}([GAP(F_l), GAP(F_h)]))`` weighs channels by
+      both stages. The paper's text says the 1×1 conv compresses "to 1" yet names the result
+      ``C ∈ R^{C×1×1}``; SPEC A5 takes the ``C`` output channels, which a per-channel weighting needs.
+    """
+
+    def __init__(self, channels: int, *, upsample: bool) -> None:
+        super().__init__()
+        self.red_line = RedLine(channels, upsample=upsample)
+        # Attention logits are plain convs with bias (SPEC A9).
+        self.spatial_attention = nn.Conv2d(channels, 1, 1)
+        self.channel_attention = nn.Conv2d(2 * channels, channels, 1)
+        self.high_projection = conv_bn_relu(channels, channels, 1)
+
+    def forward(self, low: Tensor, high: Tensor) -> Tensor:
+        spatial = torch.sigmoid(self.spatial_attention(low))
+        pooled = torch.cat([F.adaptive_avg_pool2d(low, 1), F.adaptive_avg_pool2d(high, 1)], dim=1)
+        channel = torch.sigmoid(self.channel_attention(pooled))
+        weighted = low * channel * spatial
+        upsampled = self.high_projection(self.red_line(high, low.shape[-2:]))
+        return upsampled + weighted
