@@ -75,7 +75,12 @@ def resize_gradient_map(gradient_map: Tensor, size: tuple[int, int] | torch.Size
 
 
 def _check_uint8_batch(images: Tensor) -> None:
-    if not isinstance(images, Tensor) or images.dtype != torch.uint8 or images.ndim != 4 or images.shape[1] != 3:
+    if (
+        not isinstance(images, Tensor)
+        or images.dtype != torch.uint8
+        or images.ndim != 4
+        or images.shape[1] != 3
+    ):
         shape = tuple(images.shape) if hasattr(images, "shape") else type(images).__name__
         dtype = getattr(images, "dtype", None)
         raise ValueError(f"expected a uint8 image batch of shape (N, 3, H, W), got {dtype} {shape}")

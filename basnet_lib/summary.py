@@ -61,8 +61,9 @@ def parameter_table(*, backbones: tuple[str, ...], width: int, num_classes: int 
             )
             reference = count_parameters(deeplab)
         for variant in VARIANTS:
-            model = build_basnet(config=ModelConfig(variant=variant, backbone=backbone, width=width,
-                                                    num_classes=num_classes))
+            model = build_basnet(
+                config=ModelConfig(variant=variant, backbone=backbone, width=width, num_classes=num_classes)
+            )
             counts = component_parameter_counts(model)
             total = sum(counts.values())
             row = {"backbone": backbone, "variant": variant, "width": width}
@@ -93,7 +94,9 @@ def system_info() -> dict[str, object]:
         "torch_threads": torch.get_num_threads(),
         "torch_interop_threads": torch.get_num_interop_threads(),
         "cuda_available": cuda,
-        "cuda_devices": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if cuda else [],
+        "cuda_devices": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+        if cuda
+        else [],
         "cudnn": torch.backends.cudnn.version() if cuda else None,
         "default_device": "cuda" if cuda else "cpu",
     }

@@ -14,9 +14,9 @@ from basnet_lib.model.spatial_attention import SpatialAttentionBlock
 __all__ = [
     "ASPP",
     "BACKBONES",
-    "BASNet",
     "VARIANTS",
     "AggregationModule",
+    "BASNet",
     "BoundaryDetectionBranch",
     "BranchInputs",
     "DeepLabV3Head",

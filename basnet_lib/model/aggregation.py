@@ -39,7 +39,9 @@ class AggregationModule(nn.Module):
         context_channels = width // 4
         self.fuse = conv_bn_relu(2 * width, width, 1)
         self.context = ASPP(width, list(AGGREGATION_ASPP_RATES), out_channels=context_channels)
-        self.segmentation = AggregationOutput(width, context_channels=context_channels, out_channels=num_classes)
+        self.segmentation = AggregationOutput(
+            width, context_channels=context_channels, out_channels=num_classes
+        )
         self.boundary = AggregationOutput(width, context_channels=context_channels, out_channels=1)
 
     def forward(self, semantic: Tensor, boundary: Tensor) -> tuple[Tensor, Tensor]:

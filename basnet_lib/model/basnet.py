@@ -48,7 +48,9 @@ class BASNet(nn.Module):
     ) -> None:
         super().__init__()
         if deeplab_head is None and (aspp is None or laterals is None or semantic_branch is None):
-            raise ValueError("BASNet needs either deeplab_head (baseline) or aspp, laterals and semantic_branch")
+            raise ValueError(
+                "BASNet needs either deeplab_head (baseline) or aspp, laterals and semantic_branch"
+            )
         if aggregation is None and semantic_classifier is None and deeplab_head is None:
             raise ValueError("BASNet needs an aggregation module or a semantic classifier")
         if boundary_branch is not None and aggregation is None and boundary_classifier is None:
