@@ -1,4 +1,5 @@
-"""``basnet`` command line. Subcommands: ``info``, ``params`` (later issues add more)."""
+"""``basnet`` command line: ``info``, ``params``, ``synthcity``, ``synthcity-samples``, ``data-verify``,
+``data-stats``."""
 
 from __future__ import annotations
 
@@ -28,6 +29,41 @@ def main(argv: list[str] | None = None) -> int:
     params.add_argument("--out", type=Path, help="folder to write params.csv and params.md into")
     params.set_defaults(handler=_params)
 
+    synthcity = commands.add_parser("synthcity", help="generate a SynthCity dataset (SPEC B2)")
+    synthcity.add_argument(
+        "--out", type=Path, required=True, help="folder to write the Cityscapes layout into"
+    )
+    synthcity.add_argument("--train", type=int, default=400, help="training images")
+    synthcity.add_argument("--val", type=int, default=100, help="validation images")
+    synthcity.add_argument("--test", type=int, default=0, help="test images (no labels)")
+    synthcity.add_argument(
+        "--size", type=_size, default=(256, 512), metavar="HxW", help="image size, e.g. 256x512"
+    )
+    synthcity.add_argument("--seed", type=int, default=0)
+    synthcity.add_argument("--workers", type=int, help="processes (default: all cores)")
+    synthcity.add_argument("--overwrite", action="store_true", help="replace a dataset already in --out")
+    synthcity.set_defaults(handler=_synthcity)
+
+    samples = commands.add_parser("synthcity-samples", help="picture of image, labels, edge target, Canny")
+    samples.add_argument("--root", type=Path, help="dataset root (default: the cached default SynthCity set)")
+    samples.add_argument("--out", type=Path, default=Path("results/synthcity_samples.png"))
+    samples.add_argument("--split", choices=("train", "val"), default="val")
+    samples.add_argument("--count", type=int, default=4, help="rows (samples) in the picture")
+    samples.set_defaults(handler=_synthcity_samples)
+
+    verify = commands.add_parser("data-verify", help="check every file of a Cityscapes-layout dataset")
+    verify.add_argument("--root", type=Path, required=True)
+    verify.add_argument("--splits", nargs="+", choices=("train", "val", "test"), default=["train", "val"])
+    verify.set_defaults(handler=_data_verify)
+
+    stats = commands.add_parser("data-stats", help="class pixel frequencies per split (CSV and bar plot)")
+    stats.add_argument("--root", type=Path, help="dataset root (default: the cached default SynthCity set)")
+    stats.add_argument("--splits", nargs="+", choices=("train", "val"), default=["train", "val"])
+    stats.add_argument(
+        "--out", type=Path, default=Path("results"), help="folder for class_frequencies.csv/.png"
+    )
+    stats.set_defaults(handler=_data_stats)
+
     args = parser.parse_args(argv)
     return args.handler(args)
 
@@ -56,6 +92,73 @@ def _params(args: argparse.Namespace) -> int:
         table.to_csv(args.out / "params.csv", index=False)
         (args.out / "params.md").write_text(markdown + "\n")
         print(f"wrote {args.out / 'params.csv'} and {args.out / 'params.md'}")
+    return 0
+
+
+def _size(text: str) -> tuple[int, int]:
+    """``HxW`` → (H, W)."""
+    try:
+        height, width = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected HxW such as 256x512, got {text!r}") from None
+    return height, width
+
+
+def _synthcity(args: argparse.Namespace) -> int:
+    from basnet_lib.data import generate_synthcity
+
+    height, width = args.size
+    out = generate_synthcity(
+        args.out,
+        train=args.train,
+        val=args.val,
+        test=args.test,
+        height=height,
+        width=width,
+        seed=args.seed,
+        workers=args.workers,
+        overwrite=args.overwrite,
+    )
+    print(f"wrote SynthCity {height}x{width} (train {args.train}, val {args.val}, test {args.test}) to {out}")
+    return 0
+
+
+def _default_root(root: Path | None) -> Path:
+    from basnet_lib.data import DataConfig, dataset_root
+
+    return root if root is not None else dataset_root(DataConfig())
+
+
+def _synthcity_samples(args: argparse.Namespace) -> int:
+    from basnet_lib.data import draw_samples_figure
+
+    out = draw_samples_figure(_default_root(args.root), args.out, split=args.split, count=args.count)
+    print(f"wrote {out}")
+    return 0
+
+
+def _data_verify(args: argparse.Namespace) -> int:
+    from basnet_lib.data import verify_dataset
+
+    counts = verify_dataset(args.root, splits=tuple(args.splits))
+    print(f"{args.root}: all files good; samples per split: {counts}")
+    return 0
+
+
+def _data_stats(args: argparse.Namespace) -> int:
+    import matplotlib.pyplot as plt
+
+    from basnet_lib.data import class_frequencies, plot_class_frequencies
+
+    root = _default_root(args.root)
+    frequencies = class_frequencies(root, splits=tuple(args.splits))
+    args.out.mkdir(parents=True, exist_ok=True)
+    frequencies.to_csv(args.out / "class_frequencies.csv", index=False)
+    figure = plot_class_frequencies(frequencies, title=f"Class pixel frequencies: {root.name}")
+    figure.savefig(args.out / "class_frequencies.png", dpi=100)
+    plt.close(figure)
+    print(frequencies.pivot(index="class", columns="split", values="fraction").round(4).to_string())
+    print(f"wrote {args.out / 'class_frequencies.csv'} and {args.out / 'class_frequencies.png'}")
     return 0
 
 

@@ -14,6 +14,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+# OpenCV's own thread pool does not survive fork(): DataLoader workers forked after the main
+# process used it can deadlock. Parallelism comes from the workers, so OpenCV runs single-threaded.
+cv2.setNumThreads(0)
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 # SPEC A7: GSCNN's Canny thresholds.

@@ -1,0 +1,47 @@
+"""The dataset picture: image, colour labels, edge target and Canny map of a few samples."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from basnet_lib.data.cityscapes import CityscapesSegmentation
+from basnet_lib.data.edges import edge_target
+from basnet_lib.data.labels import colorize_train_ids
+from basnet_lib.data.transforms import EvalTransform
+from basnet_lib.gradient_map import canny_edges
+
+
+def draw_samples_figure(root: str | Path, out: str | Path, *, split: str = "val", count: int = 4) -> Path:
+    """Save a ``count``-row PNG of the first samples of ``split`` (evaluation input, SPEC B5).
+
+    Columns: image, trainId labels in Cityscapes colours (ignore black), edge target (SPEC B4),
+    Canny map (SPEC A7). Rows are spread evenly over the split. The figure is sized and saved at
+    a resolution that keeps the file small (about 100 dpi, 12 inches wide).
+    """
+    dataset = CityscapesSegmentation(root, split, transform=EvalTransform())
+    if not dataset.has_labels:
+        raise ValueError(f"split {split!r} has no labels to draw")
+    indices = np.linspace(0, len(dataset) - 1, min(count, len(dataset))).round().astype(int)
+    image, _ = dataset.read_arrays(0)
+    aspect = image.shape[0] / image.shape[1]
+    figure, axes = plt.subplots(len(indices), 4, figsize=(12, 3 * aspect * len(indices) + 0.4), squeeze=False)
+    for row, index in enumerate(indices):
+        image, train_ids = dataset.read_arrays(int(index))
+        panels = (image, colorize_train_ids(train_ids), edge_target(train_ids), canny_edges(image))
+        for column, panel in enumerate(panels):
+            axis = axes[row, column]
+            axis.imshow(panel, cmap="gray" if panel.ndim == 2 else None, interpolation="nearest")
+            axis.set_xticks([])
+            axis.set_yticks([])
+            if row == 0:
+                axis.set_title(("image", "labels (trainIds)", "edge target (B4)", "Canny (A7)")[column])
+        axes[row, 0].set_ylabel(dataset.samples[int(index)].name, fontsize=7)
+    figure.tight_layout()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(out, dpi=100)
+    plt.close(figure)
+    return out

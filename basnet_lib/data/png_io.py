@@ -1,0 +1,64 @@
+"""Reading and writing the PNGs of a Cityscapes-layout dataset, with errors that name the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from basnet_lib.data.errors import DatasetError
+from basnet_lib.data.labels import VALID_LABEL_IDS, unknown_label_ids
+
+
+def read_image(path: Path) -> np.ndarray:
+    """RGB uint8 (H, W, 3) of a ``*_leftImg8bit.png``; a corrupt or non-RGB file is a :class:`DatasetError`."""
+    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise DatasetError(f"{path}: cannot decode the image; expected a readable 8-bit RGB PNG")
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise DatasetError(
+            f"{path}: expected an 8-bit RGB image (H, W, 3), got {image.dtype} of shape {image.shape}"
+        )
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def read_label_ids(path: Path, *, expected_size: tuple[int, int] | None = None) -> np.ndarray:
+    """uint8 (H, W) labelIds of a ``*_gtFine_labelIds.png``, checked against the Cityscapes table.
+
+    Args:
+        path: the label PNG.
+        expected_size: (H, W) of the paired image; a different size is a :class:`DatasetError`.
+    """
+    label_ids = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if label_ids is None:
+        raise DatasetError(f"{path}: cannot decode the label image; expected a readable 8-bit grayscale PNG")
+    if label_ids.dtype != np.uint8 or label_ids.ndim != 2:
+        raise DatasetError(
+            f"{path}: expected an 8-bit single-channel labelId image (H, W), "
+            f"got {label_ids.dtype} of shape {label_ids.shape}"
+        )
+    if expected_size is not None and label_ids.shape != tuple(expected_size):
+        raise DatasetError(
+            f"{path}: label size {label_ids.shape[0]}x{label_ids.shape[1]} (HxW) differs from its image's "
+            f"{expected_size[0]}x{expected_size[1]}"
+        )
+    unknown = unknown_label_ids(label_ids)
+    if unknown:
+        raise DatasetError(
+            f"{path}: label ids {unknown} are not in the Cityscapes table "
+            f"(cityscapesscripts labelIds {VALID_LABEL_IDS[0]}..{VALID_LABEL_IDS[-1]})"
+        )
+    return label_ids
+
+
+def write_png(path: Path, array: np.ndarray) -> None:
+    """Write a uint8 grayscale (H, W) or RGB (H, W, 3) array as PNG, parents created.
+
+    The compression level is fixed so that the same array always gives the same bytes.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if array.ndim == 3:
+        array = cv2.cvtColor(array, cv2.COLOR_RGB2BGR)
+    if not cv2.imwrite(str(path), array, [cv2.IMWRITE_PNG_COMPRESSION, 3]):
+        raise OSError(f"{path}: OpenCV could not write the PNG")

@@ -1,0 +1,23 @@
+"""SynthCity: the procedural street-scene dataset in the Cityscapes layout (SPEC B2)."""
+
+from basnet_lib.data.synthcity.cache import cache_dir, default_synthcity_root, ensure_synthcity
+from basnet_lib.data.synthcity.scene import render_scene
+from basnet_lib.data.synthcity.writer import (
+    GENERATOR_VERSION,
+    SynthCityParams,
+    generate_synthcity,
+    read_manifest,
+    render_sample,
+)
+
+__all__ = [
+    "GENERATOR_VERSION",
+    "SynthCityParams",
+    "cache_dir",
+    "default_synthcity_root",
+    "ensure_synthcity",
+    "generate_synthcity",
+    "read_manifest",
+    "render_sample",
+    "render_scene",
+]

@@ -1,0 +1,91 @@
+"""The default SynthCity set, generated into a cache folder on first use (SPEC B2, G2).
+
+Cache folder: ``$BASNET_CACHE/synthcity`` when set, else ``.cache/synthcity`` in the repository
+checkout (where the package lives), else ``~/.cache/basnet/synthcity``. A set is reused only when
+its manifest matches the requested parameters and the generator version; a set with another
+manifest is regenerated; a folder without a manifest is never deleted.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from basnet_lib.data.errors import DatasetError
+from basnet_lib.data.synthcity.writer import SynthCityParams, generate_synthcity, read_manifest
+
+
+def cache_dir() -> Path:
+    """Root of the project's caches (see the module docstring)."""
+    if os.environ.get("BASNET_CACHE"):
+        return Path(os.environ["BASNET_CACHE"])
+    checkout = Path(__file__).resolve().parents[3]
+    if (checkout / "pyproject.toml").is_file():
+        return checkout / ".cache"
+    return Path.home() / ".cache" / "basnet"
+
+
+def default_synthcity_root(*, train: int, val: int, test: int, height: int, width: int, seed: int) -> Path:
+    """Cache folder of the set with these parameters (one folder per parameter set)."""
+    return cache_dir() / "synthcity" / f"{height}x{width}-train{train}-val{val}-test{test}-seed{seed}"
+
+
+def ensure_synthcity(
+    root: str | Path | None = None,
+    *,
+    train: int = 400,
+    val: int = 100,
+    test: int = 0,
+    height: int = 256,
+    width: int = 512,
+    seed: int = 0,
+    workers: int | None = None,
+    progress: bool = True,
+) -> Path:
+    """Root of a SynthCity set with these parameters, generated first if missing or stale.
+
+    Generation writes into a temporary sibling folder renamed into place when complete, so an
+    interrupted run never leaves a half-written set that looks finished.
+
+    Raises:
+        DatasetError: ``root`` exists, is not empty and is not a SynthCity set (no manifest).
+    """
+    params = SynthCityParams(train=train, val=val, test=test, height=height, width=width, seed=seed)
+    if root is None:
+        root = default_synthcity_root(train=train, val=val, test=test, height=height, width=width, seed=seed)
+    root = Path(root)
+    if root.exists():
+        manifest = read_manifest(root)
+        if manifest == params:
+            return root
+        if manifest is None and any(root.iterdir()):
+            raise DatasetError(
+                f"{root}: exists but has no SynthCity manifest synthcity.json; refusing to overwrite it"
+            )
+        shutil.rmtree(root)
+    partial = root.with_name(f".{root.name}.partial-{os.getpid()}")
+    try:
+        generate_synthcity(
+            partial,
+            train=train,
+            val=val,
+            test=test,
+            height=height,
+            width=width,
+            seed=seed,
+            workers=workers,
+            progress=progress,
+            overwrite=True,
+        )
+        root.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            partial.rename(root)
+        except OSError:
+            # Another process finished the same set first: keep its copy if it is the right one.
+            if read_manifest(root) != params:
+                raise
+    finally:
+        if partial.exists():
+            shutil.rmtree(partial)
+    return root

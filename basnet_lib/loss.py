@@ -1,0 +1,146 @@
+"""BASNet's joint loss (Eq. 1, SPEC C1–C3) and the non-finite check of the training loop.
+
+``total = seg + edge_weight · edge + probe_weight · probes`` with
+
+- ``seg``: cross-entropy of ``out`` against the trainIds, ignoring 255 (SPEC C1);
+- ``edge``: class-balanced BCE (GSCNN) of the ``boundary`` logits against the edge target (SPEC C1,
+  B4); 0 for variants without a boundary output (``baseline``, ``ssb``);
+- ``probes``: the sum of the balanced BCE of each SAB probe (SPEC C2, A11); 0 without probes.
+
+Every term is returned unweighted, so logs compare across ``edge_weight`` settings.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from basnet_lib.data.labels import IGNORE_INDEX
+
+LOSS_TERMS = ("seg", "edge", "probes", "total")
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """Weights and ignore rules of the joint loss.
+
+    Attributes:
+        edge_weight: λ of Eq. 1 (0.05 in the paper, SPEC C1).
+        probe_weight: weight of the probe term. The probes see detached features (SPEC A11), so this
+            only sets how fast the probe heads learn; 1 trains each head like a plain edge loss.
+        ignore_index: label of unlabeled pixels (255 in Cityscapes trainIds).
+        mask_ignored_edges: leave pixels whose *label* is ``ignore_index`` out of the edge and probe
+            terms (weight 0, and not counted in N_pos, N_neg, N). The edge target itself treats 255 as
+            a label (SPEC B4), so a class boundary against a void region is still a positive on the
+            labelled side; only the void side, where we do not know what is there (crop padding,
+            ego vehicle, out-of-ROI), is unsupervised, as the segmentation term already is.
+    """
+
+    edge_weight: float = 0.05
+    probe_weight: float = 1.0
+    ignore_index: int = IGNORE_INDEX
+    mask_ignored_edges: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("edge_weight", "probe_weight"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise ValueError(f"LossConfig.{name}={value!r} must be a finite number >= 0")
+
+
+class NonFiniteLossError(RuntimeError):
+    """A loss term is NaN or infinite; the message names the iteration and the terms."""
+
+
+def balanced_bce_with_logits(logits: Tensor, target: Tensor, *, valid: Tensor | None = None) -> Tensor:
+    """GSCNN's class-balanced binary cross-entropy on logits, over the whole batch (SPEC C1).
+
+    Positives (``target == 1``) are weighted by ``N_neg / N`` and negatives by ``N_pos / N``, with the
+    counts taken over the valid pixels of the batch; the weighted sum is divided by ``N``. A batch
+    with no positive (or no negative) pixel therefore contributes 0, as in GSCNN, and so does a
+    batch with no valid pixel.
+
+    Args:
+        logits: (N, 1, H, W) or (N, H, W) boundary logits.
+        target: same number of elements, 0/1 (bool, integer or float).
+        valid: optional bool mask of the pixels that count, same number of elements.
+    """
+    logits = logits.reshape(-1).float()
+    target = target.reshape(-1).float()
+    if target.numel() != logits.numel():
+        raise ValueError(f"edge target has {target.numel()} elements, logits have {logits.numel()}")
+    valid = torch.ones_like(target, dtype=torch.bool) if valid is None else valid.reshape(-1)
+    positive = valid & (target > 0.5)
+    negative = valid & ~(target > 0.5)
+    num_positive = positive.sum().to(logits.dtype)
+    num_negative = negative.sum().to(logits.dtype)
+    total = num_positive + num_negative
+    # Weights are constants of the batch, not functions of the logits.
+    weight = (positive * num_negative + negative * num_positive) / total.clamp(min=1)
+    loss = F.binary_cross_entropy_with_logits(logits, target, weight=weight, reduction="sum")
+    return loss / total.clamp(min=1)
+
+
+def joint_loss(
+    outputs: Mapping[str, Tensor | Sequence[Tensor]],
+    *,
+    labels: Tensor,
+    edge_target: Tensor | None,
+    config: LossConfig | None = None,
+) -> dict[str, Tensor]:
+    """Named loss terms ``seg``, ``edge``, ``probes``, ``total`` (SPEC C3) of one batch.
+
+    Args:
+        outputs: the model's dict (SPEC A12): ``"out"`` (N, K, H, W) logits, optional ``"boundary"``
+            (N, 1, H, W) logits and ``"sab_probes"`` (list of (N, 1, H, W) logits).
+        labels: (N, H, W) int64 trainIds, ``config.ignore_index`` for unlabeled pixels.
+        edge_target: (N, H, W) or (N, 1, H, W) 0/1 edge target (SPEC B4); may be ``None`` only
+            when ``outputs`` has neither boundary logits nor probes.
+        config: weights and ignore rules (default :class:`LossConfig()`).
+
+    ``edge`` (or ``probes``) is a zero tensor when the model has no boundary output (or no probes):
+    such variants have no edge loss (SPEC A10). Probe logits come from detached features, and the
+    probe term touches nothing else, so it only trains the probe heads (SPEC C2).
+    """
+    config = LossConfig() if config is None else config
+    logits = outputs["out"]
+    if logits.ndim != 4 or labels.shape != (logits.shape[0], *logits.shape[-2:]):
+        raise ValueError(f"logits {tuple(logits.shape)} and labels {tuple(labels.shape)} do not match")
+    labelled = labels != config.ignore_index
+    # Mean over labelled pixels; a batch with none gives 0 instead of 0/0.
+    seg = F.cross_entropy(logits.float(), labels, ignore_index=config.ignore_index, reduction="sum")
+    seg = seg / labelled.sum().clamp(min=1)
+    valid = labelled if config.mask_ignored_edges else None
+    zero = logits.new_zeros((), dtype=torch.float32)
+    boundary = outputs.get("boundary")
+    probe_logits = outputs.get("sab_probes") or ()
+    if edge_target is None and (boundary is not None or probe_logits):
+        raise ValueError("the model has boundary outputs, so joint_loss needs edge_target (SPEC B4)")
+    edge = zero if boundary is None else balanced_bce_with_logits(boundary, edge_target, valid=valid)
+    probes = zero
+    for probe in probe_logits:
+        probes = probes + balanced_bce_with_logits(probe, edge_target, valid=valid)
+    total = seg + config.edge_weight * edge + config.probe_weight * probes
+    return {"seg": seg, "edge": edge, "probes": probes, "total": total}
+
+
+def check_finite(terms: Mapping[str, Tensor], *, iteration: int) -> None:
+    """Raise :class:`NonFiniteLossError` naming ``iteration`` and every NaN/inf term.
+
+    One device synchronisation for all terms.
+    """
+    names = list(terms)
+    values = torch.stack([terms[name].detach().float().reshape(()) for name in names]).cpu()
+    if bool(torch.isfinite(values).all()):
+        return
+    bad = ", ".join(
+        f"{name}={value:g}"
+        for name, value in zip(names, values.tolist(), strict=True)
+        if not math.isfinite(value)
+    )
+    raise NonFiniteLossError(f"non-finite loss at iteration {iteration}: {bad}")

@@ -1,0 +1,42 @@
+"""Evaluation metrics (SPEC E): mIoU and GSCNN's boundary F-score, as reducible counts first."""
+
+from basnet_lib.data.labels import IGNORE_INDEX, NUM_CLASSES
+from basnet_lib.distributed import all_reduce_sum_
+from basnet_lib.metrics.boundary_fscore import (
+    GSCNN_THRESHOLDS,
+    BoundaryCounts,
+    BoundaryFScore,
+    BoundaryFScores,
+    boundary_f_measure,
+    boundary_fscores,
+    boundary_match_counts,
+    boundary_radii,
+    boundary_radius,
+)
+from basnet_lib.metrics.cityscapes import (
+    cityscapes_class_names,
+    evaluate_with_cityscapesscripts,
+    train_ids_to_label_ids,
+)
+from basnet_lib.metrics.confusion import ConfusionMatrix, SegmentationScores, intersection_over_union
+
+__all__ = [
+    "GSCNN_THRESHOLDS",
+    "IGNORE_INDEX",
+    "NUM_CLASSES",
+    "BoundaryCounts",
+    "BoundaryFScore",
+    "BoundaryFScores",
+    "ConfusionMatrix",
+    "SegmentationScores",
+    "all_reduce_sum_",
+    "boundary_f_measure",
+    "boundary_fscores",
+    "boundary_match_counts",
+    "boundary_radii",
+    "boundary_radius",
+    "cityscapes_class_names",
+    "evaluate_with_cityscapesscripts",
+    "intersection_over_union",
+    "train_ids_to_label_ids",
+]
