@@ -1,5 +1,5 @@
 """``basnet`` command line: ``info``, ``params``, ``synthcity``, ``synthcity-samples``, ``data-verify``,
-``data-stats``."""
+``data-stats``, ``train``, ``evaluate``."""
 
 from __future__ import annotations
 
@@ -8,6 +8,12 @@ import json
 import sys
 from pathlib import Path
 
+from basnet_lib.engine.commands import (
+    add_evaluate_arguments,
+    add_train_arguments,
+    evaluate_command,
+    train_command,
+)
 from basnet_lib.model import BACKBONES
 
 
@@ -63,6 +69,18 @@ def main(argv: list[str] | None = None) -> int:
         "--out", type=Path, default=Path("results"), help="folder for class_frequencies.csv/.png"
     )
     stats.set_defaults(handler=_data_stats)
+
+    train = commands.add_parser(
+        "train",
+        help="train one run and evaluate it on val (also: torchrun -m basnet_lib.train)",
+        description="Train one run (a preset, a variant, a seed, any field overridden) and evaluate it.",
+    )
+    add_train_arguments(train)
+    train.set_defaults(handler=train_command)
+
+    evaluate = commands.add_parser("evaluate", help="evaluate a run's checkpoint; export test predictions")
+    add_evaluate_arguments(evaluate)
+    evaluate.set_defaults(handler=evaluate_command)
 
     args = parser.parse_args(argv)
     return args.handler(args)

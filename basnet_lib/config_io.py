@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import typing
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -28,14 +29,20 @@ def config_from_dict(config_type: type[ConfigT], values: dict[str, Any], *, sour
         raise ValueError(
             f"{source}: unknown {config_type.__name__} field(s) {unknown}; expected a subset of {sorted(known)}"
         )
-    # JSON has no tuples: give tuple-typed defaults their type back.
+    types = typing.get_type_hints(config_type)
     converted = {}
     for field in dataclasses.fields(config_type):
-        if field.name in values:
-            value = values[field.name]
-            if isinstance(value, list) and isinstance(field.default, tuple):
-                value = tuple(value)
-            converted[field.name] = value
+        if field.name not in values:
+            continue
+        value = values[field.name]
+        if dataclasses.is_dataclass(types[field.name]):
+            # A section of a composed config (e.g. RunConfig.model).
+            if not isinstance(value, dict):
+                raise ValueError(f"{source}: section {field.name!r} must be an object, got {value!r}")
+            value = config_from_dict(types[field.name], value, source=f"{source} [{field.name}]")
+        elif isinstance(value, list) and isinstance(field.default, tuple):
+            value = tuple(value)  # JSON has no tuples: give tuple-typed defaults their type back.
+        converted[field.name] = value
     return config_type(**converted)
 
 

@@ -1,0 +1,84 @@
+"""Training checkpoints: complete, atomic, and safe to load (SPEC D2).
+
+A checkpoint holds the unwrapped model, optimizer, LR scheduler, AMP scaler, the iteration, the
+run's config and the RNG states, so that a resumed run continues exactly as an uninterrupted one.
+It is written to a temporary file and renamed (a run killed mid-write leaves the previous
+checkpoint intact) and read with ``torch.load(..., weights_only=True)`` (no code from a file).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+CHECKPOINT_FORMAT = "basnet-checkpoint-v1"
+_REQUIRED_KEYS = ("format", "iteration", "config", "model", "optimizer", "scheduler", "rng")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used: unreadable, foreign, or from a different run."""
+
+
+def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
+    """Write ``state`` (see :func:`training_state`) atomically: temp file, fsync, rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(temporary, "wb") as handle:
+        torch.save({"format": CHECKPOINT_FORMAT, **state}, handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+    return path
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Read a checkpoint written by :func:`save_checkpoint`; clear errors name the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # truncated, corrupt, or a pickle that needs code
+        raise CheckpointError(
+            f"{path}: not a readable checkpoint (truncated or corrupt?): {type(error).__name__}: {error}"
+        ) from None
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        found = state.get("format") if isinstance(state, dict) else type(state).__name__
+        raise CheckpointError(
+            f"{path}: not a BASNet training checkpoint (format {found!r}, expected {CHECKPOINT_FORMAT!r})"
+        )
+    missing = [key for key in _REQUIRED_KEYS if key not in state]
+    if missing:
+        raise CheckpointError(f"{path}: checkpoint lacks {missing}")
+    return state
+
+
+def config_differences(saved: dict[str, Any], requested: dict[str, Any], *, prefix: str = "") -> list[str]:
+    """``"section.field: saved != requested"`` for every differing leaf of two nested config dicts."""
+    differences = []
+    for key in sorted(set(saved) | set(requested)):
+        name = f"{prefix}{key}"
+        old, new = saved.get(key, "<absent>"), requested.get(key, "<absent>")
+        if isinstance(old, dict) and isinstance(new, dict):
+            differences += config_differences(old, new, prefix=f"{name}.")
+        elif old != new:
+            differences.append(f"{name}: checkpoint has {old!r}, this run asks for {new!r}")
+    return differences
+
+
+def capture_rng_state() -> dict[str, Any]:
+    """Global torch RNG states (dropout draws from them); data randomness is seeded per sample."""
+    state: dict[str, Any] = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])

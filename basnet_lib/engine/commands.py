@@ -1,0 +1,155 @@
+"""``basnet train`` and ``basnet evaluate``: the command-line faces of :func:`train` and :func:`evaluate`.
+
+Every field of the three configs is an option (``--model.width 64``, ``--train.iterations 40``),
+applied on top of a preset or a saved ``config.json``; the same module serves ``torchrun -m
+basnet_lib.train``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import typing
+from pathlib import Path
+
+from basnet_lib.config_io import load_config
+from basnet_lib.data.build import build_dataset
+from basnet_lib.data.config import DataConfig
+from basnet_lib.distributed import cleanup_distributed, setup_distributed
+from basnet_lib.engine.checkpoint import load_checkpoint
+from basnet_lib.engine.config import RunConfig, TrainConfig
+from basnet_lib.engine.evaluate import evaluate
+from basnet_lib.engine.export import export_predictions
+from basnet_lib.engine.presets import PRESETS, preset
+from basnet_lib.engine.trainer import CHECKPOINT_FILE, CONFIG_FILE, train
+from basnet_lib.model import VARIANTS, build_basnet
+from basnet_lib.model.config import ModelConfig
+
+SECTIONS = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--preset", choices=PRESETS, default="cpu", help="starting point (SPEC G)")
+    parser.add_argument("--variant", choices=VARIANTS, default="full", help="Table 1 row (SPEC A10)")
+    parser.add_argument("--backbone", default="", help="override the preset's backbone")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data-root", default="", help="Cityscapes-layout folder (default: SynthCity)")
+    parser.add_argument("--config", type=Path, help="a run's config.json to start from instead of a preset")
+    parser.add_argument(
+        "--resume", action="store_true", help="continue an unfinished run from its checkpoint"
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace a finished or unfinished run")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars (batch runs)")
+    for section, config_type in SECTIONS.items():
+        group = parser.add_argument_group(f"{section} fields ({config_type.__name__}), override the preset")
+        types = typing.get_type_hints(config_type)
+        for field in dataclasses.fields(config_type):
+            group.add_argument(
+                f"--{section}.{field.name}",
+                dest=f"{section}__{field.name}",
+                type=_parser_for(types[field.name]),
+                metavar=types[field.name].__name__.upper(),
+            )
+
+
+def run_config_from_args(args: argparse.Namespace) -> RunConfig:
+    if args.config is not None:
+        run = load_config(RunConfig, args.config)
+    else:
+        run = preset(
+            args.preset,
+            variant=args.variant,
+            backbone=args.backbone,
+            seed=args.seed,
+            data_root=args.data_root,
+        )
+    sections = {}
+    for section in SECTIONS:
+        overrides = {
+            name.split("__", 1)[1]: value
+            for name, value in vars(args).items()
+            if name.startswith(f"{section}__") and value is not None
+        }
+        sections[section] = dataclasses.replace(getattr(run, section), **overrides)
+    return RunConfig(**sections)
+
+
+def train_command(args: argparse.Namespace) -> int:
+    run = run_config_from_args(args)
+    try:
+        result = train(run, resume=args.resume, overwrite=args.overwrite, progress=not args.quiet)
+    finally:
+        cleanup_distributed()
+    if int(os.environ.get("RANK", "0")) == 0:  # one summary line per run, not per process
+        summary = {key: result.metrics.get(key) for key in ("mIoU", "boundary_F", "images_per_second")}
+        print(f"{'reused' if result.reused else 'finished'} {result.run_dir}: {json.dumps(summary)}")
+    return 0
+
+
+def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run_dir", type=Path, help="a run directory (config.json + checkpoint.pt)")
+    parser.add_argument("--checkpoint", type=Path, help="default: RUN_DIR/checkpoint.pt")
+    parser.add_argument("--split", choices=("train", "val", "test"), default="val")
+    parser.add_argument("--multiscale", action="store_true", help="scales 0.5..1.75 and flip (SPEC B5)")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--export", type=Path, help="write labelId PNGs here (test split: SPEC F3)")
+    parser.add_argument("--quiet", action="store_true")
+
+
+def evaluate_command(args: argparse.Namespace) -> int:
+    run = load_config(RunConfig, args.run_dir / CONFIG_FILE)
+    checkpoint = load_checkpoint(args.checkpoint or args.run_dir / CHECKPOINT_FILE)
+    context = setup_distributed(args.device)
+    try:
+        model = build_basnet(config=run.model)
+        model.load_state_dict(checkpoint["model"])
+        model = model.to(context.device)
+        dataset = build_dataset(run.data, split=args.split, train=False)
+        if args.export is not None:
+            paths = export_predictions(
+                model,
+                dataset,
+                args.export,
+                context=context,
+                multiscale=args.multiscale,
+                progress=not args.quiet,
+            )
+            print(f"wrote {len(paths)} labelId PNGs to {args.export}")
+        if dataset.has_labels:
+            metrics = evaluate(
+                model, dataset, context=context, multiscale=args.multiscale, progress=not args.quiet
+            )
+            name = f"eval_{args.split}{'_multiscale' if args.multiscale else ''}.json"
+            if context.is_main:
+                (args.run_dir / name).write_text(json.dumps(metrics, indent=2) + "\n")
+                print(json.dumps({key: metrics[key] for key in ("mIoU", "boundary_F")}))
+                print(f"wrote {args.run_dir / name}")
+    finally:
+        cleanup_distributed()
+    return 0
+
+
+def _parser_for(kind: type):
+    if kind is bool:
+        return _parse_bool
+    return kind
+
+
+def _parse_bool(text: str) -> bool:
+    lowered = text.lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+__all__ = [
+    "add_evaluate_arguments",
+    "add_train_arguments",
+    "evaluate_command",
+    "run_config_from_args",
+    "train_command",
+]

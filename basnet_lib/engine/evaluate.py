@@ -1,0 +1,144 @@
+"""Evaluation: full-resolution single scale or multi-scale + flip (SPEC B5), metrics as counts.
+
+Each process evaluates every ``world_size``-th image; the metric counts are summed over processes
+(SPEC E3, H5), so the result is the same as one process evaluating everything.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.utils.data import DataLoader, Subset
+from tqdm.auto import tqdm
+
+from basnet_lib.data.cityscapes import CityscapesSegmentation
+from basnet_lib.distributed import DistributedContext
+from basnet_lib.gradient_map import IMAGENET_MEAN, IMAGENET_STD, canny_edges, stack_gradient_map
+from basnet_lib.metrics import BoundaryFScore, ConfusionMatrix
+
+# SPEC B5: the paper's "*" setting.
+MULTISCALE_SCALES = (0.5, 0.75, 1.0, 1.25, 1.5, 1.75)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Class probabilities (N, K, H, W) and boundary probabilities (N, 1, H, W) or ``None``."""
+
+    probabilities: Tensor
+    boundary: Tensor | None
+
+    @property
+    def labels(self) -> Tensor:
+        return self.probabilities.argmax(dim=1)
+
+
+def model_inputs(batch: dict, device: torch.device) -> tuple[Tensor, Tensor]:
+    """(normalized image, gradient map G) of a data batch on ``device`` (SPEC A7)."""
+    image = batch["image"].to(device, non_blocking=True)
+    canny = batch["canny"].to(device, non_blocking=True)
+    return image, stack_gradient_map(image, canny)
+
+
+@torch.inference_mode()
+def predict(model: nn.Module, image: Tensor, canny: Tensor, *, multiscale: bool = False) -> Prediction:
+    """Softmax (and boundary sigmoid) of ``model`` on a normalized image batch and its Canny map.
+
+    ``multiscale`` averages over :data:`MULTISCALE_SCALES` and horizontal flips (SPEC B5). At each
+    scale the Canny map is recomputed from the resized uint8 image, as the data pipeline would
+    (SPEC A7); the flipped pass flips image and Canny map.
+    """
+    if not multiscale:
+        outputs = model(image, stack_gradient_map(image, canny))
+        return Prediction(outputs["out"].softmax(dim=1), _sigmoid_or_none(outputs.get("boundary")))
+    size = image.shape[-2:]
+    probabilities, boundary, passes = 0.0, 0.0, 0
+    for scale in MULTISCALE_SCALES:
+        scaled_size = (max(1, round(size[0] * scale)), max(1, round(size[1] * scale)))
+        scaled = (
+            image
+            if scale == 1.0
+            else F.interpolate(image, size=scaled_size, mode="bilinear", align_corners=False)
+        )
+        scaled_canny = canny if scale == 1.0 else _canny_of_normalized(scaled)
+        for flip in (False, True):
+            inputs, edges = (scaled.flip(-1), scaled_canny.flip(-1)) if flip else (scaled, scaled_canny)
+            outputs = model(inputs, stack_gradient_map(inputs, edges))
+            logits, boundary_logits = outputs["out"], outputs.get("boundary")
+            if flip:
+                logits = logits.flip(-1)
+                boundary_logits = None if boundary_logits is None else boundary_logits.flip(-1)
+            probabilities = probabilities + _resize(logits.softmax(dim=1), size)
+            if boundary_logits is not None:
+                boundary = boundary + _resize(boundary_logits.sigmoid(), size)
+            passes += 1
+    has_boundary = isinstance(boundary, Tensor)
+    return Prediction(probabilities / passes, boundary / passes if has_boundary else None)
+
+
+def evaluate(
+    model: nn.Module,
+    dataset: CityscapesSegmentation,
+    *,
+    context: DistributedContext,
+    multiscale: bool = False,
+    num_workers: int = 0,
+    progress: bool = True,
+) -> dict[str, object]:
+    """mIoU (SPEC E1) and boundary F-scores (SPEC E2) of ``model`` on a labelled ``dataset``."""
+    if not dataset.has_labels:
+        raise ValueError(f"{dataset.root} split {dataset.split!r} has no labels to evaluate against")
+    model.eval()
+    confusion = ConfusionMatrix(device=context.device)
+    fscore = BoundaryFScore(device=context.device)
+    shard = Subset(dataset, range(context.rank, len(dataset), context.world_size))
+    loader = DataLoader(shard, batch_size=1, num_workers=num_workers)
+    started = time.perf_counter()
+    bar = tqdm(
+        loader, desc=f"evaluate {dataset.split}", disable=not (progress and context.is_main), leave=False
+    )
+    for batch in bar:
+        image, canny = batch["image"].to(context.device), batch["canny"].to(context.device)
+        labels = predict(model, image, canny, multiscale=multiscale).labels
+        target = batch["label"].to(context.device)
+        confusion.update(labels, target)
+        fscore.update(labels, target)
+    confusion.reduce_()
+    fscore.reduce_()
+    segmentation = confusion.scores().as_dict()
+    boundary = fscore.scores().as_dict()
+    return {
+        "split": dataset.split,
+        "multiscale": multiscale,
+        "num_images": len(dataset),
+        **segmentation,
+        "boundary_F": boundary["F"],
+        "per_class_boundary_F": boundary["per_class_F"],
+        "eval_seconds": time.perf_counter() - started,
+    }
+
+
+def _canny_of_normalized(image: Tensor) -> Tensor:
+    """Canny map (N, 1, H, W) of an ImageNet-normalized batch, via its uint8 image."""
+    mean = torch.tensor(IMAGENET_MEAN, device=image.device).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, device=image.device).view(1, 3, 1, 1)
+    uint8 = ((image * std + mean) * 255).round().clamp(0, 255).to(torch.uint8)
+    edges = [canny_edges(np.ascontiguousarray(item.permute(1, 2, 0).cpu().numpy())) for item in uint8]
+    return torch.from_numpy(np.stack(edges))[:, None].to(image.device)
+
+
+def _resize(tensor: Tensor, size: torch.Size) -> Tensor:
+    if tensor.shape[-2:] == size:
+        return tensor
+    return F.interpolate(tensor, size=size, mode="bilinear", align_corners=False)
+
+
+def _sigmoid_or_none(logits: Tensor | None) -> Tensor | None:
+    return None if logits is None else logits.sigmoid()
+
+
+__all__ = ["MULTISCALE_SCALES", "Prediction", "evaluate", "model_inputs", "predict"]

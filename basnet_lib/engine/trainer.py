@@ -1,0 +1,296 @@
+"""``train(run)``: one entry point for one CPU, one GPU, or N GPUs/nodes under torchrun (SPEC D)."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from basnet_lib.config_io import config_to_dict, load_config, save_config
+from basnet_lib.data.build import build_dataset, dataset_root
+from basnet_lib.distributed import (
+    barrier,
+    broadcast_buffers_,
+    setup_distributed,
+    unwrap_model,
+    wrap_model,
+)
+from basnet_lib.engine.checkpoint import (
+    CheckpointError,
+    capture_rng_state,
+    config_differences,
+    load_checkpoint,
+    restore_rng_state,
+    save_checkpoint,
+)
+from basnet_lib.engine.config import RunConfig
+from basnet_lib.engine.evaluate import evaluate, model_inputs
+from basnet_lib.engine.history import plot_training_curves, read_history, write_history
+from basnet_lib.engine.sampling import training_batches
+from basnet_lib.loss import LossConfig, check_finite, joint_loss
+from basnet_lib.model import build_basnet
+from basnet_lib.summary import system_info
+
+# Fields that may differ between a checkpoint and the run resuming it: they change how the run
+# is executed, never what it computes.
+RESUMABLE_DIFFERENCES = ("data.num_workers",)
+
+CONFIG_FILE, METRICS_FILE, HISTORY_FILE = "config.json", "metrics.json", "history.csv"
+CHECKPOINT_FILE, CURVES_FILE = "checkpoint.pt", "training_curves.png"
+
+
+class RunDirectoryError(RuntimeError):
+    """The run directory holds another run, or an unfinished one that was not resumed."""
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """A finished run: its directory, config and ``metrics.json`` content."""
+
+    run_dir: Path
+    config: RunConfig
+    metrics: dict
+    reused: bool
+
+
+def train(
+    run: RunConfig, *, resume: bool = False, overwrite: bool = False, progress: bool = True
+) -> RunResult:
+    """Train ``run`` and evaluate it on the val split; write the run directory (SPEC F6).
+
+    A finished run with the same config is reused (``reused=True``) unless ``overwrite``. With
+    ``resume`` an unfinished run continues exactly from its checkpoint; a checkpoint whose config
+    differs is refused, naming the fields. Errors are raised before any file is changed.
+    """
+    context = setup_distributed(run.train.device)
+    run_dir = run.run_dir
+    finished = _finished_run(run, run_dir, overwrite=overwrite)
+    if finished is not None:
+        return finished
+    checkpoint = _checkpoint_to_resume(run, run_dir, resume=resume, overwrite=overwrite)
+
+    if context.is_main:
+        if overwrite and checkpoint is None:
+            for name in (METRICS_FILE, HISTORY_FILE, CHECKPOINT_FILE, CURVES_FILE):
+                (run_dir / name).unlink(missing_ok=True)
+        dataset_root(run.data, progress=progress)  # generate the SynthCity set once, on rank 0
+        save_config(run, run_dir / CONFIG_FILE)
+    barrier()
+
+    torch.manual_seed(run.train.seed)  # same initial weights in every process
+    model = build_basnet(config=run.model)
+    train_set = build_dataset(run.data, split="train", train=True, seed=run.train.seed)
+    model = wrap_model(model, context)
+    optimizer = torch.optim.SGD(
+        model.parameters(),
+        lr=run.train.learning_rate,
+        momentum=run.train.momentum,
+        weight_decay=run.train.weight_decay,
+    )
+    scheduler = torch.optim.lr_scheduler.PolynomialLR(
+        optimizer, total_iters=run.train.iterations, power=run.train.poly_power
+    )
+    use_cuda_amp = run.train.amp and context.device.type == "cuda"
+    scaler = torch.amp.GradScaler("cuda", enabled=use_cuda_amp)
+    history: list[dict] = []
+    start = 0
+    if checkpoint is not None:
+        unwrap_model(model).load_state_dict(checkpoint["model"])
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        scheduler.load_state_dict(checkpoint["scheduler"])
+        if checkpoint.get("scaler"):
+            scaler.load_state_dict(checkpoint["scaler"])
+        restore_rng_state(checkpoint["rng"])
+        start = int(checkpoint["iteration"])
+        history = read_history(run_dir / HISTORY_FILE, up_to_iteration=start)
+
+    loss_config = LossConfig(edge_weight=run.train.edge_weight)
+    autocast_dtype = torch.float16 if context.device.type == "cuda" else torch.bfloat16
+    model.train()
+    window = _Window(started=time.perf_counter())
+    train_started = time.perf_counter()
+    batches = training_batches(
+        train_set,
+        start_iteration=start,
+        iterations=run.train.iterations,
+        batch_size=run.train.batch_size,
+        seed=run.train.seed,
+        num_workers=run.data.num_workers,
+        context=context,
+    )
+    bar = tqdm(
+        total=run.train.iterations,
+        initial=start,
+        desc=f"train {run.run_name}",
+        disable=not (progress and context.is_main),
+        unit="it",
+    )
+    for iteration, batch in batches:
+        image, gradient_map = model_inputs(batch, context.device)
+        labels = batch["label"].to(context.device, non_blocking=True)
+        edges = batch["edge"].to(context.device, non_blocking=True)
+        with torch.autocast(context.device.type, dtype=autocast_dtype, enabled=run.train.amp):
+            outputs = model(image, gradient_map)
+        outputs = {key: _to_float(value) for key, value in outputs.items()}
+        terms = joint_loss(outputs, labels=labels, edge_target=edges, config=loss_config)
+        # Stops before the step, so the last checkpoint stays the last good state.
+        check_finite(terms, iteration=iteration + 1)
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(terms["total"]).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        scheduler.step()
+        done = iteration + 1
+        window.add(terms, images=image.shape[0] * context.world_size)
+        if done % run.train.log_every == 0 or done == run.train.iterations:
+            row = window.row(
+                done, lr=optimizer.param_groups[0]["lr"], elapsed=time.perf_counter() - train_started
+            )
+            history.append(row)
+            bar.set_postfix(loss=f"{row['total']:.3f}", img_s=f"{row['images_per_second']:.1f}")
+            window = _Window(started=time.perf_counter())
+        bar.update(1)
+        if done % run.train.checkpoint_every == 0 or done == run.train.iterations:
+            if context.is_main:
+                _save_training_state(run, run_dir, model, optimizer, scheduler, scaler, done, history)
+            barrier()
+    bar.close()
+    train_seconds = time.perf_counter() - train_started
+
+    broadcast_buffers_(model)  # BatchNorm statistics of rank 0, as in the checkpoint
+    val_set = build_dataset(run.data, split="val", train=False)
+    metrics = evaluate(
+        unwrap_model(model),
+        val_set,
+        context=context,
+        multiscale=run.train.eval_multiscale,
+        num_workers=run.data.num_workers,
+        progress=progress,
+    )
+    trained = run.train.iterations - start
+    metrics.update(
+        {
+            "run_name": run.run_name,
+            "seed": run.train.seed,
+            "variant": run.model.variant,
+            "backbone": run.model.backbone,
+            "iterations": run.train.iterations,
+            "resumed_from": start,
+            "train_seconds_this_session": train_seconds,
+            "images_per_second": trained * run.train.batch_size / train_seconds if trained else None,
+            "world_size": context.world_size,
+            "device": str(context.device),
+            "system": system_info(),
+        }
+    )
+    if context.is_main:
+        _write_json(run_dir / METRICS_FILE, metrics)
+        if history:
+            plot_training_curves(pd.DataFrame(history), run_dir / CURVES_FILE, title=run.run_name)
+    barrier()
+    return RunResult(run_dir=run_dir, config=run, metrics=metrics, reused=False)
+
+
+def load_run(run_dir: str | Path) -> RunResult:
+    """A finished run directory's config and metrics."""
+    run_dir = Path(run_dir)
+    config = load_config(RunConfig, run_dir / CONFIG_FILE)
+    metrics = json.loads((run_dir / METRICS_FILE).read_text())
+    return RunResult(run_dir=run_dir, config=config, metrics=metrics, reused=True)
+
+
+class _Window:
+    """Loss sums and image counts since the last history row (detached: no device sync)."""
+
+    def __init__(self, *, started: float) -> None:
+        self.started = started
+        self.sums: dict[str, torch.Tensor] = {}
+        self.steps = 0
+        self.images = 0
+
+    def add(self, terms: dict[str, torch.Tensor], *, images: int) -> None:
+        for name, value in terms.items():
+            self.sums[name] = self.sums.get(name, 0) + value.detach()
+        self.steps += 1
+        self.images += images
+
+    def row(self, iteration: int, *, lr: float, elapsed: float) -> dict[str, float]:
+        seconds = max(time.perf_counter() - self.started, 1e-9)
+        row = {name: float(value) / self.steps for name, value in self.sums.items()}
+        row.update(
+            iteration=iteration, lr=lr, images_per_second=self.images / seconds, elapsed_seconds=elapsed
+        )
+        return row
+
+
+def _finished_run(run: RunConfig, run_dir: Path, *, overwrite: bool) -> RunResult | None:
+    if overwrite or not (run_dir / METRICS_FILE).is_file():
+        return None
+    saved = load_config(RunConfig, run_dir / CONFIG_FILE)
+    differences = config_differences(config_to_dict(saved), config_to_dict(run))
+    if differences:
+        raise RunDirectoryError(
+            f"{run_dir} holds a finished run with another config; use another run_name or overwrite=True:\n  "
+            + "\n  ".join(differences)
+        )
+    return load_run(run_dir)
+
+
+def _checkpoint_to_resume(run: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool) -> dict | None:
+    path = run_dir / CHECKPOINT_FILE
+    if not path.exists():
+        return None
+    if not resume:
+        if overwrite:
+            return None
+        raise RunDirectoryError(
+            f"{run_dir} holds an unfinished run ({path}); pass resume=True or overwrite=True"
+        )
+    checkpoint = load_checkpoint(path)
+    differences = [
+        line
+        for line in config_differences(checkpoint["config"], config_to_dict(run))
+        if line.split(":")[0] not in RESUMABLE_DIFFERENCES
+    ]
+    if differences:
+        raise CheckpointError(
+            f"{path} was written by a run with another config:\n  " + "\n  ".join(differences)
+        )
+    return checkpoint
+
+
+def _save_training_state(run, run_dir, model, optimizer, scheduler, scaler, iteration, history) -> None:
+    # History first: a checkpoint never refers to rows that were not written.
+    write_history(run_dir / HISTORY_FILE, history)
+    save_checkpoint(
+        run_dir / CHECKPOINT_FILE,
+        {
+            "iteration": iteration,
+            "config": config_to_dict(run),
+            "model": unwrap_model(model).state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "scaler": scaler.state_dict() if scaler.is_enabled() else {},
+            "rng": capture_rng_state(),
+        },
+    )
+
+
+def _to_float(value):
+    if isinstance(value, list):
+        return [item.float() for item in value]
+    return value.float()
+
+
+def _write_json(path: Path, values: dict) -> None:
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(json.dumps(values, indent=2) + "\n")
+    temporary.replace(path)
+
+
+__all__ = ["RunDirectoryError", "RunResult", "load_run", "train"]

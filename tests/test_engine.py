@@ -1,0 +1,220 @@
+"""SPEC D, F6, G1: training and evaluation engine on the smoke preset (CPU)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from basnet_lib.config_io import load_config
+from basnet_lib.data.build import build_dataset
+from basnet_lib.distributed import DistributedContext
+from basnet_lib.engine import trainer as trainer_module
+from basnet_lib.engine.checkpoint import CheckpointError, load_checkpoint
+from basnet_lib.engine.config import RunConfig
+from basnet_lib.engine.evaluate import evaluate
+from basnet_lib.engine.export import export_predictions
+from basnet_lib.engine.presets import preset
+from basnet_lib.engine.trainer import RunDirectoryError, train
+from basnet_lib.loss import NonFiniteLossError
+from basnet_lib.model import build_basnet
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ("config.json", "metrics.json", "history.csv", "checkpoint.pt", "training_curves.png")
+
+
+def smoke(tmp_path: Path, *, variant: str = "full", **train_fields) -> RunConfig:
+    run = preset("smoke", variant=variant)
+    return dataclasses.replace(
+        run, train=dataclasses.replace(run.train, results_dir=str(tmp_path / "runs"), **train_fields)
+    )
+
+
+def _weights(run_dir: Path) -> dict[str, torch.Tensor]:
+    return load_checkpoint(run_dir / "checkpoint.pt")["model"]
+
+
+def _scores(metrics: dict) -> dict:
+    return {key: metrics[key] for key in ("mIoU", "per_class_iou", "boundary_F", "per_class_boundary_F")}
+
+
+def test_run_writes_every_artifact_and_is_reused(tmp_path) -> None:
+    run = smoke(tmp_path, variant="ssb_bdb")
+    result = train(run, progress=False)
+    assert not result.reused
+    for name in ARTIFACTS:
+        assert (result.run_dir / name).is_file(), name
+    metrics = json.loads((result.run_dir / "metrics.json").read_text())
+    assert 0 <= metrics["mIoU"] <= 1 and len(metrics["per_class_iou"]) == 19
+    assert set(metrics["boundary_F"]) == {"0.00088", "0.001875", "0.00375"}
+    assert all(0 <= value <= 1 for value in metrics["boundary_F"].values())
+    history = pd.read_csv(result.run_dir / "history.csv")
+    assert list(history["iteration"]) == list(range(1, run.train.iterations + 1))
+    assert np.isfinite(history[["seg", "edge", "total", "lr", "images_per_second"]].to_numpy()).all()
+    assert (history["edge"] > 0).all()  # ssb_bdb has a boundary output and an edge term
+    # SPEC D1 poly schedule: lr after k steps = lr0 * (1 - k/T)^0.9.
+    expected_lr = run.train.learning_rate * (1 - history["iteration"] / run.train.iterations) ** 0.9
+    np.testing.assert_allclose(history["lr"], expected_lr, rtol=1e-6, atol=1e-12)
+    again = train(run, progress=False)
+    assert again.reused and _scores(again.metrics) == _scores(result.metrics)
+    other = dataclasses.replace(run, train=dataclasses.replace(run.train, learning_rate=0.02))
+    with pytest.raises(
+        RunDirectoryError, match=r"train.learning_rate: checkpoint has 0.01, this run asks for 0.02"
+    ):
+        train(other, progress=False)
+
+
+def test_same_seed_same_result(tmp_path) -> None:
+    first = train(smoke(tmp_path / "a"), progress=False)
+    second = train(smoke(tmp_path / "b"), progress=False)
+    assert _scores(first.metrics) == _scores(second.metrics)
+    first_weights, second_weights = _weights(first.run_dir), _weights(second.run_dir)
+    for name, tensor in first_weights.items():
+        assert torch.equal(tensor, second_weights[name]), name
+    third = train(smoke(tmp_path / "c", seed=1), progress=False)
+    assert not torch.equal(
+        first_weights["backbone.conv1.weight"], _weights(third.run_dir)["backbone.conv1.weight"]
+    )
+
+
+def test_killed_run_resumes_exactly(tmp_path) -> None:
+    iterations = 20
+    interrupted = smoke(tmp_path / "killed", iterations=iterations, checkpoint_every=5, log_every=2)
+    command = [
+        sys.executable, "-m", "basnet_lib.train", "--preset", "smoke", "--quiet",
+        "--train.iterations", str(iterations), "--train.checkpoint_every", "5", "--train.log_every", "2",
+        "--train.results_dir", interrupted.train.results_dir,
+    ]  # fmt: skip
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    checkpoint = interrupted.run_dir / "checkpoint.pt"
+    deadline = time.monotonic() + 120
+    while not checkpoint.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL, process.stderr.read().decode()
+    killed_at = load_checkpoint(checkpoint)["iteration"]
+    assert 0 < killed_at < iterations and not (interrupted.run_dir / "metrics.json").exists()
+    with pytest.raises(RunDirectoryError, match="unfinished run"):
+        train(interrupted, progress=False)
+
+    resumed = train(interrupted, resume=True, progress=False)
+    assert resumed.metrics["resumed_from"] == killed_at
+    straight = train(
+        smoke(tmp_path / "straight", iterations=iterations, checkpoint_every=5, log_every=2), progress=False
+    )
+    assert _scores(resumed.metrics) == _scores(straight.metrics)
+    straight_weights = _weights(straight.run_dir)
+    for name, tensor in _weights(resumed.run_dir).items():
+        assert torch.equal(tensor, straight_weights[name]), name
+    resumed_history = pd.read_csv(resumed.run_dir / "history.csv")
+    assert list(resumed_history["iteration"]) == list(range(2, iterations + 1, 2))
+
+
+def test_bad_checkpoints_and_configs_are_refused_without_touching_files(tmp_path) -> None:
+    run = smoke(tmp_path, iterations=4, checkpoint_every=2)
+    result = train(run, progress=False)
+    (result.run_dir / "metrics.json").unlink()  # make it an unfinished run
+    checkpoint = result.run_dir / "checkpoint.pt"
+
+    def snapshot() -> dict[str, bytes]:
+        return {path.name: path.read_bytes() for path in sorted(result.run_dir.iterdir())}
+
+    changed = dataclasses.replace(run, model=dataclasses.replace(run.model, width=24))
+    before = snapshot()
+    with pytest.raises(
+        CheckpointError, match=r"another config:\n  model.width: checkpoint has 16, this run asks for 24"
+    ):
+        train(changed, resume=True, progress=False)
+    assert snapshot() == before
+
+    checkpoint.write_bytes(checkpoint.read_bytes()[: checkpoint.stat().st_size // 2])
+    before = snapshot()
+    with pytest.raises(
+        CheckpointError, match=r"checkpoint.pt: not a readable checkpoint \(truncated or corrupt\?\)"
+    ):
+        train(run, resume=True, progress=False)
+    assert snapshot() == before
+
+    torch.save({"state_dict": {}}, checkpoint)  # a checkpoint from elsewhere
+    with pytest.raises(CheckpointError, match="not a BASNet training checkpoint"):
+        train(run, resume=True, progress=False)
+
+
+def test_nan_loss_stops_with_the_iteration_and_keeps_the_checkpoint(tmp_path, monkeypatch) -> None:
+    real_loss = trainer_module.joint_loss
+    calls = {"count": 0}
+
+    def poisoned(outputs, **kwargs):
+        calls["count"] += 1
+        terms = real_loss(outputs, **kwargs)
+        if calls["count"] == 5:
+            terms["seg"] = terms["seg"] * float("nan")
+        return terms
+
+    monkeypatch.setattr(trainer_module, "joint_loss", poisoned)
+    run = smoke(tmp_path, checkpoint_every=2)
+    with pytest.raises(NonFiniteLossError, match=r"non-finite loss at iteration 5: seg=nan"):
+        train(run, progress=False)
+    assert load_checkpoint(run.run_dir / "checkpoint.pt")["iteration"] == 4
+    assert not (run.run_dir / "metrics.json").exists()
+
+
+def test_torchrun_two_processes_match_an_evaluation_of_the_checkpoint(tmp_path) -> None:
+    results_dir = tmp_path / "ddp"
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "-m", "basnet_lib.train",
+        "--preset", "smoke", "--quiet", "--train.batch_size", "4", "--train.results_dir", str(results_dir),
+    ]  # fmt: skip
+    environment = {**os.environ, "OMP_NUM_THREADS": "1"}
+    finished = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=environment, timeout=300)
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    run_dir = results_dir / "full-resnet18-seed0"
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["world_size"] == 2
+    run = load_config(RunConfig, run_dir / "config.json")
+    model = build_basnet(config=run.model)
+    model.load_state_dict(_weights(run_dir))
+    single = evaluate(
+        model,
+        build_dataset(run.data, split="val", train=False),
+        context=DistributedContext(device=torch.device("cpu")),
+        progress=False,
+    )
+    # Pixel counts are integers: equal. F sums are float64 added in another order: equal to 1e-12.
+    assert single["mIoU"] == metrics["mIoU"] and single["per_class_iou"] == metrics["per_class_iou"]
+    for threshold, per_class in single["per_class_boundary_F"].items():
+        assert per_class == pytest.approx(metrics["per_class_boundary_F"][threshold], rel=0, abs=1e-12)
+    assert single["boundary_F"] == pytest.approx(metrics["boundary_F"], rel=0, abs=1e-12)
+
+
+def test_multiscale_evaluation_and_test_export(tmp_path) -> None:
+    result = train(smoke(tmp_path), progress=False)
+    run = result.config
+    model = build_basnet(config=run.model)
+    model.load_state_dict(_weights(result.run_dir))
+    context = DistributedContext(device=torch.device("cpu"))
+    metrics = evaluate(model, build_dataset(run.data, split="val", train=False), context=context, multiscale=True,
+                       progress=False)  # fmt: skip
+    assert metrics["multiscale"] and 0 <= metrics["mIoU"] <= 1
+    test_set = build_dataset(run.data, split="test", train=False)
+    paths = export_predictions(model, test_set, tmp_path / "export", context=context, progress=False)
+    assert len(paths) == len(test_set) > 0
+    from basnet_lib.data.labels import TRAIN_ID_TO_LABEL_ID
+    from basnet_lib.data.png_io import read_label_ids
+
+    image_size = test_set[0]["image"].shape[-2:]
+    for path in paths:
+        label_ids = read_label_ids(path)
+        assert label_ids.shape == tuple(image_size)
+        assert set(np.unique(label_ids)) <= set(TRAIN_ID_TO_LABEL_ID)
