@@ -17,11 +17,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Main job. Until the reproduction notebooks land it prints the installation and the
-# architecture summary (parameters per Table 1 variant) into results/architecture/.
+# Main job: notebooks 01-05 of the cpu preset executed into results/notebooks/, then
+# results/REPORT.md (tables beside the paper's, figures, machine, time, supported claims).
 reproduce: $(STAMP)
-	$(BIN)/basnet info
-	$(BIN)/basnet params --backbones resnet50 resnet101 --width 256 --out results/architecture
+	$(BIN)/basnet reproduce --preset cpu
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,5 +1,5 @@
 """``basnet`` command line: ``info``, ``params``, ``synthcity``, ``synthcity-samples``, ``data-verify``,
-``data-stats``, ``train``, ``evaluate``."""
+``data-stats``, ``train``, ``evaluate``, ``reproduce``."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from basnet_lib.engine.commands import (
     train_command,
 )
 from basnet_lib.model import BACKBONES
+from basnet_lib.reproduce import add_reproduce_arguments, reproduce_command
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,6 +82,12 @@ def main(argv: list[str] | None = None) -> int:
     evaluate = commands.add_parser("evaluate", help="evaluate a run's checkpoint; export test predictions")
     add_evaluate_arguments(evaluate)
     evaluate.set_defaults(handler=evaluate_command)
+
+    reproduce = commands.add_parser(
+        "reproduce", help="main job: SynthCity if missing, notebooks 01-05 with papermill, results/REPORT.md"
+    )
+    add_reproduce_arguments(reproduce)
+    reproduce.set_defaults(handler=reproduce_command)
 
     args = parser.parse_args(argv)
     return args.handler(args)

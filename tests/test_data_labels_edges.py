@@ -20,7 +20,9 @@ def test_train_ids_agree_with_cityscapesscripts_for_every_label_id():
     assert CLASS_NAMES[:3] == ("road", "sidewalk", "building") and CLASS_NAMES[18] == "bicycle"
 
 
-def _vertical_split(width: int = 12, height: int = 9, left: int = 0, right: int = 1, at: int = 6) -> np.ndarray:
+def _vertical_split(
+    width: int = 12, height: int = 9, left: int = 0, right: int = 1, at: int = 6
+) -> np.ndarray:
     labels = np.full((height, width), left, dtype=np.uint8)
     labels[:, at:] = right
     return labels

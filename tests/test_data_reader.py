@@ -26,7 +26,9 @@ TRAIN = TrainTransform(crop_size=(48, 80))
 @pytest.fixture(scope="module")
 def synthcity_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("synthcity")
-    return generate_synthcity(root, train=6, val=3, test=2, height=64, width=128, seed=5, workers=1, progress=False)
+    return generate_synthcity(
+        root, train=6, val=3, test=2, height=64, width=128, seed=5, workers=1, progress=False
+    )
 
 
 @pytest.fixture
@@ -161,7 +163,9 @@ def test_label_with_ids_outside_the_cityscapes_table(broken_root):
     labels = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     labels[0, :3] = (34, 200, 34)
     cv2.imwrite(str(path), labels)
-    with pytest.raises(DatasetError, match=rf"{path.name}: label ids \[34, 200\] are not in the Cityscapes table"):
+    with pytest.raises(
+        DatasetError, match=rf"{path.name}: label ids \[34, 200\] are not in the Cityscapes table"
+    ):
         verify_dataset(broken_root, progress=False)
     with pytest.raises(DatasetError, match=rf"{path.name}: label ids"):
         CityscapesSegmentation(broken_root, "train", transform=EvalTransform())[0]
@@ -171,7 +175,9 @@ def test_image_label_size_mismatch(broken_root):
     path = _first_label(broken_root)
     labels = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     cv2.imwrite(str(path), labels[:, :100])
-    with pytest.raises(DatasetError, match=rf"{path.name}: label size 64x100 \(HxW\) differs from its image's 64x128"):
+    with pytest.raises(
+        DatasetError, match=rf"{path.name}: label size 64x100 \(HxW\) differs from its image's 64x128"
+    ):
         verify_dataset(broken_root, progress=False)
     with pytest.raises(DatasetError, match=rf"{path.name}: label size"):
         CityscapesSegmentation(broken_root, "train", transform=EvalTransform())[0]

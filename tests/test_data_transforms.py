@@ -57,7 +57,9 @@ def test_same_generator_seed_gives_same_crop_and_flip_flag_does_not_shift_it():
     assert not torch.equal(outputs[0][1], outputs[2][1])
     flipped = [flips(image, label, generator=torch.Generator().manual_seed(s))[1] for s in range(8)]
     plain = [no_flips(image, label, generator=torch.Generator().manual_seed(s))[1] for s in range(8)]
-    assert any(torch.equal(a, b.flip(-1)) and not torch.equal(a, b) for a, b in zip(flipped, plain, strict=True))
+    assert any(
+        torch.equal(a, b.flip(-1)) and not torch.equal(a, b) for a, b in zip(flipped, plain, strict=True)
+    )
     assert all(torch.equal(a, b) or torch.equal(a, b.flip(-1)) for a, b in zip(flipped, plain, strict=True))
 
 
@@ -69,4 +71,3 @@ def test_eval_transform_is_identity_and_build_transform_follows_config():
     transform = build_transform(config, train=True)
     assert transform == TrainTransform(crop_size=(40, 50), scale_range=(0.75, 1.5), hflip=False)
     assert isinstance(build_transform(config, train=False), EvalTransform)
-

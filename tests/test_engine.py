@@ -218,3 +218,15 @@ def test_multiscale_evaluation_and_test_export(tmp_path) -> None:
         label_ids = read_label_ids(path)
         assert label_ids.shape == tuple(image_size)
         assert set(np.unique(label_ids)) <= set(TRAIN_ID_TO_LABEL_ID)
+
+
+def test_evaluate_command_reproduces_the_run_metrics(tmp_path, capsys) -> None:
+    from basnet_lib.cli import main
+
+    result = train(smoke(tmp_path, variant="baseline"), progress=False)
+    assert main(["evaluate", str(result.run_dir), "--quiet", "--device", "cpu"]) == 0
+    evaluated = json.loads((result.run_dir / "eval_val.json").read_text())
+    assert _scores(evaluated) == _scores(result.metrics)
+    assert "wrote" in capsys.readouterr().out
+    with pytest.raises(CheckpointError, match="no such checkpoint"):
+        main(["evaluate", str(result.run_dir), "--checkpoint", str(tmp_path / "missing.pt"), "--quiet"])

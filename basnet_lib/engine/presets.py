@@ -56,15 +56,22 @@ def _smoke(*, variant: str, backbone: str, seed: int, data_root: str) -> RunConf
 
 
 def _cpu(*, variant: str, backbone: str, seed: int, data_root: str) -> RunConfig:
-    """SPEC G2: SynthCity 256×512 on 2 CPU cores; four variants train and evaluate in ~25 minutes."""
+    """SPEC G2: SynthCity 256×512 on 2 CPU cores; four variants train and evaluate in ~25 minutes.
+
+    Tuned on this 2-core machine (full model, ResNet-18 from scratch, ~7.5 images/s): with the
+    paper's lr 0.01 and 128×256 crops, 160 steps reached 7% mIoU; lr 0.05 (no ImageNet weights,
+    so a larger step), 96×192 crops and scales [0.5, 1.5] give 300 steps in ~5.5 min per variant
+    and 15% mIoU, with road, building, vegetation, sky and vehicles learned and thin classes not.
+    """
     return RunConfig(
         model=ModelConfig(
             variant=variant, backbone=backbone, width=64, aspp_channels=128, sab_probes=_has_boundary(variant)
         ),
-        data=DataConfig(root=data_root, crop_height=128, crop_width=256, num_workers=2),
+        data=DataConfig(root=data_root, crop_height=96, crop_width=192, scale_max=1.5, num_workers=2),
         train=TrainConfig(
             iterations=300,
             batch_size=8,
+            learning_rate=0.05,
             seed=seed,
             device="cpu",
             checkpoint_every=100,

@@ -1,0 +1,18 @@
+"""Training and evaluation engine (SPEC D): configs, presets, ``train``, ``evaluate``."""
+
+from basnet_lib.engine.config import RunConfig, TrainConfig
+from basnet_lib.engine.evaluate import evaluate, predict
+from basnet_lib.engine.presets import PRESETS, preset
+from basnet_lib.engine.trainer import RunResult, load_run, train
+
+__all__ = [
+    "PRESETS",
+    "RunConfig",
+    "RunResult",
+    "TrainConfig",
+    "evaluate",
+    "load_run",
+    "predict",
+    "preset",
+    "train",
+]

@@ -1,0 +1,226 @@
+"""The runs of an experiment grid (preset × backbones × variants × seeds) and the notebooks that make them.
+
+Every notebook derives its runs from the same function, :func:`planned_run`, so the training
+notebook (``02``), the Table 1 notebook (``03``) that launches it, and the Table 3 and figure
+notebooks (``04``, ``05``) that read the results agree on every run directory (SPEC F6):
+``{results_root}/runs/{preset}/{variant}-{backbone}-seed{seed}/``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from pathlib import Path
+
+from basnet_lib.engine.config import RunConfig
+from basnet_lib.engine.presets import preset
+from basnet_lib.engine.trainer import METRICS_FILE, RunResult, load_run
+from basnet_lib.model import VARIANTS
+
+# The repository checkout holding ``notebooks/`` (an editable install, as the Makefile makes).
+CHECKOUT = Path(__file__).resolve().parents[1]
+NOTEBOOKS_DIR = CHECKOUT / "notebooks"
+TRAINING_NOTEBOOK = "02_training.ipynb"
+# SPEC H1: the stock kernel name; custom ones raise NoSuchKernel on clean machines.
+KERNEL_NAME = "python3"
+
+
+def resolve_results_root(results_root: str | Path) -> Path:
+    """``results_root`` as an absolute path; a relative one is taken from the repository root.
+
+    Notebooks opened in JupyterLab run in ``notebooks/``; resolving against the checkout makes
+    ``"results"`` mean the same folder there, under papermill and on the command line.
+    """
+    path = Path(results_root).expanduser()
+    if path.is_absolute():
+        return path
+    return (project_directory() / path).resolve()
+
+
+def project_directory() -> Path:
+    """The repository checkout (where notebooks and the command line run), else the working directory."""
+    return CHECKOUT if (CHECKOUT / "pyproject.toml").is_file() else Path.cwd()
+
+
+def enter_project_directory() -> Path:
+    """Make the repository root the working directory (notebooks opened in JupyterLab start in
+    ``notebooks/``), so that run directories inside it can be kept relative, as ``basnet train``
+    writes them; return it."""
+    directory = project_directory()
+    os.chdir(directory)
+    return directory
+
+
+def planned_run(
+    *,
+    preset_name: str,
+    variant: str,
+    backbone: str = "",
+    seed: int = 0,
+    data_root: str = "",
+    iterations: int = 0,
+    results_root: str | Path = "results",
+) -> RunConfig:
+    """The run config of one grid cell: the preset's, with its run directory under ``results_root``.
+
+    Inside the repository the run directory is kept relative to its root, where the notebooks and
+    the command line run (see :func:`enter_project_directory`).
+
+    ``iterations=0`` keeps the preset's schedule; another value overrides it (and so changes the
+    config, which a finished run with the preset's schedule refuses to be reused for).
+    """
+    run = preset(preset_name, variant=variant, backbone=backbone, seed=seed, data_root=data_root)
+    runs_dir = resolve_results_root(results_root) / "runs" / preset_name
+    if runs_dir.is_relative_to(project_directory()):
+        # Relative to the repository root, as `basnet train --preset X` writes it: the same config,
+        # so each reuses the other's finished runs (configs hold results_dir).
+        runs_dir = runs_dir.relative_to(project_directory())
+    train = dataclasses.replace(run.train, results_dir=str(runs_dir))
+    if iterations:
+        train = dataclasses.replace(train, iterations=iterations)
+    return dataclasses.replace(run, train=train)
+
+
+def planned_runs(
+    *,
+    preset_name: str,
+    variants: list[str] | tuple[str, ...] = VARIANTS,
+    backbones: list[str] | tuple[str, ...] = ("",),
+    seeds: list[int] | tuple[int, ...] = (0,),
+    data_root: str = "",
+    iterations: int = 0,
+    results_root: str | Path = "results",
+) -> list[RunConfig]:
+    """Every run of the grid, backbone-major then variant (Table 1 order, SPEC A10) then seed.
+
+    An empty ``backbones`` (or ``""`` in it) means the preset's backbone.
+    """
+    backbones = list(backbones) or [""]
+    unknown = sorted(set(variants) - set(VARIANTS))
+    if unknown:
+        raise ValueError(f"unknown variants {unknown}; expected a subset of {VARIANTS}")
+    ordered_variants = [variant for variant in VARIANTS if variant in variants]
+    return [
+        planned_run(
+            preset_name=preset_name,
+            variant=variant,
+            backbone=backbone,
+            seed=seed,
+            data_root=data_root,
+            iterations=iterations,
+            results_root=results_root,
+        )
+        for backbone in backbones
+        for variant in ordered_variants
+        for seed in seeds
+    ]
+
+
+def is_finished(run: RunConfig) -> bool:
+    return (run.run_dir / METRICS_FILE).is_file()
+
+
+def execute_notebook(
+    name: str, output_path: str | Path, *, parameters: dict, progress: bool = False
+) -> float:
+    """Execute ``notebooks/{name}`` with papermill into ``output_path``; return the seconds it took.
+
+    The kernel is ``python3`` (SPEC H1), started with this interpreter, and runs in the repository
+    root. A failing cell raises papermill's ``PapermillExecutionError`` with the cell's traceback;
+    the partly executed notebook stays at ``output_path`` for inspection.
+    """
+    import papermill
+
+    source = NOTEBOOKS_DIR / name
+    if not source.is_file():
+        raise FileNotFoundError(
+            f"{source} not found: the notebooks live in the repository checkout; "
+            "install it with `pip install -e .` from a clone"
+        )
+    output_path = Path(output_path)
+    output_path.parent.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    papermill.execute_notebook(
+        str(source),
+        str(output_path),
+        parameters=parameters,
+        kernel_name=KERNEL_NAME,
+        cwd=str(project_directory()),
+        progress_bar=progress,
+        log_output=False,
+    )
+    return time.perf_counter() - started
+
+
+def run_training_notebook(
+    run: RunConfig,
+    *,
+    preset_name: str,
+    data_root: str = "",
+    iterations: int = 0,
+    results_root: str | Path = "results",
+) -> Path:
+    """Train ``run`` by executing ``02_training.ipynb``; the executed notebook lands in its run
+    directory (SPEC F6: every run keeps its executed notebook). Returns that notebook's path."""
+    output_path = run.run_dir / TRAINING_NOTEBOOK
+    execute_notebook(
+        TRAINING_NOTEBOOK,
+        output_path,
+        parameters={
+            "preset": preset_name,
+            "variant": run.model.variant,
+            "backbone": run.model.backbone,
+            "seed": run.train.seed,
+            "data_root": data_root,
+            "iterations": iterations,
+            "results_root": str(resolve_results_root(results_root)),
+            "progress": False,
+        },
+    )
+    return output_path
+
+
+def ensure_runs(
+    runs: list[RunConfig],
+    *,
+    preset_name: str,
+    data_root: str = "",
+    iterations: int = 0,
+    results_root: str | Path = "results",
+) -> list[RunResult]:
+    """Train every unfinished run of ``runs`` through ``02_training.ipynb``, then load them all.
+
+    One line per run (SPEC H4: no progress bars in batch runs).
+    """
+    for run in runs:
+        if is_finished(run):
+            print(f"reuse   {run.run_dir}")
+            continue
+        started = time.perf_counter()
+        notebook = run_training_notebook(
+            run,
+            preset_name=preset_name,
+            data_root=data_root,
+            iterations=iterations,
+            results_root=results_root,
+        )
+        print(f"trained {run.run_dir} in {time.perf_counter() - started:.0f} s (notebook: {notebook.name})")
+    return [load_run(run.run_dir) for run in runs]
+
+
+__all__ = [
+    "CHECKOUT",
+    "KERNEL_NAME",
+    "NOTEBOOKS_DIR",
+    "TRAINING_NOTEBOOK",
+    "ensure_runs",
+    "enter_project_directory",
+    "execute_notebook",
+    "is_finished",
+    "planned_run",
+    "planned_runs",
+    "project_directory",
+    "resolve_results_root",
+    "run_training_notebook",
+]

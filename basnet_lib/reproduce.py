@@ -1,0 +1,168 @@
+"""The main job, ``basnet reproduce``: every notebook of the reproduction, then ``REPORT.md``.
+
+Steps: make sure the dataset exists (SynthCity is generated if missing), execute ``01`` (architecture),
+``03`` (Table 1; it trains each missing run by executing ``02``), ``04`` (Table 3) and ``05``
+(Figs. 4/6/7) with papermill into ``{results_root}/notebooks/``, then write
+``{results_root}/REPORT.md``. ``results_root`` is ``results/`` for the ``cpu`` preset (the
+committed report) and ``results/<preset>/`` for the others, so a smoke or paper run never
+overwrites it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import time
+from pathlib import Path
+
+from basnet_lib.data.build import dataset_root
+from basnet_lib.engine.presets import PRESETS
+from basnet_lib.experiments import execute_notebook, planned_run, resolve_results_root
+from basnet_lib.model import BACKBONES, VARIANTS
+from basnet_lib.report import NOTEBOOKS_OUT_DIR, ReproductionSettings, write_report
+
+NOTEBOOKS = (
+    "01_architecture.ipynb",
+    "03_table1_ablations.ipynb",
+    "04_table3_fscore.ipynb",
+    "05_figures.ipynb",
+)
+
+
+def default_results_root(preset_name: str) -> str:
+    """``results`` for the ``cpu`` preset (the main job), ``results/<preset>`` otherwise."""
+    return "results" if preset_name == "cpu" else f"results/{preset_name}"
+
+
+def reproduce(
+    *,
+    preset_name: str = "cpu",
+    variants: tuple[str, ...] = VARIANTS,
+    backbones: tuple[str, ...] = (),
+    seeds: tuple[int, ...] = (0,),
+    data_root: str = "",
+    iterations: int = 0,
+    results_root: str | Path = "",
+    num_images: int = 3,
+    command: str = "",
+) -> Path:
+    """Run the whole reproduction; return the path of ``REPORT.md``.
+
+    ``backbones=()`` means the preset's; ``iterations=0`` the preset's schedule.
+    """
+    started = time.perf_counter()
+    results_root = resolve_results_root(results_root or default_results_root(preset_name))
+    backbone = backbones[0] if backbones else ""
+    first_run = planned_run(
+        preset_name=preset_name, variant=variants[0], backbone=backbone, data_root=data_root
+    )
+    print(f"dataset: {dataset_root(first_run.data, progress=False)}", flush=True)
+    grid = {
+        "preset": preset_name,
+        "variants": list(variants),
+        "backbones": list(backbones),
+        "seeds": list(seeds),
+        "data_root": data_root,
+        "iterations": iterations,
+        "results_root": str(results_root),
+    }
+    parameters = {
+        "01_architecture.ipynb": {
+            "preset": preset_name,
+            "backbone": backbone,
+            "variants": list(variants),
+            "data_root": data_root,
+            "results_root": str(results_root),
+        },
+        "03_table1_ablations.ipynb": grid,
+        "04_table3_fscore.ipynb": grid,
+        "05_figures.ipynb": {
+            **{key: value for key, value in grid.items() if key not in ("backbones", "seeds")},
+            "backbone": backbone,
+            "seed": seeds[0],
+            "num_images": num_images,
+            "widgets": False,
+        },
+    }
+    notebook_seconds = {}
+    for name in NOTEBOOKS:
+        output_path = results_root / NOTEBOOKS_OUT_DIR / name
+        print(f"executing {name} -> {output_path}", flush=True)
+        notebook_seconds[name] = execute_notebook(name, output_path, parameters=parameters[name])
+        print(f"  done in {notebook_seconds[name]:.0f} s", flush=True)
+    settings = ReproductionSettings(
+        preset=preset_name,
+        variants=tuple(variants),
+        backbones=tuple(backbones),
+        seeds=tuple(seeds),
+        data_root=data_root,
+        iterations=iterations,
+        command=command or _reconstructed_command(preset_name),
+    )
+    report = write_report(
+        results_root,
+        settings=settings,
+        notebook_seconds=notebook_seconds,
+        wall_seconds=time.perf_counter() - started,
+    )
+    print(f"wrote {report}", flush=True)
+    return report
+
+
+def add_reproduce_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--preset", choices=PRESETS, default="cpu", help="SPEC G; cpu is the main job")
+    parser.add_argument("--data-root", default="", help="Cityscapes-layout folder (default: SynthCity)")
+    parser.add_argument(
+        "--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS), help="Table 1 rows"
+    )
+    parser.add_argument(
+        "--backbones", nargs="+", choices=BACKBONES, default=[], help="default: the preset's backbone"
+    )
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0], help="one run per seed (SPEC F5)")
+    parser.add_argument("--iterations", type=int, default=0, help="override the preset's (0 = preset's)")
+    parser.add_argument(
+        "--results-root", default="", help="default: results/ for cpu, results/<preset>/ otherwise"
+    )
+    parser.add_argument("--num-images", type=int, default=3, help="val images in Figs. 4/6/7")
+
+
+def reproduce_command(args: argparse.Namespace) -> int:
+    reproduce(
+        preset_name=args.preset,
+        variants=tuple(args.variants),
+        backbones=tuple(args.backbones),
+        seeds=tuple(args.seeds),
+        data_root=args.data_root,
+        iterations=args.iterations,
+        results_root=args.results_root,
+        num_images=args.num_images,
+        command=_command_line(args),
+    )
+    return 0
+
+
+def _command_line(args: argparse.Namespace) -> str:
+    """The ``basnet reproduce`` command that asks for ``args`` (for the report)."""
+    words = ["basnet", "reproduce", "--preset", args.preset]
+    if args.data_root:
+        words += ["--data-root", args.data_root]
+    if tuple(args.variants) != VARIANTS:
+        words += ["--variants", *args.variants]
+    if args.backbones:
+        words += ["--backbones", *args.backbones]
+    if list(args.seeds) != [0]:
+        words += ["--seeds", *map(str, args.seeds)]
+    if args.iterations:
+        words += ["--iterations", str(args.iterations)]
+    if args.results_root:
+        words += ["--results-root", args.results_root]
+    if args.num_images != 3:
+        words += ["--num-images", str(args.num_images)]
+    return shlex.join(words)
+
+
+def _reconstructed_command(preset_name: str) -> str:
+    return f"basnet reproduce --preset {preset_name}"
+
+
+__all__ = ["NOTEBOOKS", "add_reproduce_arguments", "default_results_root", "reproduce", "reproduce_command"]

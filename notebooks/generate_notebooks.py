@@ -1,0 +1,412 @@
+"""Write the reproduction notebooks (01–05) from the cell sources below, without outputs.
+
+Run ``python notebooks/generate_notebooks.py`` after editing a cell here; the notebooks are
+committed as this script writes them (SPEC H1–H2: one ``parameters`` cell of plain literals,
+no outputs, no execution counts). Logic lives in ``basnet_lib``; the cells only call it.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import nbformat
+
+HERE = Path(__file__).resolve().parent
+VARIANTS = '["baseline", "ssb", "ssb_bdb", "full"]'
+
+SETUP = """\
+from IPython.display import Image, display
+
+from basnet_lib.experiments import enter_project_directory, resolve_results_root
+
+# Relative paths mean the repository root, also when JupyterLab starts in notebooks/.
+enter_project_directory()
+results_root = resolve_results_root(results_root)
+"""
+
+NOTEBOOKS = {
+    "01_architecture.ipynb": [
+        (
+            "markdown",
+            "# 01 · Architecture\n\nEvery Table 1 variant (SPEC A10) for the preset's backbone and width: "
+            "parameters and FLOPs per component (ResNet, ASPP, laterals, SSB, BDB, AM) beside torchvision's "
+            "DeepLabV3 of the same backbone (ResNet-50/101 at the paper's width), the tensor shapes through "
+            "every block, and a drawn block diagram (Fig. 1). FLOPs count a multiply-add as 2 and are measured "
+            "at `flops_height × flops_width` (the paper's 1024×2048 by default).",
+        ),
+        (
+            "parameters",
+            f"""\
+preset = "cpu"
+backbone = ""  # "" = the preset's
+variants = {VARIANTS}
+reference_backbones = ["resnet50", "resnet101"]  # at the paper's width, beside torchvision's DeepLabV3
+flops_height = 1024
+flops_width = 2048
+data_root = ""
+results_root = "results"
+""",
+        ),
+        ("code", SETUP),
+        (
+            "code",
+            """\
+import dataclasses
+
+from IPython.display import Markdown
+
+from basnet_lib.architecture import architecture_table, block_shapes, draw_block_diagram, pivot_components
+from basnet_lib.experiments import planned_run
+from basnet_lib.plots import save_figure
+
+out_dir = results_root / "architecture"
+figures_dir = results_root / "figures"
+runs = [planned_run(preset_name=preset, variant=v, backbone=backbone, data_root=data_root) for v in variants]
+paper_width = [
+    dataclasses.replace(run.model, backbone=name, width=256, aspp_channels=256, sab_probes=False)
+    for name in reference_backbones
+    for run in runs
+]
+table = architecture_table([run.model for run in runs] + paper_width, image_size=(flops_height, flops_width))
+out_dir.mkdir(parents=True, exist_ok=True)
+table.to_csv(out_dir / "components.csv", index=False)
+params, flops = pivot_components(table, value="params_M"), pivot_components(table, value="GFLOPs")
+markdown = [
+    f"Parameters (millions)\\n\\n{params.round(3).to_markdown()}",
+    f"GFLOPs\\n\\n{flops.round(1).to_markdown()}",
+]
+(out_dir / "components.md").write_text("\\n\\n".join(markdown) + "\\n")
+display(Markdown("**Parameters (millions) per component**"), params.round(3))
+display(Markdown(f"**GFLOPs per {flops_height}×{flops_width} image**"), flops.round(1))
+""",
+        ),
+        ("markdown", "## A forward pass on a SynthCity image: shapes through every block"),
+        (
+            "code",
+            """\
+import pandas as pd
+import torch
+
+from basnet_lib.data import build_dataset
+from basnet_lib.engine.evaluate import model_inputs
+from basnet_lib.model import build_basnet
+
+sample = build_dataset(runs[0].data, split="val", train=False)[0]
+batch = {"image": sample["image"][None], "canny": sample["canny"][None]}
+image, gradient_map = model_inputs(batch, torch.device("cpu"))
+shapes = []
+for run in runs:
+    torch.manual_seed(0)
+    model = build_basnet(config=run.model)
+    variant_shapes = block_shapes(model, image, gradient_map)
+    title = f"{run.model.variant} ({run.model.backbone}, C={run.model.width})"
+    figure = draw_block_diagram(variant_shapes, title=title)
+    save_figure(figure, figures_dir / f"architecture_{run.model.variant}.png")
+    shapes.append(variant_shapes.assign(variant=run.model.variant))
+shapes = pd.concat(shapes, ignore_index=True)
+shapes.to_csv(out_dir / "shapes.csv", index=False)
+print(f"input {sample['name']}: image {tuple(image.shape)}, gradient map G {tuple(gradient_map.shape)}")
+shapes[shapes["variant"] == runs[-1].model.variant]
+""",
+        ),
+        ("code", 'display(Image(filename=str(figures_dir / f"architecture_{runs[-1].model.variant}.png")))'),
+    ],
+    "02_training.ipynb": [
+        (
+            "markdown",
+            "# 02 · One training run\n\nTrains one Table 1 variant through the library (`basnet_lib.engine.train`), "
+            "evaluates it on val (mIoU, SPEC E1; boundary F at 3/5/9 px, SPEC E2) and keeps the run directory "
+            "(SPEC F6): `config.json`, `metrics.json`, `history.csv`, `checkpoint.pt`, `training_curves.png`. "
+            "A finished run with the same config is reused. `03_table1_ablations.ipynb` executes this notebook "
+            "once per run and saves the executed copy in the run directory.",
+        ),
+        (
+            "parameters",
+            """\
+preset = "cpu"
+variant = "full"
+backbone = ""  # "" = the preset's
+seed = 0
+data_root = ""  # "" = SynthCity; a Cityscapes-layout folder otherwise
+iterations = 0  # 0 = the preset's schedule
+results_root = "results"
+progress = True  # tqdm bars; papermill runs pass False (SPEC H4)
+overwrite = False
+""",
+        ),
+        ("code", SETUP),
+        (
+            "code",
+            """\
+from basnet_lib.config_io import config_to_dict
+from basnet_lib.engine import train
+from basnet_lib.experiments import planned_run
+
+run = planned_run(
+    preset_name=preset,
+    variant=variant,
+    backbone=backbone,
+    seed=seed,
+    data_root=data_root,
+    iterations=iterations,
+    results_root=results_root,
+)
+print(run.run_dir)
+config_to_dict(run)
+""",
+        ),
+        (
+            "code",
+            """\
+result = train(run, progress=progress, overwrite=overwrite)
+print(("reused " if result.reused else "trained ") + str(result.run_dir))
+""",
+        ),
+        ("markdown", "## Training curves and metrics"),
+        (
+            "code",
+            """\
+import pandas as pd
+
+from basnet_lib.tables import run_scores
+
+display(Image(filename=str(result.run_dir / "training_curves.png")))
+history = pd.read_csv(result.run_dir / "history.csv")
+summary = {
+    "mIoU (%)": 100 * result.metrics["mIoU"],
+    **{f"boundary F @{key} (%)": 100 * value for key, value in result.metrics["boundary_F"].items()},
+    "train images/s": result.metrics["images_per_second"],
+    "eval seconds": result.metrics["eval_seconds"],
+}
+display(pd.Series(summary).round(2).to_frame("value"))
+history.tail()
+""",
+        ),
+        ("code", "run_scores(result.metrics).round(1)"),
+    ],
+    "03_table1_ablations.ipynb": [
+        (
+            "markdown",
+            "# 03 · Table 1: what each module adds\n\nRuns every missing run of the grid (variants × backbones "
+            "× seeds) by executing `02_training.ipynb` with papermill (each run keeps its executed notebook), "
+            "then builds Table 1 (SPEC F1): mIoU mean ± std over seeds (SPEC F5) beside the paper's, each row's "
+            "gain over the row above, and whether its direction is reproduced. Written to `tables/table1.{csv,md}`, "
+            "`tables/runs.csv` and `figures/table1_miou.png`.",
+        ),
+        (
+            "parameters",
+            f"""\
+preset = "cpu"
+variants = {VARIANTS}
+backbones = []  # [] = the preset's backbone
+seeds = [0]
+data_root = ""
+iterations = 0  # 0 = the preset's schedule
+results_root = "results"
+""",
+        ),
+        ("code", SETUP),
+        (
+            "code",
+            """\
+from basnet_lib.experiments import ensure_runs, planned_runs
+
+grid = dict(preset_name=preset, data_root=data_root, iterations=iterations, results_root=results_root)
+runs = planned_runs(variants=variants, backbones=backbones, seeds=seeds, **grid)
+results = ensure_runs(runs, **grid)
+""",
+        ),
+        (
+            "code",
+            """\
+from IPython.display import Markdown
+
+from basnet_lib.plots import save_figure, table1_bar_chart
+from basnet_lib.tables import runs_frame, table1, table1_markdown, write_table
+
+tables_dir, figures_dir = results_root / "tables", results_root / "figures"
+runs_table = runs_frame(results)
+tables_dir.mkdir(parents=True, exist_ok=True)
+runs_table.to_csv(tables_dir / "runs.csv", index=False)
+table = table1(runs_table)
+write_table(table, table1_markdown(table), tables_dir, "table1")
+display(Markdown(table1_markdown(table)))
+""",
+        ),
+        (
+            "code",
+            """\
+figure = table1_bar_chart(table)
+save_figure(figure, figures_dir / "table1_miou.png")
+display(Image(filename=str(figures_dir / "table1_miou.png")))
+""",
+        ),
+    ],
+    "04_table3_fscore.ipynb": [
+        (
+            "markdown",
+            "# 04 · Table 3: boundary F-scores\n\nBoundary F (GSCNN's definition, SPEC E2) at the thresholds the "
+            "paper calls 3/5/9 px for every variant, beside the paper's DeepLabV3+, GSCNN and BASNet rows "
+            "(SPEC F2); F against tolerance; and a per-class heatmap. Missing runs are trained as in notebook 03.",
+        ),
+        (
+            "parameters",
+            f"""\
+preset = "cpu"
+variants = {VARIANTS}
+backbones = []  # [] = the preset's backbone
+seeds = [0]
+data_root = ""
+iterations = 0  # 0 = the preset's schedule
+results_root = "results"
+""",
+        ),
+        ("code", SETUP),
+        (
+            "code",
+            """\
+from IPython.display import Markdown
+
+from basnet_lib.data import build_dataset
+from basnet_lib.experiments import ensure_runs, planned_runs
+from basnet_lib.tables import runs_frame, table3, table3_markdown, write_table
+
+grid = dict(preset_name=preset, data_root=data_root, iterations=iterations, results_root=results_root)
+runs = planned_runs(variants=variants, backbones=backbones, seeds=seeds, **grid)
+results = ensure_runs(runs, **grid)
+eval_size = build_dataset(runs[0].data, split="val", train=False).read_arrays(0)[0].shape[:2]
+tables_dir, figures_dir = results_root / "tables", results_root / "figures"
+table = table3(runs_frame(results))
+write_table(table, table3_markdown(table, eval_size=eval_size), tables_dir, "table3")
+display(Markdown(table3_markdown(table, eval_size=eval_size)))
+""",
+        ),
+        (
+            "code",
+            """\
+from basnet_lib.plots import fscore_tolerance_plot, per_class_fscore_heatmap, save_figure
+from basnet_lib.tables import per_class_fscore
+
+save_figure(fscore_tolerance_plot(table), figures_dir / "fscore_vs_tolerance.png")
+per_class = per_class_fscore(results)
+per_class.to_csv(tables_dir / "per_class_fscore.csv")
+save_figure(per_class_fscore_heatmap(per_class), figures_dir / "per_class_fscore.png")
+display(Image(filename=str(figures_dir / "fscore_vs_tolerance.png")))
+display(Image(filename=str(figures_dir / "per_class_fscore.png")))
+""",
+        ),
+    ],
+    "05_figures.ipynb": [
+        (
+            "markdown",
+            "# 05 · Figs. 4, 6, 7\n\nOn the same val images (SPEC F4): Fig. 4, the SAB-probe boundary maps per "
+            "stage (SPEC A11); Fig. 6, the segmentation of each variant; Fig. 7, the boundary of each variant "
+            "(for variants without a boundary head, the boundary of the predicted segmentation). The PNGs are "
+            "always saved; with `widgets = True` an interactive view follows (sliders over images and SAB stages, "
+            "a variant selector). Papermill runs leave it off (SPEC H3).",
+        ),
+        (
+            "parameters",
+            f"""\
+preset = "cpu"
+variants = {VARIANTS}
+backbone = ""  # "" = the preset's
+seed = 0
+data_root = ""
+iterations = 0  # 0 = the preset's schedule
+results_root = "results"
+num_images = 3
+widgets = True  # interactive view in JupyterLab; False under papermill
+""",
+        ),
+        ("code", SETUP),
+        (
+            "code",
+            """\
+from basnet_lib.experiments import ensure_runs, planned_runs
+from basnet_lib.plots import (
+    figure4_probes,
+    figure6_segmentation,
+    figure7_boundaries,
+    predict_runs,
+    save_figure,
+)
+
+grid = dict(preset_name=preset, data_root=data_root, iterations=iterations, results_root=results_root)
+runs = planned_runs(variants=variants, backbones=[backbone], seeds=[seed], **grid)
+results = ensure_runs(runs, **grid)
+samples, predictions = predict_runs([result.run_dir for result in results], count=num_images)
+figures_dir = results_root / "figures"
+saved = {
+    "fig6_segmentation.png": figure6_segmentation(samples, predictions),
+    "fig7_boundaries.png": figure7_boundaries(samples, predictions),
+}
+with_probes = [prediction for prediction in predictions.values() if prediction.probes is not None]
+if with_probes:
+    saved["fig4_sab_probes.png"] = figure4_probes(samples, with_probes[-1])
+for name, figure in saved.items():
+    save_figure(figure, figures_dir / name)
+    display(Image(filename=str(figures_dir / name)))
+""",
+        ),
+        ("markdown", "## Interactive view (`widgets = True`)"),
+        (
+            "code",
+            """\
+if widgets:
+    from basnet_lib.widgets import prediction_explorer
+
+    explorer = prediction_explorer(samples, predictions)
+    display(explorer.widget)
+""",
+        ),
+    ],
+}
+
+
+def parameters_source(source: str) -> str:
+    """``name = value  # help`` lines as ``# help`` + ``name: type = value`` (papermill lists the
+    annotated parameters with their types and defaults; a help comment after the value would hide
+    the parameter from ``papermill --help-notebook``)."""
+    lines = []
+    for line in source.strip().splitlines():
+        assignment, _, comment = line.partition("  # ")
+        name, _, value = (part.strip() for part in assignment.partition("="))
+        if comment:
+            lines.append(f"# {comment}")
+        lines.append(f"{name}: {type(ast.literal_eval(value)).__name__} = {value}")
+    return "\n".join(lines)
+
+
+def build_notebook(cells: list[tuple[str, str]]) -> nbformat.NotebookNode:
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {
+        "display_name": "Python 3 (ipykernel)",
+        "language": "python",
+        "name": "python3",
+    }
+    notebook.metadata["language_info"] = {"name": "python"}
+    for kind, source in cells:
+        if kind == "markdown":
+            notebook.cells.append(nbformat.v4.new_markdown_cell(source))
+        else:
+            if kind == "parameters":
+                cell = nbformat.v4.new_code_cell(parameters_source(source))
+                cell.metadata["tags"] = ["parameters"]
+            else:
+                cell = nbformat.v4.new_code_cell(source.rstrip("\n"))
+            notebook.cells.append(cell)
+    for index, cell in enumerate(notebook.cells):
+        cell.id = f"cell-{index:02d}"  # stable ids: regenerating changes nothing
+    return notebook
+
+
+def main() -> None:
+    for name, cells in NOTEBOOKS.items():
+        nbformat.write(build_notebook(cells), HERE / name)
+        print(f"wrote {HERE / name}")
+
+
+if __name__ == "__main__":
+    main()

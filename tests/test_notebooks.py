@@ -1,0 +1,158 @@
+"""SPEC H1–H3, F1–F6: the notebooks run under papermill (smoke preset) and write their artifacts.
+
+One smoke reproduction (``basnet reproduce --preset smoke`` with 2 iterations per run) is shared
+by the module; the tests check what it wrote to ``results/``, not cell outputs (SPEC H2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import importlib.util
+import math
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pandas as pd
+import papermill
+import pytest
+
+from basnet_lib.model import VARIANTS
+from basnet_lib.reproduce import add_reproduce_arguments, default_results_root, reproduce
+from basnet_lib.tables import F_COLUMNS, PAPER_TABLE3
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+FIGURES = (
+    "architecture_full.png",
+    "table1_miou.png",
+    "fscore_vs_tolerance.png",
+    "per_class_fscore.png",
+    "fig4_sab_probes.png",
+    "fig6_segmentation.png",
+    "fig7_boundaries.png",
+)
+
+
+@pytest.fixture(scope="module")
+def smoke_results(tmp_path_factory) -> Path:
+    results_root = tmp_path_factory.mktemp("results")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MPLBACKEND", "agg")  # SPEC H1
+        reproduce(preset_name="smoke", results_root=results_root, iterations=2, num_images=2)
+    return results_root
+
+
+def test_every_notebook_is_executed(smoke_results) -> None:
+    executed = sorted(path.name for path in (smoke_results / "notebooks").glob("*.ipynb"))
+    assert executed == [
+        "01_architecture.ipynb",
+        "03_table1_ablations.ipynb",
+        "04_table3_fscore.ipynb",
+        "05_figures.ipynb",
+    ]
+    for variant in VARIANTS:  # 03 trained each run by executing 02 into its run directory (SPEC F6)
+        run_dir = smoke_results / "runs" / "smoke" / f"{variant}-resnet18-seed0"
+        for name in ("02_training.ipynb", "config.json", "metrics.json", "history.csv", "checkpoint.pt"):
+            assert (run_dir / name).is_file(), run_dir / name
+        notebook = nbformat.read(run_dir / "02_training.ipynb", as_version=4)
+        injected = [cell for cell in notebook.cells if "injected-parameters" in cell.metadata.get("tags", [])]
+        assert len(injected) == 1 and f'variant = "{variant}"' in injected[0].source
+        assert len(pd.read_csv(run_dir / "history.csv")) == 2  # iterations=2 reached the run
+
+
+def test_table1_has_a_row_per_variant_with_finite_numbers(smoke_results) -> None:
+    table = pd.read_csv(smoke_results / "tables" / "table1.csv")
+    assert list(table["variant"]) == list(VARIANTS)
+    for column in (
+        "mIoU_mean",
+        "gain",
+        "paper_resnet50",
+        "paper_resnet101",
+        "paper_resnet50_gain",
+        "verdict",
+    ):
+        assert column in table.columns, column
+    assert np.isfinite(table["mIoU_mean"]).all() and table["mIoU_mean"].between(0, 100).all()
+    assert math.isnan(table["gain"].iloc[0]) and np.isfinite(table["gain"].iloc[1:]).all()
+    np.testing.assert_allclose(table["gain"].iloc[1:], np.diff(table["mIoU_mean"]))
+    assert list(table["paper_resnet101"]) == [75.01, 76.94, 77.73, 79.20]
+    markdown = (smoke_results / "tables" / "table1.md").read_text()
+    assert "ResNet18+ASPP" in markdown and "79.20 (+1.47)" in markdown
+
+
+def test_table3_has_every_variant_and_the_paper_rows(smoke_results) -> None:
+    table = pd.read_csv(smoke_results / "tables" / "table3.csv")
+    assert list(table["method"]) == [*VARIANTS, *PAPER_TABLE3]
+    ours = table[table["source"] == "ours"]
+    assert np.isfinite(ours[list(F_COLUMNS)].to_numpy()).all()
+    assert ours[list(F_COLUMNS)].stack().between(0, 100).all()
+    per_class = pd.read_csv(smoke_results / "tables" / "per_class_fscore.csv", index_col=0)
+    assert per_class.shape == (4, 19)
+
+
+def test_architecture_tables_and_figures(smoke_results) -> None:
+    components = pd.read_csv(smoke_results / "architecture" / "components.csv")
+    assert {"torchvision DeepLabV3", "BASNet full"} <= set(components["model"])
+    assert np.isfinite(components[["params_M", "GFLOPs"]].to_numpy()).all()
+    shapes = pd.read_csv(smoke_results / "architecture" / "shapes.csv")
+    assert set(shapes["variant"]) == set(VARIANTS)
+    assert "boundary_branch.block3" in set(shapes["block"])
+    for name in FIGURES:
+        path = smoke_results / "figures" / name
+        assert path.is_file() and 0 < path.stat().st_size < 500_000, name
+
+
+def test_report_states_claims_from_the_numbers(smoke_results) -> None:
+    report = (smoke_results / "REPORT.md").read_text()
+    for heading in ("Which claims our measurements support", "Table 1", "Table 3", "Figures", "Machine"):
+        assert heading in report, heading
+    assert "Our measurements support" in report and "of the 8 claims checked" in report
+    for name in FIGURES:
+        assert f"(figures/{name})" in report
+
+
+def _parameters_cell(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    cells = [cell for cell in notebook.cells if "parameters" in cell.metadata.get("tags", [])]
+    assert len(cells) == 1, "exactly one cell tagged parameters (SPEC H1)"
+    return cells[0]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.name)
+def test_committed_notebook_is_clean_with_literal_parameters(path) -> None:
+    notebook = nbformat.read(path, as_version=4)
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None, "committed with outputs (SPEC H2)"
+    assert notebook.metadata["kernelspec"]["name"] == "python3"
+    parameters = {}
+    for statement in ast.parse(_parameters_cell(notebook).source).body:
+        assert isinstance(statement, ast.Assign | ast.AnnAssign), ast.dump(statement)
+        target = statement.targets[0] if isinstance(statement, ast.Assign) else statement.target
+        parameters[target.id] = ast.literal_eval(statement.value)  # plain literals only
+    assert {"preset", "results_root"} <= set(parameters)
+    inferred = papermill.inspect_notebook(str(path))  # what `papermill --help-notebook` lists
+    assert set(inferred) == set(parameters)
+
+
+def test_notebooks_match_their_generator() -> None:
+    spec = importlib.util.spec_from_file_location(
+        "generate_notebooks", ROOT / "notebooks" / "generate_notebooks.py"
+    )
+    generator = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generator)
+    assert sorted(generator.NOTEBOOKS) == [path.name for path in NOTEBOOKS]
+    for name, cells in generator.NOTEBOOKS.items():
+        committed = nbformat.read(ROOT / "notebooks" / name, as_version=4)
+        assert nbformat.writes(generator.build_notebook(cells)) == nbformat.writes(committed), name
+
+
+def test_reproduce_arguments_default_to_the_main_job() -> None:
+    parser = argparse.ArgumentParser()
+    add_reproduce_arguments(parser)
+    args = parser.parse_args([])
+    assert (args.preset, args.variants, args.backbones, args.seeds) == ("cpu", list(VARIANTS), [], [0])
+    assert default_results_root("cpu") == "results" and default_results_root("smoke") == "results/smoke"
+    args = parser.parse_args(["--preset", "paper", "--data-root", "/data/cityscapes", "--seeds", "0", "1"])
+    assert args.data_root == "/data/cityscapes" and args.seeds == [0, 1]
