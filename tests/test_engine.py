@@ -230,3 +230,13 @@ def test_evaluate_command_reproduces_the_run_metrics(tmp_path, capsys) -> None:
     assert "wrote" in capsys.readouterr().out
     with pytest.raises(CheckpointError, match="no such checkpoint"):
         main(["evaluate", str(result.run_dir), "--checkpoint", str(tmp_path / "missing.pt"), "--quiet"])
+
+
+def test_bf16_autocast_on_cpu_trains_and_changes_the_arithmetic(tmp_path) -> None:
+    """TrainConfig.amp: bf16 autocast on CPU (fp16 + scaler on CUDA); the loss stays fp32 and finite."""
+    mixed = train(smoke(tmp_path / "bf16", iterations=2, amp=True), progress=False)
+    plain = train(smoke(tmp_path / "fp32", iterations=2), progress=False)
+    history = pd.read_csv(mixed.run_dir / "history.csv")
+    assert np.isfinite(history[["seg", "edge", "total"]].to_numpy()).all()
+    name = "backbone.conv1.weight"
+    assert not torch.equal(_weights(mixed.run_dir)[name], _weights(plain.run_dir)[name])
