@@ -15,12 +15,10 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
 from torch import Tensor, nn
 from torch.utils.flop_counter import FlopCounterMode
-from torchvision.models.segmentation import deeplabv3_resnet50, deeplabv3_resnet101
 
 from basnet_lib.model import ModelConfig, build_basnet
-from basnet_lib.summary import COMPONENT_COLUMNS, COMPONENTS, count_parameters
+from basnet_lib.summary import COMPONENT_COLUMNS, COMPONENTS, count_parameters, torchvision_deeplabv3
 
-_TORCHVISION_DEEPLABV3 = {"resnet50": deeplabv3_resnet50, "resnet101": deeplabv3_resnet101}
 # torchvision DeepLabV3's attributes in the paper's component names.
 _DEEPLABV3_COMPONENTS = {"backbone": "ResNet", "classifier": "ASPP"}
 # Modules whose children get their own row in the shapes table.
@@ -75,13 +73,13 @@ def architecture_table(
         frames.append(
             costs.assign(model=f"BASNet {config.variant}", backbone=config.backbone, width=config.width)
         )
-        if config.backbone in _TORCHVISION_DEEPLABV3 and config.backbone not in references:
+        if config.backbone not in references:
             references.append(config.backbone)
     for backbone in references:
         with torch.device("meta"):
-            deeplab = _TORCHVISION_DEEPLABV3[backbone](
-                weights=None, weights_backbone=None, num_classes=num_classes, aux_loss=False
-            )
+            deeplab = torchvision_deeplabv3(backbone, num_classes=num_classes)
+        if deeplab is None:  # torchvision has DeepLabV3 for ResNet-50/101 only
+            continue
         costs = component_costs(deeplab, image_size=image_size, components=_DEEPLABV3_COMPONENTS)
         frames.append(costs.assign(model="torchvision DeepLabV3", backbone=backbone, width=256))
     table = pd.concat(frames, ignore_index=True)

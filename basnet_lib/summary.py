@@ -32,6 +32,16 @@ COMPONENT_COLUMNS = ("ResNet", "ASPP", "laterals", "SSB", "BDB", "AM", "classifi
 _TORCHVISION_DEEPLABV3 = {"resnet50": deeplabv3_resnet50, "resnet101": deeplabv3_resnet101}
 
 
+def torchvision_deeplabv3(backbone: str, *, num_classes: int = 19) -> nn.Module | None:
+    """torchvision's ``deeplabv3_resnet*(num_classes, aux_loss=False)`` without weights, the peer of
+    ``baseline`` (SPEC A10); ``None`` for backbones torchvision has no DeepLabV3 for (18/34)."""
+    if backbone not in _TORCHVISION_DEEPLABV3:
+        return None
+    return _TORCHVISION_DEEPLABV3[backbone](
+        weights=None, weights_backbone=None, num_classes=num_classes, aux_loss=False
+    )
+
+
 def count_parameters(module: nn.Module) -> int:
     return sum(parameter.numel() for parameter in module.parameters())
 
@@ -54,16 +64,17 @@ def parameter_table(*, backbones: tuple[str, ...], width: int, num_classes: int 
     """
     rows = []
     for backbone in backbones:
-        reference = None
-        if backbone in _TORCHVISION_DEEPLABV3:
-            deeplab = _TORCHVISION_DEEPLABV3[backbone](
-                weights=None, weights_backbone=None, num_classes=num_classes, aux_loss=False
-            )
-            reference = count_parameters(deeplab)
+        # The meta device allocates nothing: counting parameters needs only their shapes.
+        with torch.device("meta"):
+            deeplab = torchvision_deeplabv3(backbone, num_classes=num_classes)
+        reference = count_parameters(deeplab) if deeplab is not None else None
         for variant in VARIANTS:
-            model = build_basnet(
-                config=ModelConfig(variant=variant, backbone=backbone, width=width, num_classes=num_classes)
-            )
+            with torch.device("meta"):
+                model = build_basnet(
+                    config=ModelConfig(
+                        variant=variant, backbone=backbone, width=width, num_classes=num_classes
+                    )
+                )
             counts = component_parameter_counts(model)
             total = sum(counts.values())
             row = {"backbone": backbone, "variant": variant, "width": width}
