@@ -18,13 +18,12 @@ from basnet_lib.config_io import load_config
 from basnet_lib.data.build import build_dataset
 from basnet_lib.data.config import DataConfig
 from basnet_lib.distributed import cleanup_distributed, setup_distributed
-from basnet_lib.engine.checkpoint import load_checkpoint
 from basnet_lib.engine.config import RunConfig, TrainConfig
 from basnet_lib.engine.evaluate import evaluate
 from basnet_lib.engine.export import export_predictions
 from basnet_lib.engine.presets import PRESETS, preset
-from basnet_lib.engine.trainer import CHECKPOINT_FILE, CONFIG_FILE, train
-from basnet_lib.model import VARIANTS, build_basnet
+from basnet_lib.engine.trainer import load_trained_model, train
+from basnet_lib.model import VARIANTS
 from basnet_lib.model.config import ModelConfig
 
 SECTIONS = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}
@@ -99,12 +98,9 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def evaluate_command(args: argparse.Namespace) -> int:
-    run = load_config(RunConfig, args.run_dir / CONFIG_FILE)
-    checkpoint = load_checkpoint(args.checkpoint or args.run_dir / CHECKPOINT_FILE)
+    run, model = load_trained_model(args.run_dir, checkpoint=args.checkpoint)
     context = setup_distributed(args.device)
     try:
-        model = build_basnet(config=run.model)
-        model.load_state_dict(checkpoint["model"])
         model = model.to(context.device)
         dataset = build_dataset(run.data, split=args.split, train=False)
         if args.export is not None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import torch
+from torch import nn
 from tqdm.auto import tqdm
 
 from basnet_lib.config_io import config_to_dict, load_config, save_config
@@ -204,6 +205,20 @@ def load_run(run_dir: str | Path) -> RunResult:
     return RunResult(run_dir=run_dir, config=config, metrics=metrics, reused=True)
 
 
+def load_trained_model(
+    run_dir: str | Path, *, checkpoint: str | Path | None = None
+) -> tuple[RunConfig, nn.Module]:
+    """A run's config and its model with the weights of ``checkpoint`` (default: the run's own).
+
+    The checkpoint is read with ``weights_only=True``; errors name the file (SPEC D2).
+    """
+    run_dir = Path(run_dir)
+    run = load_config(RunConfig, run_dir / CONFIG_FILE)
+    model = build_basnet(config=run.model)
+    model.load_state_dict(load_checkpoint(checkpoint or run_dir / CHECKPOINT_FILE)["model"])
+    return run, model
+
+
 class _Window:
     """Loss sums and image counts since the last history row (detached: no device sync)."""
 
@@ -293,4 +308,4 @@ def _write_json(path: Path, values: dict) -> None:
     temporary.replace(path)
 
 
-__all__ = ["RunDirectoryError", "RunResult", "load_run", "train"]
+__all__ = ["RunDirectoryError", "RunResult", "load_run", "load_trained_model", "train"]

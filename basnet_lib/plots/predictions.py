@@ -14,11 +14,9 @@ import torch
 
 from basnet_lib.data.build import build_dataset
 from basnet_lib.data.edges import edge_target
-from basnet_lib.engine.checkpoint import load_checkpoint
 from basnet_lib.engine.config import RunConfig
 from basnet_lib.engine.evaluate import model_inputs
-from basnet_lib.engine.trainer import CHECKPOINT_FILE, load_run
-from basnet_lib.model import build_basnet
+from basnet_lib.engine.trainer import load_run, load_trained_model
 
 
 @dataclass(frozen=True)
@@ -80,10 +78,7 @@ def segmentation_boundary(labels: np.ndarray) -> np.ndarray:
 @torch.inference_mode()
 def predict_run(run_dir: str | Path, indices: list[int]) -> VariantPrediction:
     """Load a finished run's checkpoint and predict the val images ``indices`` at full resolution."""
-    result = load_run(run_dir)
-    run = result.config
-    model = build_basnet(config=run.model)
-    model.load_state_dict(load_checkpoint(Path(run_dir) / CHECKPOINT_FILE)["model"])
+    run, model = load_trained_model(run_dir)
     model.eval()
     dataset = build_dataset(run.data, split="val", train=False)
     labels, boundaries, probes = [], [], []
