@@ -25,6 +25,17 @@ enter_project_directory()
 results_root = resolve_results_root(results_root)
 """
 
+# Parameters of the notebooks that work on a grid of runs (03 Table 1, 04 Table 3).
+GRID_PARAMETERS = f"""\
+preset = "cpu"
+variants = {VARIANTS}
+backbones = []  # [] = the preset's backbone
+seeds = [0]
+data_root = ""
+iterations = 0  # 0 = the preset's schedule
+results_root = "results"
+"""
+
 NOTEBOOKS = {
     "01_architecture.ipynb": [
         (
@@ -194,18 +205,7 @@ history.tail()
             "gain over the row above, and whether its direction is reproduced. Written to `tables/table1.{csv,md}`, "
             "`tables/runs.csv` and `figures/table1_miou.png`.",
         ),
-        (
-            "parameters",
-            f"""\
-preset = "cpu"
-variants = {VARIANTS}
-backbones = []  # [] = the preset's backbone
-seeds = [0]
-data_root = ""
-iterations = 0  # 0 = the preset's schedule
-results_root = "results"
-""",
-        ),
+        ("parameters", GRID_PARAMETERS),
         ("code", SETUP),
         (
             "code",
@@ -250,18 +250,7 @@ display(Image(filename=str(figures_dir / "table1_miou.png")))
             "paper calls 3/5/9 px for every variant, beside the paper's DeepLabV3+, GSCNN and BASNet rows "
             "(SPEC F2); F against tolerance; and a per-class heatmap. Missing runs are trained as in notebook 03.",
         ),
-        (
-            "parameters",
-            f"""\
-preset = "cpu"
-variants = {VARIANTS}
-backbones = []  # [] = the preset's backbone
-seeds = [0]
-data_root = ""
-iterations = 0  # 0 = the preset's schedule
-results_root = "results"
-""",
-        ),
+        ("parameters", GRID_PARAMETERS),
         ("code", SETUP),
         (
             "code",
