@@ -95,8 +95,7 @@ def evaluate(
     model.eval()
     confusion = ConfusionMatrix(device=context.device)
     fscore = BoundaryFScore(device=context.device)
-    shard = Subset(dataset, range(context.rank, len(dataset), context.world_size))
-    loader = DataLoader(shard, batch_size=1, num_workers=num_workers)
+    loader = shard_loader(dataset, context=context, num_workers=num_workers)
     started = time.perf_counter()
     bar = tqdm(
         loader, desc=f"evaluate {dataset.split}", disable=not (progress and context.is_main), leave=False
@@ -122,6 +121,18 @@ def evaluate(
     }
 
 
+def shard_loader(
+    dataset: CityscapesSegmentation, *, context: DistributedContext, num_workers: int = 0
+) -> DataLoader:
+    """This process's share of ``dataset``, one full-resolution image per batch.
+
+    Every ``world_size``-th image from ``rank``: no image twice and none left out, unlike
+    ``DistributedSampler``'s padding, so counts summed over processes equal one process's.
+    """
+    shard = Subset(dataset, range(context.rank, len(dataset), context.world_size))
+    return DataLoader(shard, batch_size=1, num_workers=num_workers)
+
+
 def _canny_of_normalized(image: Tensor) -> Tensor:
     """Canny map (N, 1, H, W) of an ImageNet-normalized batch, via its uint8 image."""
     mean = torch.tensor(IMAGENET_MEAN, device=image.device).view(1, 3, 1, 1)
@@ -141,4 +152,4 @@ def _sigmoid_or_none(logits: Tensor | None) -> Tensor | None:
     return None if logits is None else logits.sigmoid()
 
 
-__all__ = ["MULTISCALE_SCALES", "Prediction", "evaluate", "model_inputs", "predict"]
+__all__ = ["MULTISCALE_SCALES", "Prediction", "evaluate", "model_inputs", "predict", "shard_loader"]

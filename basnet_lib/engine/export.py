@@ -5,13 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from torch import nn
-from torch.utils.data import DataLoader, Subset
 from tqdm.auto import tqdm
 
 from basnet_lib.data.cityscapes import CityscapesSegmentation
 from basnet_lib.data.png_io import write_png
 from basnet_lib.distributed import DistributedContext
-from basnet_lib.engine.evaluate import predict
+from basnet_lib.engine.evaluate import predict, shard_loader
 from basnet_lib.metrics.cityscapes import train_ids_to_label_ids
 
 
@@ -31,9 +30,8 @@ def export_predictions(
     """
     out_dir = Path(out_dir)
     model.eval()
-    shard = Subset(dataset, range(context.rank, len(dataset), context.world_size))
     written = []
-    loader = DataLoader(shard, batch_size=1)
+    loader = shard_loader(dataset, context=context)
     for batch in tqdm(loader, desc=f"export {dataset.split}", disable=not (progress and context.is_main)):
         image, canny = batch["image"].to(context.device), batch["canny"].to(context.device)
         train_ids = predict(model, image, canny, multiscale=multiscale).labels[0].cpu().numpy()
