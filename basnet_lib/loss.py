@@ -129,18 +129,40 @@ def joint_loss(
     return {"seg": seg, "edge": edge, "probes": probes, "total": total}
 
 
-def check_finite(terms: Mapping[str, Tensor], *, iteration: int) -> None:
-    """Raise :class:`NonFiniteLossError` naming ``iteration`` and every NaN/inf term.
+class NonFiniteMonitor:
+    """Watches every step's loss terms without a host-device synchronisation.
 
-    One device synchronisation for all terms.
+    :meth:`observe` keeps, on the device, the first iteration whose terms are not all finite and
+    their values; :meth:`check` (one synchronisation) raises :class:`NonFiniteLossError` naming
+    them. The training loop checks before every history row and checkpoint, so no checkpoint ever
+    holds weights updated by a non-finite loss, and the error names the first bad iteration even
+    when it is found a few steps later.
     """
-    names = list(terms)
-    values = torch.stack([terms[name].detach().float().reshape(()) for name in names]).cpu()
-    if bool(torch.isfinite(values).all()):
-        return
+
+    def __init__(self, names: Sequence[str] = LOSS_TERMS) -> None:
+        self.names = tuple(names)
+        self._first_iteration: Tensor | None = None  # 0 = none so far
+        self._values: Tensor | None = None
+
+    def observe(self, terms: Mapping[str, Tensor], *, iteration: int) -> None:
+        values = torch.stack([terms[name].detach().float().reshape(()) for name in self.names])
+        if self._first_iteration is None:
+            self._first_iteration = torch.zeros((), dtype=torch.int64, device=values.device)
+            self._values = torch.zeros_like(values)
+        first_bad = ~torch.isfinite(values).all() & (self._first_iteration == 0)
+        self._first_iteration = torch.where(first_bad, iteration, self._first_iteration)
+        self._values = torch.where(first_bad, values, self._values)
+
+    def check(self) -> None:
+        if self._first_iteration is None:
+            return
+        iteration = self._first_iteration.item()
+        if iteration:
+            raise NonFiniteLossError(_non_finite_message(self.names, self._values.tolist(), iteration))
+
+
+def _non_finite_message(names: Sequence[str], values: Sequence[float], iteration: int) -> str:
     bad = ", ".join(
-        f"{name}={value:g}"
-        for name, value in zip(names, values.tolist(), strict=True)
-        if not math.isfinite(value)
+        f"{name}={value:g}" for name, value in zip(names, values, strict=True) if not math.isfinite(value)
     )
-    raise NonFiniteLossError(f"non-finite loss at iteration {iteration}: {bad}")
+    return f"non-finite loss at iteration {iteration}: {bad}"

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from torch.overrides import TorchFunctionMode
 
 from basnet_lib.config_io import load_config
 from basnet_lib.data.build import build_dataset
@@ -26,7 +27,7 @@ from basnet_lib.engine.evaluate import evaluate
 from basnet_lib.engine.export import export_predictions
 from basnet_lib.engine.presets import preset
 from basnet_lib.engine.trainer import RunDirectoryError, train
-from basnet_lib.loss import NonFiniteLossError
+from basnet_lib.loss import LOSS_TERMS, NonFiniteLossError, NonFiniteMonitor
 from basnet_lib.model import build_basnet
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -168,6 +169,76 @@ def test_nan_loss_stops_with_the_iteration_and_keeps_the_checkpoint(tmp_path, mo
         train(run, progress=False)
     assert load_checkpoint(run.run_dir / "checkpoint.pt")["iteration"] == 4
     assert not (run.run_dir / "metrics.json").exists()
+
+
+class _HostSyncCounter(TorchFunctionMode):
+    """Counts tensor → Python conversions (each a host-device synchronisation on a GPU).
+
+    ``int(tensor)`` does not pass through torch functions, so it is not seen; the others are.
+    """
+
+    SYNCING = frozenset(
+        {"item", "tolist", "cpu", "numpy", "__bool__", "__float__", "__int__", "__index__", "__format__"}
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.active = False
+        self.calls: list[str] = []
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        if self.active and getattr(func, "__name__", "") in self.SYNCING:
+            self.calls.append(func.__name__)
+        return func(*args, **(kwargs or {}))
+
+
+def test_training_steps_do_not_synchronise_between_logs(tmp_path, monkeypatch) -> None:
+    """Only history rows and checkpoints read values back; every other step runs ahead."""
+    counter = _HostSyncCounter()
+    real_batches = trainer_module.training_batches
+
+    def counted_batches(*args, **kwargs):
+        batches = real_batches(*args, **kwargs)
+        while True:
+            counter.active = False  # data loading runs on the CPU anyway
+            item = next(batches, None)
+            if item is None:
+                return
+            counter.active = True
+            yield item
+
+    def not_counted(function):
+        def wrapper(*args, **kwargs):
+            active, counter.active = counter.active, False
+            try:
+                return function(*args, **kwargs)
+            finally:
+                counter.active = active
+
+        return wrapper
+
+    real_check = NonFiniteMonitor.check
+    monkeypatch.setattr(trainer_module, "training_batches", counted_batches)
+    monkeypatch.setattr(trainer_module.NonFiniteMonitor, "check", not_counted(real_check))
+    monkeypatch.setattr(trainer_module._Window, "row", not_counted(trainer_module._Window.row))
+    monkeypatch.setattr(
+        trainer_module, "_save_training_state", not_counted(trainer_module._save_training_state)
+    )
+    run = smoke(tmp_path, iterations=6, log_every=3, checkpoint_every=3)
+    with counter:
+        train(run, progress=False)
+    assert counter.calls == []
+    # The counter does see conversions: the check that was excluded above makes one.
+    with counter:
+        counter.active = True
+        real_check(_monitor_with_one_step())
+    assert counter.calls
+
+
+def _monitor_with_one_step() -> NonFiniteMonitor:
+    monitor = NonFiniteMonitor()
+    monitor.observe({name: torch.tensor(1.0) for name in LOSS_TERMS}, iteration=1)
+    return monitor
 
 
 def test_torchrun_two_processes_match_an_evaluation_of_the_checkpoint(tmp_path) -> None:

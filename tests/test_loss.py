@@ -9,10 +9,11 @@ import torch
 
 from basnet_lib.gradient_map import image_gradient_map
 from basnet_lib.loss import (
+    LOSS_TERMS,
     LossConfig,
     NonFiniteLossError,
+    NonFiniteMonitor,
     balanced_bce_with_logits,
-    check_finite,
     joint_loss,
 )
 from basnet_lib.model import ModelConfig, build_basnet
@@ -162,18 +163,26 @@ def test_probe_loss_reaches_only_probe_weights() -> None:
         assert (grad_with is None and grad_without is None) or torch.equal(grad_with, grad_without)
 
 
-def test_non_finite_loss_raises_with_iteration_and_term() -> None:
+def test_non_finite_monitor_names_the_first_bad_iteration_and_term() -> None:
     outputs, labels, edges = tiny_outputs()
     square = {"out": outputs["out"].repeat(1, 1, 2, 1), "boundary": outputs["boundary"].reshape(1, 1, 2, 2)}
-    terms = joint_loss(square, labels=labels.repeat(1, 2, 1), edge_target=edges.reshape(1, 2, 2))
-    check_finite(terms, iteration=3)  # finite: no error
+    finite = joint_loss(square, labels=labels.repeat(1, 2, 1), edge_target=edges.reshape(1, 2, 2))
+    monitor = NonFiniteMonitor()
+    monitor.observe(finite, iteration=3)
+    monitor.check()  # finite: no error
     square["boundary"] = square["boundary"].clone()
     square["boundary"][0, 0, 0, 0] = float("nan")
-    terms = joint_loss(square, labels=labels.repeat(1, 2, 1), edge_target=edges.reshape(1, 2, 2))
+    bad = joint_loss(square, labels=labels.repeat(1, 2, 1), edge_target=edges.reshape(1, 2, 2))
+    monitor.observe(bad, iteration=1234)
+    monitor.observe(finite, iteration=1235)  # a later finite step does not hide it
+    inf_seg = {name: torch.tensor(0.0) for name in LOSS_TERMS} | {"seg": torch.tensor(float("inf"))}
+    monitor.observe(inf_seg, iteration=1236)  # nor does a later bad one replace it
     with pytest.raises(NonFiniteLossError, match=r"iteration 1234: edge=nan, total=nan"):
-        check_finite(terms, iteration=1234)
-    with pytest.raises(NonFiniteLossError, match="seg=inf"):
-        check_finite({"seg": torch.tensor(float("inf")), "edge": torch.tensor(0.0)}, iteration=0)
+        monitor.check()
+    other = NonFiniteMonitor()
+    other.observe(inf_seg, iteration=1)
+    with pytest.raises(NonFiniteLossError, match="iteration 1: seg=inf"):
+        other.check()
 
 
 def test_loss_config_validates() -> None:

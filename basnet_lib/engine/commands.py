@@ -93,6 +93,12 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", choices=("train", "val", "test"), default="val")
     parser.add_argument("--multiscale", action="store_true", help="scales 0.5..1.75 and flip (SPEC B5)")
     parser.add_argument("--device", default="auto")
+    parser.add_argument(
+        "--amp",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="bf16 autocast (default: the run's train.amp, as in its metrics.json)",
+    )
     parser.add_argument("--export", type=Path, help="write labelId PNGs here (test split: SPEC F3)")
     parser.add_argument("--quiet", action="store_true")
 
@@ -114,10 +120,17 @@ def evaluate_command(args: argparse.Namespace) -> int:
             )
             print(f"wrote {len(paths)} labelId PNGs to {args.export}")
         if dataset.has_labels:
+            amp = run.train.amp if args.amp is None else args.amp
             metrics = evaluate(
-                model, dataset, context=context, multiscale=args.multiscale, progress=not args.quiet
+                model,
+                dataset,
+                context=context,
+                multiscale=args.multiscale,
+                amp=amp,
+                progress=not args.quiet,
             )
-            name = f"eval_{args.split}{'_multiscale' if args.multiscale else ''}.json"
+            suffix = ("_multiscale" if args.multiscale else "") + ("_bf16" if amp else "")
+            name = f"eval_{args.split}{suffix}.json"
             if context.is_main:
                 (args.run_dir / name).write_text(json.dumps(metrics, indent=2) + "\n")
                 print(json.dumps({key: metrics[key] for key in ("mIoU", "boundary_F")}))

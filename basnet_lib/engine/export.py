@@ -12,6 +12,7 @@ from basnet_lib.data.png_io import write_png
 from basnet_lib.distributed import DistributedContext
 from basnet_lib.engine.evaluate import predict, shard_loader
 from basnet_lib.metrics.cityscapes import train_ids_to_label_ids
+from basnet_lib.model.inference import prepare_for_inference
 
 
 def export_predictions(
@@ -29,12 +30,12 @@ def export_predictions(
     Each process writes its own share of the images.
     """
     out_dir = Path(out_dir)
-    model.eval()
+    prepared = prepare_for_inference(model)
     written = []
     loader = shard_loader(dataset, context=context)
     for batch in tqdm(loader, desc=f"export {dataset.split}", disable=not (progress and context.is_main)):
         image, canny = batch["image"].to(context.device), batch["canny"].to(context.device)
-        train_ids = predict(model, image, canny, multiscale=multiscale).labels[0].cpu().numpy()
+        train_ids = predict(prepared, image, canny, multiscale=multiscale).labels[0].cpu().numpy()
         path = out_dir / f"{batch['name'][0]}.png"
         write_png(path, train_ids_to_label_ids(train_ids))
         written.append(path)

@@ -33,7 +33,7 @@ from basnet_lib.engine.config import RunConfig
 from basnet_lib.engine.evaluate import evaluate, model_inputs
 from basnet_lib.engine.history import plot_training_curves, read_history, write_history
 from basnet_lib.engine.sampling import training_batches
-from basnet_lib.loss import LossConfig, check_finite, joint_loss
+from basnet_lib.loss import LossConfig, NonFiniteMonitor, joint_loss
 from basnet_lib.model import build_basnet
 from basnet_lib.summary import system_info
 
@@ -84,7 +84,8 @@ def train(
     barrier()
 
     torch.manual_seed(run.train.seed)  # same initial weights in every process
-    model = build_basnet(config=run.model)
+    memory_format = torch.channels_last if run.train.channels_last else torch.contiguous_format
+    model = build_basnet(config=run.model).to(context.device, memory_format=memory_format)
     train_set = build_dataset(run.data, split="train", train=True, seed=run.train.seed)
     model = wrap_model(model, context)
     optimizer = torch.optim.SGD(
@@ -113,6 +114,7 @@ def train(
     loss_config = LossConfig(edge_weight=run.train.edge_weight)
     autocast_dtype = torch.float16 if context.device.type == "cuda" else torch.bfloat16
     model.train()
+    monitor = NonFiniteMonitor()
     window = _Window(started=time.perf_counter())
     train_started = time.perf_counter()
     batches = training_batches(
@@ -131,16 +133,19 @@ def train(
         disable=not (progress and context.is_main),
         unit="it",
     )
+    # No host-device synchronisation per step: the loss is checked and logged only every
+    # log_every / checkpoint_every iterations (NonFiniteMonitor, _Window).
     for iteration, batch in batches:
         image, gradient_map = model_inputs(batch, context.device)
+        image = image.contiguous(memory_format=memory_format)
+        gradient_map = gradient_map.contiguous(memory_format=memory_format)
         labels = batch["label"].to(context.device, non_blocking=True)
         edges = batch["edge"].to(context.device, non_blocking=True)
         with torch.autocast(context.device.type, dtype=autocast_dtype, enabled=run.train.amp):
             outputs = model(image, gradient_map)
         outputs = {key: _to_float(value) for key, value in outputs.items()}
         terms = joint_loss(outputs, labels=labels, edge_target=edges, config=loss_config)
-        # Stops before the step, so the last checkpoint stays the last good state.
-        check_finite(terms, iteration=iteration + 1)
+        monitor.observe(terms, iteration=iteration + 1)
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(terms["total"]).backward()
         scaler.step(optimizer)
@@ -148,7 +153,13 @@ def train(
         scheduler.step()
         done = iteration + 1
         window.add(terms, images=image.shape[0] * context.world_size)
-        if done % run.train.log_every == 0 or done == run.train.iterations:
+        log_now = done % run.train.log_every == 0 or done == run.train.iterations
+        checkpoint_now = done % run.train.checkpoint_every == 0 or done == run.train.iterations
+        if log_now or checkpoint_now:
+            # Before anything is written: a non-finite loss stops the run with the last checkpoint
+            # as the last good state.
+            monitor.check()
+        if log_now:
             row = window.row(
                 done, lr=optimizer.param_groups[0]["lr"], elapsed=time.perf_counter() - train_started
             )
@@ -156,7 +167,7 @@ def train(
             bar.set_postfix(loss=f"{row['total']:.3f}", img_s=f"{row['images_per_second']:.1f}")
             window = _Window(started=time.perf_counter())
         bar.update(1)
-        if done % run.train.checkpoint_every == 0 or done == run.train.iterations:
+        if checkpoint_now:
             if context.is_main:
                 _save_training_state(run, run_dir, model, optimizer, scheduler, scaler, done, history)
             barrier()
@@ -171,6 +182,7 @@ def train(
         context=context,
         multiscale=run.train.eval_multiscale,
         num_workers=run.data.num_workers,
+        amp=run.train.amp,
         progress=progress,
     )
     trained = run.train.iterations - start

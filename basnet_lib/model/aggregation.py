@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from basnet_lib.model.aspp import AGGREGATION_ASPP_RATES, ASPP
-from basnet_lib.model.layers import conv_bn_relu
+from basnet_lib.model.layers import conv_bn_relu, memory_format_of
 
 
 class AggregationOutput(nn.Module):
@@ -24,6 +24,7 @@ class AggregationOutput(nn.Module):
     def forward(self, shared_context: Tensor, branch_feature: Tensor) -> Tensor:
         pooled = self.global_context(F.adaptive_avg_pool2d(branch_feature, 1))
         pooled = pooled.expand(-1, -1, *shared_context.shape[-2:])
+        pooled = pooled.contiguous(memory_format=memory_format_of(shared_context))
         return self.classifier(torch.cat([shared_context, pooled], dim=1))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from basnet_lib.gradient_map import resize_gradient_map
 from basnet_lib.model.global_attention import GlobalAttentionBlock
 from basnet_lib.model.layers import BranchInputs
 from basnet_lib.model.spatial_attention import SpatialAttentionBlock
@@ -40,7 +41,16 @@ class BoundaryDetectionBranch(nn.Module):
         self.block3 = SpatialAttentionBlock(width, upsample=True)
 
     def forward(self, inputs: BranchInputs, gradient_map: Tensor) -> list[Tensor]:
-        first = self.block1(inputs.stage3, inputs.top, gradient_map)
-        second = self.block2(inputs.stage2, first, gradient_map)
-        third = self.block3(inputs.stage1, second, gradient_map)
+        # G is resized once per feature size, not once per block: blocks 1 and 2 both work at 1/8.
+        resized: dict[tuple[int, int], Tensor] = {}
+
+        def at_size_of(feature: Tensor) -> Tensor:
+            size = (feature.shape[-2], feature.shape[-1])
+            if size not in resized:
+                resized[size] = resize_gradient_map(gradient_map, size)
+            return resized[size]
+
+        first = self.block1(inputs.stage3, inputs.top, at_size_of(inputs.stage3))
+        second = self.block2(inputs.stage2, first, at_size_of(inputs.stage2))
+        third = self.block3(inputs.stage1, second, at_size_of(inputs.stage1))
         return [first, second, third]

@@ -4,8 +4,22 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import torch
 from torch import Tensor, nn
 from torchvision.ops import Conv2dNormActivation
+
+
+def memory_format_of(tensor: Tensor) -> torch.memory_format:
+    """``channels_last`` for an NHWC-strided 4-d tensor, else the default layout.
+
+    Tensors made from a broadcast 1×1 map come out NCHW; putting them in their neighbours' layout
+    before a concatenation keeps a channels_last model from converting the result back.
+    """
+    return (
+        torch.channels_last
+        if tensor.is_contiguous(memory_format=torch.channels_last)
+        else torch.contiguous_format
+    )
 
 
 def conv_bn_relu(in_channels: int, out_channels: int, kernel_size: int) -> Conv2dNormActivation:

@@ -32,4 +32,4 @@ class SpatialAttentionBlock(nn.Module):
         high = self.red_line(high, size)
         spatial = torch.sigmoid(self.spatial_attention(low))
         fused = self.fuse(torch.cat([low, high, resize_gradient_map(gradient_map, size)], dim=1))
-        return self.high_projection(high) + fused * spatial
+        return torch.addcmul(self.high_projection(high), fused, spatial)

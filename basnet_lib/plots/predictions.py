@@ -17,6 +17,7 @@ from basnet_lib.data.edges import edge_target
 from basnet_lib.engine.config import RunConfig
 from basnet_lib.engine.evaluate import model_inputs
 from basnet_lib.engine.trainer import load_run, load_trained_model
+from basnet_lib.model.inference import prepare_for_inference
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ def segmentation_boundary(labels: np.ndarray) -> np.ndarray:
 def predict_run(run_dir: str | Path, indices: list[int]) -> VariantPrediction:
     """Load a finished run's checkpoint and predict the val images ``indices`` at full resolution."""
     run, model = load_trained_model(run_dir)
-    model.eval()
+    model = prepare_for_inference(model)
     dataset = build_dataset(run.data, split="val", train=False)
     labels, boundaries, probes = [], [], []
     for index in indices:

@@ -1,0 +1,387 @@
+"""Model speed against torchvision's DeepLabV3, in one process (issue: performance).
+
+For each backbone and input size, every Table 1 variant and torchvision's ``deeplabv3_resnet*`` of
+the same backbone are timed round-robin in this process (so drift in machine speed hits all rows
+alike): inference latency (median over ``--repeats`` after warm-up) and, at 480×480, the SGD
+training step of the joint loss. Settings of a row:
+
+- ``user``: how a user runs torchvision's model: default (NCHW) memory format, fp32, ``eval()`` and
+  ``torch.no_grad()`` (training: ``train()``, NCHW).
+- ``ours``: our defaults, :func:`basnet_lib.model.inference.prepare_for_inference` (channels_last,
+  BatchNorm folded into the convolutions) under ``torch.inference_mode()``; training: channels_last
+  (``TrainConfig.channels_last``). Applied to DeepLabV3 too, it is the same-settings peer.
+- ``bf16``: ``ours`` + bfloat16 autocast. ``compile``: ``ours`` + ``torch.compile`` (inductor).
+
+FLOPs come from torch's FLOP counter on the meta device (convolutions and matrix products; a dilated
+kernel counts every tap, also those falling into zero padding, which oneDNN skips, so achieved
+FLOP/s of dilated models is over-stated). The practical peak is a 4096² fp32 matrix product timed at
+the start and the end of this run; the higher is used. Peak memory comes from a fresh process per
+row (CPU: max RSS of the whole process; CUDA: max allocated). Writes ``results/benchmarks/model.json``
+and ``results/benchmarks/model.md`` (the README table).
+
+    python benchmarks/bench_model.py                      # the full set (~40 min on 2 cores)
+    python benchmarks/bench_model.py --backbones resnet101 --sizes 512x1024 --skip-train --no-memory
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import statistics
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+from tqdm.auto import tqdm
+
+from basnet_lib.loss import joint_loss
+from basnet_lib.model import VARIANTS, ModelConfig, build_basnet
+from basnet_lib.model.inference import prepare_for_inference
+from basnet_lib.summary import count_parameters, system_info, torchvision_deeplabv3
+
+PEER = "deeplabv3"
+TRAIN_SIZE = (480, 480)
+SETTINGS = ("user", "ours", "bf16", "compile")
+
+
+@dataclass(frozen=True)
+class Row:
+    """One measured configuration."""
+
+    task: str  # "inference" | "train"
+    model: str  # PEER or a Table 1 variant
+    backbone: str
+    size: tuple[int, int]
+    setting: str  # one of SETTINGS
+    batch: int = 1
+
+
+def build(row: Row, device: str) -> nn.Module:
+    torch.manual_seed(0)
+    if row.model == PEER:
+        model = torchvision_deeplabv3(row.backbone)
+    else:
+        model = build_basnet(config=ModelConfig(variant=row.model, backbone=row.backbone))
+    model = model.to(device)
+    if row.task == "train":
+        model.train()
+        return model.to(memory_format=torch.channels_last) if row.setting != "user" else model
+    if row.setting == "user":
+        return model.eval()
+    # The peer keeps torchvision's ASPP: only our settings apply to it, not our modules.
+    prepared = prepare_for_inference(model, bf16=row.setting == "bf16")
+    return torch.compile(prepared) if row.setting == "compile" else prepared
+
+
+def make_inputs(row: Row, device: str) -> dict[str, torch.Tensor]:
+    generator = torch.Generator().manual_seed(0)
+    height, width = row.size
+    image = torch.randn(row.batch, 3, height, width, generator=generator)
+    canny = (torch.rand(row.batch, 1, height, width, generator=generator) > 0.9).float()
+    inputs = {"image": image, "gradient_map": torch.cat([image, canny], dim=1)}
+    if row.task == "train":
+        inputs["labels"] = torch.randint(0, 19, (row.batch, height, width), generator=generator)
+        inputs["edges"] = (torch.rand(row.batch, 1, height, width, generator=generator) > 0.9).float()
+    if row.setting != "user":
+        inputs = {
+            k: v.contiguous(memory_format=torch.channels_last) if v.ndim == 4 else v
+            for k, v in inputs.items()
+        }
+    return {key: value.to(device) for key, value in inputs.items()}
+
+
+def takes_gradient_map(row: Row) -> bool:
+    return row.model in ("ssb_bdb", "full")
+
+
+def make_step(row: Row, model: nn.Module, inputs: dict[str, torch.Tensor]):
+    """A zero-argument callable running one forward (inference) or one SGD step (train)."""
+    args = (inputs["image"], inputs["gradient_map"]) if takes_gradient_map(row) else (inputs["image"],)
+    if row.task == "inference":
+        if row.setting == "user":
+
+            def infer():
+                with torch.no_grad():
+                    return model(*args)["out"]
+        else:
+
+            def infer():
+                with torch.inference_mode():
+                    return model(*args)["out"]
+
+        return infer
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
+    autocast = row.setting == "bf16"
+
+    def train_step():
+        with torch.autocast(inputs["image"].device.type, dtype=torch.bfloat16, enabled=autocast):
+            outputs = model(*args)
+        outputs = {
+            k: v.float() if isinstance(v, torch.Tensor) else [p.float() for p in v]
+            for k, v in outputs.items()
+        }
+        terms = joint_loss(outputs, labels=inputs["labels"], edge_target=inputs["edges"])
+        optimizer.zero_grad(set_to_none=True)
+        terms["total"].backward()
+        optimizer.step()
+
+    return train_step
+
+
+def count_flops(row: Row) -> float:
+    """FLOPs of one forward (inference) or forward + backward (train), counted on the meta device."""
+    meta_row = Row(row.task, row.model, row.backbone, row.size, "user", row.batch)
+    cpu_inputs = make_inputs(meta_row, "cpu")
+    with torch.device("meta"):
+        model = build(meta_row, "meta")
+        inputs = {key: torch.empty_like(value, device="meta") for key, value in cpu_inputs.items()}
+        args = (inputs["image"], inputs["gradient_map"]) if takes_gradient_map(row) else (inputs["image"],)
+        with FlopCounterMode(display=False) as counter:
+            if row.task == "inference":
+                with torch.no_grad():
+                    model(*args)
+            else:
+                outputs = model(*args)
+                joint_loss(outputs, labels=inputs["labels"], edge_target=inputs["edges"])["total"].backward()
+    return float(counter.get_total_flops())
+
+
+def matmul_peak(device: str, size: int = 4096, repeats: int = 5) -> float:
+    """FLOP/s of a large fp32 matrix product (median of ``repeats``): the practical peak."""
+    a = torch.randn(size, size, device=device)
+    b = torch.randn(size, size, device=device)
+    out = torch.empty(size, size, device=device)
+    torch.mm(a, b, out=out)
+    times = []
+    for _ in range(repeats):
+        synchronize(device)
+        started = time.perf_counter()
+        torch.mm(a, b, out=out)
+        synchronize(device)
+        times.append(time.perf_counter() - started)
+    return 2 * size**3 / statistics.median(times)
+
+
+def synchronize(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def peak_memory(row: Row, device: str) -> dict[str, float]:
+    """Peak memory of one call (weights, inputs and activations) in this fresh process.
+
+    CPU: the process's resident-set high-water mark, reset after building the model (Linux
+    ``/proc/self/clear_refs``) so the copy made while preparing it is not counted.
+    """
+    model = build(row, device)
+    step = make_step(row, model, make_inputs(row, device))
+    if device.startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats()
+    else:
+        Path("/proc/self/clear_refs").write_text("5")
+    step()
+    synchronize(device)
+    if device.startswith("cuda"):
+        return {"peak_memory_mb": torch.cuda.max_memory_allocated() / 2**20}
+    status = Path("/proc/self/status").read_text()
+    high_water_kb = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:"))
+    return {"peak_memory_mb": high_water_kb / 1024}
+
+
+def measure_group(
+    rows: list[Row], *, device: str, warmup: int, repeats: int, label: str
+) -> dict[Row, list[float]]:
+    """Time every row of a group round-robin: warm-up for all, then ``repeats`` rounds."""
+    steps = {}
+    for row in tqdm(rows, desc=f"{label}: build + warm-up", leave=False):
+        model = build(row, device)
+        steps[row] = make_step(row, model, make_inputs(row, device))
+        for _ in range(warmup):
+            steps[row]()
+        synchronize(device)
+    times: dict[Row, list[float]] = {row: [] for row in rows}
+    for _ in tqdm(range(repeats), desc=f"{label}: timing", leave=False):
+        for row in rows:
+            synchronize(device)
+            started = time.perf_counter()
+            steps[row]()
+            synchronize(device)
+            times[row].append(time.perf_counter() - started)
+    return times
+
+
+def groups(args) -> list[tuple[str, list[Row]]]:
+    """(label, rows) timed together: the peer and our variants of one backbone, task and size."""
+    result = []
+    for backbone in args.backbones:
+        for size in args.sizes:
+            large = size[0] * size[1] > 512 * 1024
+            variants = args.large_variants if large else args.variants
+            rows = [
+                Row("inference", PEER, backbone, size, "user"),
+                Row("inference", PEER, backbone, size, "ours"),
+            ]
+            rows += [Row("inference", variant, backbone, size, "ours") for variant in variants]
+            rows.append(Row("inference", "full", backbone, size, "user"))
+            if not large and backbone == args.options_backbone:
+                for setting in args.options:
+                    rows += [
+                        Row("inference", PEER, backbone, size, setting),
+                        Row("inference", "full", backbone, size, setting),
+                    ]
+            result.append((f"{backbone} {size[0]}x{size[1]} inference", rows))
+        if not args.skip_train:
+            rows = [Row("train", PEER, backbone, TRAIN_SIZE, "user", args.train_batch)]
+            rows += [Row("train", PEER, backbone, TRAIN_SIZE, "ours", args.train_batch)]
+            rows += [
+                Row("train", variant, backbone, TRAIN_SIZE, "ours", args.train_batch)
+                for variant in args.variants
+            ]
+            if "bf16" in args.options and backbone == args.options_backbone:
+                rows += [
+                    Row("train", model, backbone, TRAIN_SIZE, "bf16", args.train_batch)
+                    for model in (PEER, "full")
+                ]
+            result.append((f"{backbone} train {TRAIN_SIZE[0]}x{TRAIN_SIZE[1]}", rows))
+    return result
+
+
+def summarize(row: Row, times: list[float], flops: float, peak: float, parameters: int) -> dict:
+    median = statistics.median(times)
+    return {
+        **asdict(row),
+        "seconds_median": median,
+        "seconds_all": times,
+        "gflop": flops / 1e9,
+        "achieved_gflop_per_s": flops / median / 1e9,
+        "fraction_of_matmul_peak": flops / median / peak,
+        "parameters_m": parameters / 1e6,
+    }
+
+
+def add_ratios(results: list[dict]) -> None:
+    """Time and FLOP ratios of each row to the peer in the same group (user and same settings)."""
+
+    def key(r, setting):
+        return (r["task"], r["backbone"], tuple(r["size"]), setting)
+
+    peers = {key(r, r["setting"]): r for r in results if r["model"] == PEER}
+    for r in results:
+        user_peer = peers.get(key(r, "user"))
+        same_peer = peers.get(key(r, r["setting"]))
+        if user_peer:
+            r["time_ratio_vs_peer_user"] = r["seconds_median"] / user_peer["seconds_median"]
+        if same_peer:
+            r["time_ratio_vs_peer_same_settings"] = r["seconds_median"] / same_peer["seconds_median"]
+            r["flop_ratio_vs_peer"] = r["gflop"] / same_peer["gflop"]
+
+
+def markdown(results: list[dict], peak_gflops: float) -> str:
+    lines = [
+        f"Practical peak (4096² fp32 matrix product, this run): {peak_gflops:.0f} GFLOP/s.",
+        "",
+        "| task | backbone | size | model | setting | time (s) | vs DeepLabV3 user | vs DeepLabV3 same settings "
+        "| FLOP ratio | GFLOP | GFLOP/s | % of peak | peak MB | params (M) |",
+        "|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        size = f"{r['size'][0]}×{r['size'][1]}" + (f" ×{r['batch']}" if r["batch"] > 1 else "")
+        lines.append(
+            f"| {r['task']} | {r['backbone']} | {size} | {r['model']} | {r['setting']} | {r['seconds_median']:.3f} "
+            f"| {_fmt(r.get('time_ratio_vs_peer_user'))} | {_fmt(r.get('time_ratio_vs_peer_same_settings'))} "
+            f"| {_fmt(r.get('flop_ratio_vs_peer'))} | {r['gflop']:.0f} | {r['achieved_gflop_per_s']:.0f} "
+            f"| {100 * r['fraction_of_matmul_peak']:.0f} | {_fmt(r.get('peak_memory_mb'), 0)} | {r['parameters_m']:.1f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _fmt(value: float | None, digits: int = 2) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    height, width = text.lower().split("x")
+    return int(height), int(width)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--backbones", nargs="+", default=["resnet50", "resnet101"])
+    parser.add_argument("--sizes", nargs="+", type=parse_size, default=[(512, 1024), (1024, 2048)])
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
+    parser.add_argument(
+        "--large-variants",
+        nargs="+",
+        default=["baseline", "full"],
+        choices=VARIANTS,
+        help="variants timed at sizes above 512x1024 (each call takes ~25 s on 2 cores)",
+    )
+    parser.add_argument(
+        "--options",
+        nargs="*",
+        default=["bf16", "compile"],
+        choices=["bf16", "compile"],
+        help="extra settings timed for DeepLabV3 and full at the first size",
+    )
+    parser.add_argument("--options-backbone", default="resnet101")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--train-batch", type=int, default=2)
+    parser.add_argument("--skip-train", action="store_true")
+    parser.add_argument("--no-memory", action="store_true", help="skip the per-row peak-memory processes")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--out", type=Path, default=Path("results/benchmarks/model.json"))
+    args = parser.parse_args()
+
+    peak_start = matmul_peak(args.device)
+    print(f"matmul peak (start): {peak_start / 1e9:.0f} GFLOP/s")
+    measured: list[tuple[Row, list[float]]] = []
+    for label, rows in groups(args):
+        times = measure_group(rows, device=args.device, warmup=args.warmup, repeats=args.repeats, label=label)
+        for row in rows:
+            print(f"{label:>32} {row.model:>9} {row.setting:>7}: {statistics.median(times[row]):.3f} s")
+        measured += list(times.items())
+    peak_end = matmul_peak(args.device)
+    peak = max(peak_start, peak_end)
+    print(f"matmul peak (end): {peak_end / 1e9:.0f} GFLOP/s")
+
+    results = []
+    flop_cache: dict[tuple, float] = {}
+    context = multiprocessing.get_context("spawn")
+    for row, times in tqdm(measured, desc="FLOPs and memory", leave=False):
+        flop_key = (row.task, row.model, row.backbone, row.size, row.batch)
+        if flop_key not in flop_cache:
+            flop_cache[flop_key] = count_flops(row)
+        with torch.device("meta"):
+            parameters = count_parameters(
+                build(Row(row.task, row.model, row.backbone, row.size, "user"), "meta")
+            )
+        result = summarize(row, times, flop_cache[flop_key], peak, parameters)
+        if not args.no_memory and row.setting != "compile":
+            with context.Pool(1) as pool:
+                result.update(pool.apply(peak_memory, (row, args.device)))
+        results.append(result)
+    add_ratios(results)
+
+    table = markdown(results, peak / 1e9)
+    print(table)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "rows": results,
+        "matmul_peak_gflop_per_s": {"start": peak_start / 1e9, "end": peak_end / 1e9, "used": peak / 1e9},
+        "args": {key: value for key, value in vars(args).items() if key != "out"} | {"out": str(args.out)},
+        "system": system_info(),
+    }
+    args.out.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+    args.out.with_suffix(".md").write_text(table)
+    print(f"wrote {args.out} and {args.out.with_suffix('.md')}")
+
+
+if __name__ == "__main__":
+    main()
