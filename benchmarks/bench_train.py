@@ -37,7 +37,9 @@ def measure(preset_name: str, variant: str, batch_size: int, steps: int, warmup:
 
         model_config = replace(model_config, pretrained_backbone=False)
     torch.manual_seed(0)
-    model = build_basnet(config=model_config).to(device).train()
+    # As the trainer does: channels_last unless the preset turns it off (TrainConfig.channels_last).
+    memory_format = torch.channels_last if run.train.channels_last else torch.contiguous_format
+    model = build_basnet(config=model_config).to(device, memory_format=memory_format).train()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
     height, width = run.data.crop_size
     generator = torch.Generator().manual_seed(0)
@@ -45,7 +47,8 @@ def measure(preset_name: str, variant: str, batch_size: int, steps: int, warmup:
     canny = (torch.rand(batch_size, 1, height, width, generator=generator) > 0.9).float().to(device)
     labels = torch.randint(0, 19, (batch_size, height, width), generator=generator).to(device)
     edges = (torch.rand(batch_size, 1, height, width, generator=generator) > 0.9).float().to(device)
-    gradient_map = torch.cat([image, canny], dim=1)
+    gradient_map = torch.cat([image, canny], dim=1).contiguous(memory_format=memory_format)
+    image = image.contiguous(memory_format=memory_format)
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
     times = []
@@ -77,6 +80,7 @@ def measure(preset_name: str, variant: str, batch_size: int, steps: int, warmup:
         "images_per_second": batch_size / step_seconds,
         "peak_memory_mb": peak_mb,
         "device": device,
+        "channels_last": run.train.channels_last,
     }
 
 

@@ -1,0 +1,146 @@
+"""A full evaluation pass at 1024×2048, split by stage; and bf16's effect on accuracy (issue: performance).
+
+1. Stage split. :func:`basnet_lib.engine.evaluate` with ``stage_timing=True`` over a SynthCity val set
+   at Cityscapes resolution (1024×2048): data loading (PNG decoding, Canny), model (forward, softmax,
+   argmax), mIoU counts, boundary-F counts at the three thresholds. Two models: the paper's (full,
+   ResNet-101, width 256; untrained, its time does not depend on the weights) and the trained
+   ``cpu``-preset run given by ``--run-dir`` (its predictions have realistic boundaries, which is
+   what the boundary-F time depends on; an untrained one is used when there is no run).
+2. bf16. The ``--run-dir`` model evaluated on its own val set in fp32 and with bf16 autocast:
+   mIoU, boundary F and time of each, and the differences.
+
+Writes ``results/benchmarks/eval.json``.
+
+    python benchmarks/bench_eval.py                       # ~6 min on 2 cores
+    python benchmarks/bench_eval.py --images 2 --skip-paper-model
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from basnet_lib.data.build import build_dataset
+from basnet_lib.data.config import DataConfig
+from basnet_lib.distributed import DistributedContext
+from basnet_lib.engine.evaluate import evaluate
+from basnet_lib.engine.presets import preset
+from basnet_lib.engine.trainer import load_trained_model
+from basnet_lib.model import ModelConfig, build_basnet
+from basnet_lib.summary import system_info
+
+DEFAULT_RUN = Path("results/runs/cpu/full-resnet18-seed0")
+STAGES = ("data", "model", "miou", "boundary_f")
+
+
+def stage_split(model: torch.nn.Module, dataset, *, label: str, context: DistributedContext) -> dict:
+    metrics = evaluate(model, dataset, context=context, stage_timing=True, progress=True)
+    seconds = metrics["stage_seconds"]
+    images = metrics["num_images"]
+    total = sum(seconds.values())
+    per_image = {stage: seconds[stage] / images for stage in STAGES}
+    share = {stage: seconds[stage] / total for stage in STAGES}
+    metric_share = share["miou"] + share["boundary_f"]
+    print(
+        f"{label}: {total / images:.3f} s/image = "
+        + ", ".join(f"{stage} {per_image[stage]:.4f} s ({100 * share[stage]:.1f}%)" for stage in STAGES)
+        + f"; mIoU + boundary F = {100 * metric_share:.2f}% of the time"
+    )
+    return {
+        "model": label,
+        "images": images,
+        "seconds_per_image": per_image,
+        "share": share,
+        "metrics_share": metric_share,
+        "total_seconds_per_image": total / images,
+    }
+
+
+def bf16_effect(run_dir: Path, *, context: DistributedContext) -> dict:
+    run, model = load_trained_model(run_dir)
+    dataset = build_dataset(run.data, split="val", train=False)
+    results = {}
+    for amp in (False, True):
+        metrics = evaluate(model, dataset, context=context, amp=amp, progress=True)
+        results["bf16" if amp else "fp32"] = {
+            "mIoU": metrics["mIoU"],
+            "boundary_F": metrics["boundary_F"],
+            "eval_seconds": metrics["eval_seconds"],
+        }
+    fp32, bf16 = results["fp32"], results["bf16"]
+    results["difference_bf16_minus_fp32"] = {
+        "mIoU": bf16["mIoU"] - fp32["mIoU"],
+        "boundary_F": {key: bf16["boundary_F"][key] - fp32["boundary_F"][key] for key in fp32["boundary_F"]},
+        "time_ratio": bf16["eval_seconds"] / fp32["eval_seconds"],
+    }
+    results.update(run_dir=str(run_dir), num_images=len(dataset))
+    print(
+        f"bf16 vs fp32 on {run_dir} ({len(dataset)} val images): mIoU {100 * fp32['mIoU']:.2f} → "
+        f"{100 * bf16['mIoU']:.2f}, boundary F "
+        + ", ".join(
+            f"{100 * fp32['boundary_F'][k]:.2f} → {100 * bf16['boundary_F'][k]:.2f}"
+            for k in fp32["boundary_F"]
+        )
+        + f"; eval time ×{results['difference_bf16_minus_fp32']['time_ratio']:.2f}"
+    )
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--images", type=int, default=5, help="SynthCity val images at 1024x2048")
+    parser.add_argument("--run-dir", type=Path, default=DEFAULT_RUN, help="a trained run (cpu preset)")
+    parser.add_argument("--skip-paper-model", action="store_true", help="skip ResNet-101 at 1024x2048")
+    parser.add_argument("--out", type=Path, default=Path("results/benchmarks/eval.json"))
+    args = parser.parse_args()
+
+    context = DistributedContext(device=torch.device("cpu"))
+    large = DataConfig(
+        synthcity_train=1,
+        synthcity_val=args.images,
+        synthcity_height=1024,
+        synthcity_width=2048,
+        num_workers=0,
+    )
+    dataset = build_dataset(large, split="val", train=False)
+    trained = (args.run_dir / "checkpoint.pt").is_file()
+    if trained:
+        _, cpu_model = load_trained_model(args.run_dir)
+    else:
+        print(f"no trained run at {args.run_dir}: timing an untrained cpu-preset model instead")
+        torch.manual_seed(0)
+        cpu_model = build_basnet(config=preset("cpu").model)
+    splits = [
+        stage_split(
+            cpu_model,
+            dataset,
+            label="cpu preset (ResNet-18, width 64)" + ("" if trained else ", untrained"),
+            context=context,
+        )
+    ]
+    if not args.skip_paper_model:
+        torch.manual_seed(0)
+        paper_model = build_basnet(config=replace(ModelConfig(), variant="full", backbone="resnet101"))
+        splits.append(
+            stage_split(paper_model, dataset, label="paper model (ResNet-101, width 256)", context=context)
+        )
+    payload = {
+        "image_size": [1024, 2048],
+        "stage_split": splits,
+        "bf16": bf16_effect(args.run_dir, context=context) if trained else None,
+        "trained_run": str(args.run_dir) if trained else None,
+        "system": system_info(),
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(payload, indent=2) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
