@@ -110,8 +110,7 @@ def evaluate(
     bar = tqdm(
         loader, desc=f"evaluate {dataset.split}", disable=not (progress and context.is_main), leave=False
     )
-    batches = iter(bar)
-    while (batch := next(batches, None)) is not None:
+    for batch in bar:  # a stage ends at each lap; "data" is the wait for the next batch
         image, canny = batch["image"].to(context.device), batch["canny"].to(context.device)
         target = batch["label"].to(context.device)
         stages.lap("data")
