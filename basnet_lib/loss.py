@@ -153,6 +153,12 @@ class NonFiniteMonitor:
         self._first_iteration = torch.where(first_bad, iteration, self._first_iteration)
         self._values = torch.where(first_bad, values, self._values)
 
+    def found(self) -> Tensor:
+        """1 if a non-finite step was observed, else 0 (int64, on the device; no synchronisation)."""
+        if self._first_iteration is None:
+            return torch.zeros((), dtype=torch.int64)
+        return (self._first_iteration > 0).to(torch.int64)
+
     def check(self) -> None:
         if self._first_iteration is None:
             return

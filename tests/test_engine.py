@@ -219,7 +219,9 @@ def test_training_steps_do_not_synchronise_between_logs(tmp_path, monkeypatch) -
 
     real_check = NonFiniteMonitor.check
     monkeypatch.setattr(trainer_module, "training_batches", counted_batches)
-    monkeypatch.setattr(trainer_module.NonFiniteMonitor, "check", not_counted(real_check))
+    monkeypatch.setattr(
+        trainer_module, "_check_loss_everywhere", not_counted(trainer_module._check_loss_everywhere)
+    )
     monkeypatch.setattr(trainer_module._Window, "row", not_counted(trainer_module._Window.row))
     monkeypatch.setattr(
         trainer_module, "_save_training_state", not_counted(trainer_module._save_training_state)
@@ -228,7 +230,7 @@ def test_training_steps_do_not_synchronise_between_logs(tmp_path, monkeypatch) -
     with counter:
         train(run, progress=False)
     assert counter.calls == []
-    # The counter does see conversions: the check that was excluded above makes one.
+    # The counter does see conversions: the loss check that was excluded above makes one.
     with counter:
         counter.active = True
         real_check(_monitor_with_one_step())
@@ -239,6 +241,53 @@ def _monitor_with_one_step() -> NonFiniteMonitor:
     monitor = NonFiniteMonitor()
     monitor.observe({name: torch.tensor(1.0) for name in LOSS_TERMS}, iteration=1)
     return monitor
+
+
+POISON_RANK_1 = """
+import sys
+
+import torch.distributed as dist
+
+from basnet_lib.engine import trainer
+from basnet_lib.train import main
+
+real_loss, calls = trainer.joint_loss, [0]
+
+
+def poisoned(outputs, **kwargs):
+    terms = real_loss(outputs, **kwargs)
+    calls[0] += 1
+    if dist.get_rank() == 1 and calls[0] == 4:  # only rank 1, at a checkpoint step
+        terms["seg"] = terms["seg"] * float("nan")
+        terms["total"] = terms["total"] * float("nan")  # NaN gradients reach every process
+    return terms
+
+
+trainer.joint_loss = poisoned
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_torchrun_non_finite_loss_on_one_process_stops_all_and_keeps_the_checkpoint(tmp_path) -> None:
+    script = tmp_path / "poisoned_train.py"
+    script.write_text(POISON_RANK_1)
+    results_dir = tmp_path / "ddp"
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", str(script),
+        "--preset", "smoke", "--quiet", "--train.batch_size", "4", "--train.iterations", "6",
+        "--train.checkpoint_every", "2", "--train.results_dir", str(results_dir),
+    ]  # fmt: skip
+    environment = {**os.environ, "OMP_NUM_THREADS": "1"}
+    finished = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=environment, timeout=300)
+    assert finished.returncode != 0
+    output = finished.stdout + finished.stderr
+    assert "non-finite loss at iteration 4: seg=nan, total=nan" in output  # rank 1's own error
+    assert "non-finite loss on another process" in output  # rank 0 stops too
+    checkpoint = load_checkpoint(results_dir / "full-resnet18-seed0" / "checkpoint.pt")
+    assert checkpoint["iteration"] == 2
+    assert all(
+        torch.isfinite(value).all() for value in checkpoint["model"].values() if value.is_floating_point()
+    )
 
 
 def test_torchrun_two_processes_match_an_evaluation_of_the_checkpoint(tmp_path) -> None:

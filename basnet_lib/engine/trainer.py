@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 from basnet_lib.config_io import config_to_dict, load_config, save_config
 from basnet_lib.data.build import build_dataset, dataset_root
 from basnet_lib.distributed import (
+    all_reduce_sum_,
     barrier,
     broadcast_buffers_,
     setup_distributed,
@@ -33,7 +34,7 @@ from basnet_lib.engine.config import RunConfig
 from basnet_lib.engine.evaluate import evaluate, model_inputs
 from basnet_lib.engine.history import plot_training_curves, read_history, write_history
 from basnet_lib.engine.sampling import training_batches
-from basnet_lib.loss import LossConfig, NonFiniteMonitor, joint_loss
+from basnet_lib.loss import LossConfig, NonFiniteLossError, NonFiniteMonitor, joint_loss
 from basnet_lib.model import build_basnet
 from basnet_lib.summary import system_info
 
@@ -158,7 +159,7 @@ def train(
         if log_now or checkpoint_now:
             # Before anything is written: a non-finite loss stops the run with the last checkpoint
             # as the last good state.
-            monitor.check()
+            _check_loss_everywhere(monitor)
         if log_now:
             row = window.row(
                 done, lr=optimizer.param_groups[0]["lr"], elapsed=time.perf_counter() - train_started
@@ -253,6 +254,21 @@ class _Window:
             iteration=iteration, lr=lr, images_per_second=self.images / seconds, elapsed_seconds=elapsed
         )
         return row
+
+
+def _check_loss_everywhere(monitor: NonFiniteMonitor) -> None:
+    """Raise on every process when any process saw a non-finite loss.
+
+    Each process sees only its own batch's loss. Without agreeing first, the other processes would
+    go on, rank 0 would write a checkpoint whose weights the bad gradients (averaged over all
+    processes) already reached, and then wait for the stopped process forever.
+    """
+    found_anywhere = all_reduce_sum_(monitor.found())  # every process calls it at the same steps
+    if found_anywhere.item():
+        monitor.check()  # this process's own first bad iteration and terms
+        raise NonFiniteLossError(
+            "non-finite loss on another process (this one's loss was finite); see its error"
+        )
 
 
 def _finished_run(run: RunConfig, run_dir: Path, *, overwrite: bool) -> RunResult | None:
