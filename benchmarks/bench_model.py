@@ -41,7 +41,7 @@ from tqdm.auto import tqdm
 
 from basnet_lib.loss import joint_loss
 from basnet_lib.model import VARIANTS, ModelConfig, build_basnet
-from basnet_lib.model.inference import prepare_for_inference
+from basnet_lib.model.inference import float32_outputs, prepare_for_inference
 from basnet_lib.summary import count_parameters, system_info, torchvision_deeplabv3
 
 PEER = "deeplabv3"
@@ -121,10 +121,7 @@ def make_step(row: Row, model: nn.Module, inputs: dict[str, torch.Tensor]):
     def train_step():
         with torch.autocast(inputs["image"].device.type, dtype=torch.bfloat16, enabled=autocast):
             outputs = model(*args)
-        outputs = {
-            k: v.float() if isinstance(v, torch.Tensor) else [p.float() for p in v]
-            for k, v in outputs.items()
-        }
+        outputs = float32_outputs(outputs)
         terms = joint_loss(outputs, labels=inputs["labels"], edge_target=inputs["edges"])
         optimizer.zero_grad(set_to_none=True)
         terms["total"].backward()

@@ -36,6 +36,7 @@ from basnet_lib.engine.history import plot_training_curves, read_history, write_
 from basnet_lib.engine.sampling import training_batches
 from basnet_lib.loss import LossConfig, NonFiniteLossError, NonFiniteMonitor, joint_loss
 from basnet_lib.model import build_basnet
+from basnet_lib.model.inference import float32_outputs
 from basnet_lib.summary import system_info
 
 # Fields that may differ between a checkpoint and the run resuming it: they change how the run
@@ -86,7 +87,7 @@ def train(
 
     torch.manual_seed(run.train.seed)  # same initial weights in every process
     memory_format = torch.channels_last if run.train.channels_last else torch.contiguous_format
-    model = build_basnet(config=run.model).to(context.device, memory_format=memory_format)
+    model = build_basnet(config=run.model).to(memory_format=memory_format)
     train_set = build_dataset(run.data, split="train", train=True, seed=run.train.seed)
     model = wrap_model(model, context)
     optimizer = torch.optim.SGD(
@@ -144,7 +145,7 @@ def train(
         edges = batch["edge"].to(context.device, non_blocking=True)
         with torch.autocast(context.device.type, dtype=autocast_dtype, enabled=run.train.amp):
             outputs = model(image, gradient_map)
-        outputs = {key: _to_float(value) for key, value in outputs.items()}
+        outputs = float32_outputs(outputs)
         terms = joint_loss(outputs, labels=labels, edge_target=edges, config=loss_config)
         monitor.observe(terms, iteration=iteration + 1)
         optimizer.zero_grad(set_to_none=True)
@@ -322,12 +323,6 @@ def _save_training_state(run, run_dir, model, optimizer, scheduler, scaler, iter
             "rng": capture_rng_state(),
         },
     )
-
-
-def _to_float(value):
-    if isinstance(value, list):
-        return [item.float() for item in value]
-    return value.float()
 
 
 def _write_json(path: Path, values: dict) -> None:

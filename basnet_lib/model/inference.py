@@ -42,7 +42,7 @@ class InferenceModel(nn.Module):
         with torch.autocast(image.device.type, dtype=self.autocast_dtype, enabled=enabled):
             # Models without a boundary branch (and torchvision's DeepLabV3) take the image alone.
             outputs = self.model(image) if gradient_map is None else self.model(image, gradient_map)
-        return {key: _to_float32(value) for key, value in outputs.items()}
+        return float32_outputs(outputs)
 
 
 def prepare_for_inference(
@@ -102,10 +102,15 @@ def _fold_pair(parent: nn.Module, conv_name: str, norm_name: str) -> None:
     setattr(parent, norm_name, nn.Identity())
 
 
-def _to_float32(value: Tensor | list[Tensor]) -> Tensor | list[Tensor]:
-    if isinstance(value, list):
-        return [item.float() for item in value]
-    return value.float()
+def float32_outputs(outputs: dict[str, Tensor | list[Tensor]]) -> dict[str, Tensor | list[Tensor]]:
+    """The model's output dict with every tensor (and every tensor of a list) in float32.
+
+    Autocast leaves outputs in bf16/fp16; losses, softmax and metrics read them in float32.
+    """
+    return {
+        key: [item.float() for item in value] if isinstance(value, list) else value.float()
+        for key, value in outputs.items()
+    }
 
 
-__all__ = ["InferenceModel", "fold_batchnorm_", "prepare_for_inference"]
+__all__ = ["InferenceModel", "float32_outputs", "fold_batchnorm_", "prepare_for_inference"]
