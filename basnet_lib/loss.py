@@ -164,11 +164,9 @@ class NonFiniteMonitor:
             return
         iteration = self._first_iteration.item()
         if iteration:
-            raise NonFiniteLossError(_non_finite_message(self.names, self._values.tolist(), iteration))
-
-
-def _non_finite_message(names: Sequence[str], values: Sequence[float], iteration: int) -> str:
-    bad = ", ".join(
-        f"{name}={value:g}" for name, value in zip(names, values, strict=True) if not math.isfinite(value)
-    )
-    return f"non-finite loss at iteration {iteration}: {bad}"
+            bad = ", ".join(
+                f"{name}={value:g}"
+                for name, value in zip(self.names, self._values.tolist(), strict=True)
+                if not math.isfinite(value)
+            )
+            raise NonFiniteLossError(f"non-finite loss at iteration {iteration}: {bad}")
