@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from basnet_lib.model.aspp import AGGREGATION_ASPP_RATES, ASPP
-from basnet_lib.model.layers import conv_bn_relu, memory_format_of
+from basnet_lib.model.layers import conv_bn_relu, global_average_pool, memory_format_of
 
 
 class AggregationOutput(nn.Module):
@@ -22,7 +21,7 @@ class AggregationOutput(nn.Module):
         self.classifier = nn.Conv2d(context_channels + width // 8, out_channels, 1)
 
     def forward(self, shared_context: Tensor, branch_feature: Tensor) -> Tensor:
-        pooled = self.global_context(F.adaptive_avg_pool2d(branch_feature, 1))
+        pooled = self.global_context(global_average_pool(branch_feature))
         pooled = pooled.expand(-1, -1, *shared_context.shape[-2:])
         pooled = pooled.contiguous(memory_format=memory_format_of(shared_context))
         return self.classifier(torch.cat([shared_context, pooled], dim=1))

@@ -1,18 +1,20 @@
 """Atrous spatial pyramid pooling and the DeepLabV3 head, from torchvision (SPEC A2, A8, A10).
 
 ``ASPP`` is torchvision's module (1×1 branch, three 3×3 atrous branches, image pooling, 1×1
-projection with dropout 0.5) with one change to *how* it runs, not what it computes: every branch is
-laid out in the input's memory format before the concatenation. The baseline is still torchvision's
+projection with dropout 0.5) with changes to *how* it runs, not what it computes: every branch is
+laid out in the input's memory format before the concatenation, and the image pooling's gradient
+comes back in that format too. The baseline is still torchvision's
 DeepLabV3 exactly (same modules, names, parameters and bit-identical logits, tested).
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 from torchvision.models.segmentation import deeplabv3
 
-from basnet_lib.model.layers import memory_format_of
+from basnet_lib.model.layers import global_average_pool, memory_format_of
 
 # SPEC A2: DeepLabV3's rates at output stride 8.
 BACKBONE_ASPP_RATES = (12, 24, 36)
@@ -33,8 +35,23 @@ class ASPP(deeplabv3.ASPP):
 
     def forward(self, x: Tensor) -> Tensor:
         memory_format = memory_format_of(x)
-        branches = [branch(x).contiguous(memory_format=memory_format) for branch in self.convs]
+        *atrous, pooling = self.convs
+        branches = [branch(x) for branch in atrous] + [_image_pooling(pooling, x)]
+        branches = [branch.contiguous(memory_format=memory_format) for branch in branches]
         return self.project(torch.cat(branches, dim=1))
+
+
+def _image_pooling(pooling: deeplabv3.ASPPPooling, x: Tensor) -> Tensor:
+    """torchvision's ``ASPPPooling.forward`` with :func:`global_average_pool` for its first module.
+
+    Same values (its ``AdaptiveAvgPool2d(1)`` is this mean); the pooled gradient comes back in
+    ``x``'s memory format instead of NCHW, which kept the backbone's last block off channels_last
+    in training.
+    """
+    pooled = global_average_pool(x)
+    for module in list(pooling)[1:]:  # conv, BatchNorm, ReLU
+        pooled = module(pooled)
+    return F.interpolate(pooled, size=x.shape[-2:], mode="bilinear", align_corners=False)
 
 
 class DeepLabV3Head(nn.Sequential):

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-from basnet_lib.model.layers import RedLine, conv_bn_relu
+from basnet_lib.model.layers import RedLine, conv_bn_relu, global_average_pool
 
 
 class GlobalAttentionBlock(nn.Module):
@@ -28,7 +27,7 @@ class GlobalAttentionBlock(nn.Module):
 
     def forward(self, low: Tensor, high: Tensor) -> Tensor:
         spatial = torch.sigmoid(self.spatial_attention(low))
-        pooled = torch.cat([F.adaptive_avg_pool2d(low, 1), F.adaptive_avg_pool2d(high, 1)], dim=1)
+        pooled = torch.cat([global_average_pool(low), global_average_pool(high)], dim=1)
         channel = torch.sigmoid(self.channel_attention(pooled))
         upsampled = self.high_projection(self.red_line(high, low.shape[-2:]))
         # upsampled + low ⊙ A ⊙ S in one pass: one full-size temporary less than writing it out.

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 from torchvision.ops import Conv2dNormActivation
 
@@ -22,9 +24,67 @@ def memory_format_of(tensor: Tensor) -> torch.memory_format:
     )
 
 
+class _GlobalAveragePool(torch.autograd.Function):
+    """Mean over H×W whose gradient keeps the input's memory format (see global_average_pool)."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor) -> Tensor:  # type: ignore[override]
+        ctx.input_shape = x.shape
+        ctx.memory_format = memory_format_of(x)
+        return x.mean((-2, -1), keepdim=True)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> Tensor:  # type: ignore[override]
+        # Each element gets grad / (H·W), exactly as autograd's mean backward computes it.
+        spread = (grad / (ctx.input_shape[-2] * ctx.input_shape[-1])).expand(ctx.input_shape)
+        return spread.contiguous(memory_format=ctx.memory_format)
+
+
+def global_average_pool(x: Tensor) -> Tensor:
+    """``F.adaptive_avg_pool2d(x, 1)`` (same values: torch computes that as this mean).
+
+    Autograd's mean backward divides an expanded gradient and returns it NCHW. Added to the
+    channels_last gradient of the pooled feature's other consumers, it turned the sum, and every
+    elementwise backward op before the previous conv, into mixed-layout passes 5–14× slower than
+    same-layout ones: 0.8–0.9 s of a 12–13 s ResNet-50 480×480 ×2 training step of the full model
+    on the benchmark machine (paired runs; docs/decisions.md "Performance").
+    """
+    if not torch.is_grad_enabled() or not x.requires_grad:
+        return x.mean((-2, -1), keepdim=True)
+    return _GlobalAveragePool.apply(x)
+
+
 def conv_bn_relu(in_channels: int, out_channels: int, kernel_size: int) -> Conv2dNormActivation:
     """Feature-producing conv (SPEC A9): conv (no bias) → BatchNorm → ReLU, 'same' padding."""
     return Conv2dNormActivation(in_channels, out_channels, kernel_size=kernel_size)
+
+
+def conv_of_concatenation(conv: nn.Conv2d, parts: Sequence[Tensor]) -> Tensor:
+    """``conv(torch.cat(parts, dim=1))``; while autograd records, one convolution per part, summed.
+
+    Same function of the same weight (its input-channel slices), so modules, parameters and
+    checkpoints do not change; the sum is reassociated, so values differ by float rounding only
+    (about 1e-6 relative, tested). Why: the SAB's fusion conv reads 2C + 4 channels (SPEC A6), and
+    oneDNN's backward over 516 channels ran slower than over 256, 256 and 4 separately: forward +
+    backward of the 1/4-resolution one of a 480×480 ×2 training step took 1289 vs 1094 ms on the
+    benchmark machine. Without gradients the single convolution is the faster one (387 vs 403 ms at
+    512×1024), so it is kept there.
+    """
+    if not (torch.is_grad_enabled() and (conv.weight.requires_grad or any(p.requires_grad for p in parts))):
+        return conv(torch.cat(list(parts), dim=1))
+    if conv.groups != 1 or conv.padding_mode != "zeros":
+        raise ValueError("conv_of_concatenation needs an ungrouped, zero-padded convolution")
+    widths = [part.shape[1] for part in parts]
+    if sum(widths) != conv.in_channels:
+        raise ValueError(
+            f"parts have {sum(widths)} channels in all, the convolution expects {conv.in_channels}"
+        )
+    weights = conv.weight.split(widths, dim=1)
+    # The bias is added once, with the first part.
+    out = F.conv2d(parts[0], weights[0], conv.bias, conv.stride, conv.padding, conv.dilation)
+    for part, weight in zip(parts[1:], weights[1:], strict=True):
+        out = out + F.conv2d(part, weight, None, conv.stride, conv.padding, conv.dilation)
+    return out
 
 
 class RedLine(nn.Module):

@@ -6,7 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from basnet_lib.gradient_map import resize_gradient_map
-from basnet_lib.model.layers import RedLine, conv_bn_relu
+from basnet_lib.model.layers import RedLine, conv_bn_relu, conv_of_concatenation
 
 GRADIENT_MAP_CHANNELS = 4  # SPEC A7: normalized RGB + Canny
 
@@ -31,5 +31,7 @@ class SpatialAttentionBlock(nn.Module):
         size = low.shape[-2:]
         high = self.red_line(high, size)
         spatial = torch.sigmoid(self.spatial_attention(low))
-        fused = self.fuse(torch.cat([low, high, resize_gradient_map(gradient_map, size)], dim=1))
+        conv, norm, activation = self.fuse
+        parts = [low, high, resize_gradient_map(gradient_map, size)]
+        fused = activation(norm(conv_of_concatenation(conv, parts)))
         return torch.addcmul(self.high_projection(high), fused, spatial)
