@@ -21,7 +21,7 @@ row (CPU: max RSS of the whole process; CUDA: max allocated). Writes ``results/b
 and ``results/benchmarks/model.md`` (the README table).
 
     python benchmarks/bench_model.py                      # the full set (~40 min on 2 cores)
-    python benchmarks/bench_model.py --backbones resnet101 --sizes 512x1024 --skip-train --no-memory
+    python benchmarks/bench_model.py --backbones resnet101 --sizes 512x1024 --tasks inference --no-memory
 """
 
 from __future__ import annotations
@@ -232,7 +232,7 @@ def groups(args) -> list[tuple[str, list[Row]]]:
     """(label, rows) timed together: the peer and our variants of one backbone, task and size."""
     result = []
     for backbone in args.backbones:
-        for size in args.sizes:
+        for size in args.sizes if "inference" in args.tasks else []:
             large = size[0] * size[1] > 512 * 1024
             variants = args.large_variants if large else args.variants
             rows = [
@@ -248,7 +248,7 @@ def groups(args) -> list[tuple[str, list[Row]]]:
                         Row("inference", "full", backbone, size, setting),
                     ]
             result.append((f"{backbone} {size[0]}x{size[1]} inference", rows))
-        if not args.skip_train:
+        if "train" in args.tasks:
             rows = [Row("train", PEER, backbone, TRAIN_SIZE, "user", args.train_batch)]
             rows += [Row("train", PEER, backbone, TRAIN_SIZE, "ours", args.train_batch)]
             rows += [
@@ -355,7 +355,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--train-batch", type=int, default=2)
-    parser.add_argument("--skip-train", action="store_true")
+    parser.add_argument("--tasks", nargs="+", default=["inference", "train"], choices=["inference", "train"])
     parser.add_argument("--no-memory", action="store_true", help="skip the per-row peak-memory processes")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--out", type=Path, default=Path("results/benchmarks/model.json"))
