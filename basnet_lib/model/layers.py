@@ -49,8 +49,6 @@ def global_average_pool(x: Tensor) -> Tensor:
     same-layout ones: 0.8–0.9 s of a 12–13 s ResNet-50 480×480 ×2 training step of the full model
     on the benchmark machine (paired runs; docs/decisions.md "Performance").
     """
-    if not torch.is_grad_enabled() or not x.requires_grad:
-        return x.mean((-2, -1), keepdim=True)
     return _GlobalAveragePool.apply(x)
 
 
