@@ -2,8 +2,9 @@
 
 ``ASPP`` is torchvision's module (1×1 branch, three 3×3 atrous branches, image pooling, 1×1
 projection with dropout 0.5) with changes to *how* it runs, not what it computes: every branch is
-laid out in the input's memory format before the concatenation, and the image pooling's gradient
-comes back in that format too. The baseline is still torchvision's
+laid out in the input's memory format before the concatenation, the image pooling's gradient
+comes back in that format too, and the atrous branches' weight gradients skip the taps that read
+zero padding (:mod:`basnet_lib.model.atrous`). The baseline is still torchvision's
 DeepLabV3 exactly (same modules, names, parameters and bit-identical logits, tested).
 """
 
@@ -14,6 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchvision.models.segmentation import deeplabv3
 
+from basnet_lib.model.atrous import atrous_conv2d
 from basnet_lib.model.layers import global_average_pool, memory_format_of
 
 # SPEC A2: DeepLabV3's rates at output stride 8.
@@ -31,14 +33,23 @@ class ASPP(deeplabv3.ASPP):
     Concatenated with channels_last branches, it made the whole 5-branch tensor NCHW, and the
     projection conv then converted it back: a 42 ms copy per ResNet-101 image at 512×1024 on the
     benchmark machine, against ~2 ms to convert the pooled branch alone (benchmarks/bench_model.py).
+    The atrous branches go through :func:`atrous_conv2d` (same forward; in training, a weight
+    gradient that skips the padding rate 24 and 36 kernels mostly read at 1/8 resolution).
     """
 
     def forward(self, x: Tensor) -> Tensor:
         memory_format = memory_format_of(x)
-        *atrous, pooling = self.convs
-        branches = [branch(x) for branch in atrous] + [_image_pooling(pooling, x)]
+        pointwise, *atrous, pooling = self.convs
+        branches = [pointwise(x)] + [_atrous_branch(branch, x) for branch in atrous]
+        branches.append(_image_pooling(pooling, x))
         branches = [branch.contiguous(memory_format=memory_format) for branch in branches]
         return self.project(torch.cat(branches, dim=1))
+
+
+def _atrous_branch(branch: deeplabv3.ASPPConv, x: Tensor) -> Tensor:
+    """torchvision's ``ASPPConv`` (dilated 3×3 conv, BatchNorm, ReLU) with :func:`atrous_conv2d`."""
+    conv, norm, activation = branch
+    return activation(norm(atrous_conv2d(conv, x)))
 
 
 def _image_pooling(pooling: deeplabv3.ASPPPooling, x: Tensor) -> Tensor:

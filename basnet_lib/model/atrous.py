@@ -1,0 +1,115 @@
+"""Atrous 3×3 convolution whose weight gradient skips the taps that fall into zero padding.
+
+The ASPPs (SPEC A2, A8) dilate 3×3 kernels by up to 36 on 1/8-resolution features: at a 480×480
+training crop that is a 60×60 map, where most of a rate-36 kernel's taps read zero padding.
+oneDNN's forward and input-gradient kernels skip those taps, but its weight gradient does not:
+on the benchmark machine (2-core AMD EPYC, channels_last, ResNet-101's 2048→256 branch,
+batch 2) it took 431/359/567 ms at rates 12/24/36, against 386/235/146 ms for one matrix product
+per tap over the positions where that tap reads the input. :func:`atrous_conv2d` uses the per-tap
+products in training when enough of the kernel reads padding, and plain ``conv(x)`` otherwise.
+The forward pass and the input gradient are the library's own (oneDNN); only the weight gradient's
+sums are reassociated (float rounding, ~1e-6 relative, tests/test_atrous.py).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from basnet_lib.model.layers import memory_format_of
+
+# Per-tap products pay off when at least this share of the kernel's counted taps reads padding:
+# at 75% valid taps (2048→256, rate 12 on 60×60) they took 386 vs 431 ms, at 81% (256→64, rate 18
+# on 120×120, the aggregation ASPP) 65 vs 53 ms (benchmark machine, docs/decisions.md).
+PADDING_SHARE_FOR_TAPS = 0.2
+
+
+def valid_tap_share(size: tuple[int, int], dilation: tuple[int, int]) -> float:
+    """Share of a 'same'-padded 3×3 kernel's (position, tap) pairs that read the input, not padding."""
+    share = 1.0
+    for length, rate in zip(size, dilation, strict=True):
+        valid = sum(max(0, length - abs(offset)) for offset in (-rate, 0, rate))
+        share *= valid / (3 * length)
+    return share
+
+
+def uses_tap_gradient(conv: nn.Conv2d, x: Tensor) -> bool:
+    """Whether :func:`atrous_conv2d` computes ``conv``'s weight gradient tap by tap for input ``x``."""
+    return (
+        torch.is_grad_enabled()
+        and conv.weight.requires_grad
+        and x.device.type == "cpu"  # measured with oneDNN only; cuDNN keeps its own backward
+        and x.ndim == 4
+        and memory_format_of(x) == torch.channels_last
+        and tuple(conv.kernel_size) == (3, 3)
+        and tuple(conv.stride) == (1, 1)
+        and tuple(conv.padding) == tuple(conv.dilation)
+        and conv.groups == 1
+        and conv.padding_mode == "zeros"
+        and 1.0 - valid_tap_share((x.shape[-2], x.shape[-1]), tuple(conv.dilation)) >= PADDING_SHARE_FOR_TAPS
+    )
+
+
+def atrous_conv2d(conv: nn.Conv2d, x: Tensor) -> Tensor:
+    """``conv(x)`` for a 'same'-padded dilated 3×3 ``conv``; same values, faster weight gradient.
+
+    The module, its parameters and checkpoints are unchanged; without gradients (inference) this is
+    exactly ``conv(x)``.
+    """
+    if not uses_tap_gradient(conv, x):
+        return conv(x)
+    return _AtrousConvolution.apply(x, conv.weight, conv.bias, tuple(conv.dilation))
+
+
+class _AtrousConvolution(torch.autograd.Function):
+    """F.conv2d with stride 1 and padding = dilation; backward as in :func:`atrous_conv2d`."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, weight: Tensor, bias: Tensor | None, dilation: tuple[int, int]) -> Tensor:  # type: ignore[override]
+        ctx.save_for_backward(x, weight)
+        ctx.dilation = dilation
+        return F.conv2d(x, weight, bias, 1, dilation, dilation)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):  # type: ignore[override]
+        x, weight = ctx.saved_tensors
+        dilation = ctx.dilation
+        grad = grad.contiguous(memory_format=torch.channels_last)
+        grad_input = grad_weight = grad_bias = None
+        if ctx.needs_input_grad[0]:
+            grad_input = F.grad.conv2d_input(x.shape, weight, grad, 1, dilation, dilation)
+        if ctx.needs_input_grad[1]:
+            grad_weight = _weight_gradient_by_taps(x, grad, dilation)
+            grad_weight = grad_weight.contiguous(memory_format=memory_format_of(weight))
+        if ctx.needs_input_grad[2]:
+            grad_bias = grad.sum((0, 2, 3))
+        return grad_input, grad_weight, grad_bias, None
+
+
+def _weight_gradient_by_taps(x: Tensor, grad: Tensor, dilation: tuple[int, int]) -> Tensor:
+    """dL/dW of a 'same' dilated 3×3 conv: per tap, (input shifted by the tap)ᵀ · grad, valid area only.
+
+    ``x`` (N, C_in, H, W) and ``grad`` (N, C_out, H, W) are channels_last, so their NHWC views are
+    (positions × channels) matrices. Returns (C_out, C_in, 3, 3).
+    """
+    height, width = x.shape[-2:]
+    in_channels, out_channels = x.shape[1], grad.shape[1]
+    x_nhwc = x.permute(0, 2, 3, 1)
+    grad_nhwc = grad.permute(0, 2, 3, 1)
+    # (tap row, tap column, C_in, C_out): x regionᵀ · grad region ran faster than its transpose.
+    taps = x.new_zeros(3, 3, in_channels, out_channels)
+    for row in range(3):
+        row_offset = (row - 1) * dilation[0]
+        top, bottom = max(0, -row_offset), min(height, height - row_offset)
+        for column in range(3):
+            column_offset = (column - 1) * dilation[1]
+            left, right = max(0, -column_offset), min(width, width - column_offset)
+            if bottom <= top or right <= left:
+                continue  # this tap reads only padding: its gradient is zero
+            grad_region = grad_nhwc[:, top:bottom, left:right].reshape(-1, out_channels)
+            x_region = x_nhwc[
+                :, top + row_offset : bottom + row_offset, left + column_offset : right + column_offset
+            ].reshape(-1, in_channels)
+            torch.mm(x_region.t(), grad_region, out=taps[row, column])
+    return taps.permute(3, 2, 0, 1)
