@@ -10,7 +10,7 @@ training step of the joint loss. Settings of a row:
 - ``ours``: our defaults, :func:`basnet_lib.model.inference.prepare_for_inference` (channels_last,
   BatchNorm folded into the convolutions) under ``torch.inference_mode()``; training: channels_last
   (``TrainConfig.channels_last``). Applied to DeepLabV3 too, it is the same-settings peer.
-- ``bf16``: ``ours`` + bfloat16 autocast. ``compile``: ``ours`` + ``torch.compile`` (inductor).
+- ``bf16``: ``ours`` + bfloat16 autocast. ``compile``: ``ours`` + ``torch.compile`` (inductor) with frozen weights (``prepare_for_inference(compiled=True)``).
 
 FLOPs come from torch's FLOP counter on the meta device (convolutions and matrix products; a dilated
 kernel counts every tap, also those falling into zero padding, which oneDNN skips, so achieved
@@ -74,8 +74,7 @@ def build(row: Row, device: str) -> nn.Module:
     if row.setting == "user":
         return model.eval()
     # The peer keeps torchvision's ASPP: only our settings apply to it, not our modules.
-    prepared = prepare_for_inference(model, bf16=row.setting == "bf16")
-    return torch.compile(prepared) if row.setting == "compile" else prepared
+    return prepare_for_inference(model, bf16=row.setting == "bf16", compiled=row.setting == "compile")
 
 
 def make_inputs(row: Row, device: str) -> dict[str, torch.Tensor]:

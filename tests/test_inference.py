@@ -1,4 +1,4 @@
-"""prepare_for_inference: folded BatchNorm, channels_last, bf16 option; the ASPP's memory format."""
+"""prepare_for_inference: folded BatchNorm, channels_last, bf16 and compile options; the ASPP's layout."""
 
 from __future__ import annotations
 
@@ -83,6 +83,23 @@ def test_bf16_option_returns_float32_close_to_fp32(tiny_batch) -> None:
     # bf16 keeps 8 mantissa bits: ~1% relative error per operation, a few % through the network.
     scale = float(exact["out"].abs().max())
     assert float((approximate["out"] - exact["out"]).abs().max()) < 0.1 * scale
+
+
+def test_compiled_option_matches_the_eager_prepared_model(tiny_batch) -> None:
+    # Inductor with frozen weights (needs a C++ compiler, as torch.compile on CPU does): one
+    # compile of a small model, ~20 s on the 2-core machine.
+    model = _model_with_trained_statistics("full", "resnet18")
+    image, gradient_map = tiny_batch
+    eager = prepare_for_inference(model)
+    compiled = prepare_for_inference(model, compiled=True)
+    assert not isinstance(compiled, InferenceModel)  # the compiled wrapper around one
+    with torch.inference_mode():
+        expected, actual = eager(image, gradient_map), compiled(image, gradient_map)
+    assert set(actual) == set(expected)
+    for key in ("out", "boundary"):
+        assert actual[key].dtype == torch.float32
+        scale = float(expected[key].abs().max())
+        torch.testing.assert_close(actual[key], expected[key], rtol=0, atol=1e-4 * scale)
 
 
 def test_aspp_keeps_channels_last_and_matches_torchvision() -> None:

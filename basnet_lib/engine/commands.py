@@ -99,6 +99,12 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="bf16 autocast (default: the run's train.amp, as in its metrics.json)",
     )
+    parser.add_argument(
+        "--compile",
+        action="store_true",
+        help="torch.compile the model with frozen weights (one compile per image size; pays off "
+        "on long evaluations at one size, README 'Performance')",
+    )
     parser.add_argument("--export", type=Path, help="write labelId PNGs here (test split: SPEC F3)")
     parser.add_argument("--quiet", action="store_true")
 
@@ -127,6 +133,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
                 context=context,
                 multiscale=args.multiscale,
                 amp=amp,
+                compiled=args.compile,
                 progress=not args.quiet,
             )
             suffix = ("_multiscale" if args.multiscale else "") + ("_bf16" if amp else "")

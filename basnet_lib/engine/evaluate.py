@@ -89,19 +89,21 @@ def evaluate(
     multiscale: bool = False,
     num_workers: int = 0,
     amp: bool = False,
+    compiled: bool = False,
     stage_timing: bool = False,
     progress: bool = True,
 ) -> dict[str, object]:
     """mIoU (SPEC E1) and boundary F-scores (SPEC E2) of ``model`` on a labelled ``dataset``.
 
     The model runs through :func:`prepare_for_inference` (a channels_last copy with BatchNorm
-    folded; ``amp`` adds bf16 autocast); ``model`` itself is not changed. ``stage_timing`` adds
+    folded; ``amp`` adds bf16 autocast, ``compiled`` inductor with frozen weights, whose one-off
+    compile is inside ``eval_seconds``); ``model`` itself is not changed. ``stage_timing`` adds
     ``stage_seconds`` (data loading, model, mIoU counts, boundary-F counts; this process), with a
     device synchronisation between stages on GPUs so each stage is charged its own time.
     """
     if not dataset.has_labels:
         raise ValueError(f"{dataset.root} split {dataset.split!r} has no labels to evaluate against")
-    prepared = prepare_for_inference(model, bf16=amp)
+    prepared = prepare_for_inference(model, bf16=amp, compiled=compiled)
     confusion = ConfusionMatrix(device=context.device)
     fscore = BoundaryFScore(device=context.device)
     loader = shard_loader(dataset, context=context, num_workers=num_workers)
@@ -128,6 +130,7 @@ def evaluate(
         "split": dataset.split,
         "multiscale": multiscale,
         "amp": amp,
+        "compiled": compiled,
         "num_images": len(dataset),
         **segmentation,
         "boundary_F": boundary["F"],
