@@ -348,6 +348,11 @@ def test_evaluate_command_reproduces_the_run_metrics(tmp_path, capsys) -> None:
     evaluated = json.loads((result.run_dir / "eval_val.json").read_text())
     assert _scores(evaluated) == _scores(result.metrics)
     assert "wrote" in capsys.readouterr().out
+    # --compile: inductor with frozen weights (one compile, ~20 s); logits differ by rounding only.
+    assert main(["evaluate", str(result.run_dir), "--quiet", "--device", "cpu", "--compile"]) == 0
+    compiled = json.loads((result.run_dir / "eval_val.json").read_text())
+    assert compiled["compiled"] is True and evaluated["compiled"] is False
+    assert compiled["mIoU"] == pytest.approx(evaluated["mIoU"], rel=0, abs=1e-3)
     with pytest.raises(CheckpointError, match="no such checkpoint"):
         main(["evaluate", str(result.run_dir), "--checkpoint", str(tmp_path / "missing.pt"), "--quiet"])
 
