@@ -100,7 +100,9 @@ def test_aspp_weight_gradients_match_torchvision_in_channels_last() -> None:
     ours = ASPP(16, [4, 8, 12], out_channels=8).to(memory_format=CHANNELS_LAST)
     reference = deeplabv3.ASPP(16, [4, 8, 12], out_channels=8)
     reference.load_state_dict(ours.state_dict())
-    ours.eval(), reference.eval()  # dropout off; BatchNorm in eval keeps the comparison exact
+    # Dropout off; BatchNorm in eval keeps the comparison exact.
+    ours.eval()
+    reference.eval()
     features = torch.randn(2, 16, 10, 12)
     x = features.contiguous(memory_format=CHANNELS_LAST)
     assert all(uses_tap_gradient(branch[0], x.requires_grad_()) for branch in list(ours.convs)[1:4])

@@ -40,10 +40,14 @@ class ASPP(deeplabv3.ASPP):
     def forward(self, x: Tensor) -> Tensor:
         memory_format = memory_format_of(x)
         pointwise, *atrous, pooling = self.convs
-        branches = [pointwise(x)] + [_atrous_branch(branch, x) for branch in atrous]
-        branches.append(_image_pooling(pooling, x))
-        branches = [branch.contiguous(memory_format=memory_format) for branch in branches]
-        return self.project(torch.cat(branches, dim=1))
+        branches = [
+            pointwise(x),
+            *(_atrous_branch(branch, x) for branch in atrous),
+            _image_pooling(pooling, x),
+        ]
+        return self.project(
+            torch.cat([branch.contiguous(memory_format=memory_format) for branch in branches], dim=1)
+        )
 
 
 def _atrous_branch(branch: deeplabv3.ASPPConv, x: Tensor) -> Tensor:

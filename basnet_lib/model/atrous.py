@@ -98,7 +98,7 @@ def _weight_gradient_by_taps(x: Tensor, grad: Tensor, dilation: tuple[int, int])
     x_nhwc = x.permute(0, 2, 3, 1)
     grad_nhwc = grad.permute(0, 2, 3, 1)
     # (tap row, tap column, C_in, C_out): x regionᵀ · grad region ran faster than its transpose.
-    taps = x.new_zeros(3, 3, in_channels, out_channels)
+    taps = x.new_empty(3, 3, in_channels, out_channels)
     for row in range(3):
         row_offset = (row - 1) * dilation[0]
         top, bottom = max(0, -row_offset), min(height, height - row_offset)
@@ -106,7 +106,8 @@ def _weight_gradient_by_taps(x: Tensor, grad: Tensor, dilation: tuple[int, int])
             column_offset = (column - 1) * dilation[1]
             left, right = max(0, -column_offset), min(width, width - column_offset)
             if bottom <= top or right <= left:
-                continue  # this tap reads only padding: its gradient is zero
+                taps[row, column].zero_()  # this tap reads only padding
+                continue
             grad_region = grad_nhwc[:, top:bottom, left:right].reshape(-1, out_channels)
             x_region = x_nhwc[
                 :, top + row_offset : bottom + row_offset, left + column_offset : right + column_offset
