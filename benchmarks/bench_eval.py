@@ -1,4 +1,4 @@
-"""A full evaluation pass at 1024×2048, split by stage; and bf16's effect on accuracy (issue: performance).
+"""A full evaluation pass at 1024×2048, split by stage; bf16's and Winograd's effect on accuracy.
 
 1. Stage split. :func:`basnet_lib.engine.evaluate` with ``stage_timing=True`` over a SynthCity val set
    at Cityscapes resolution (1024×2048): data loading (PNG decoding, Canny), model (forward, softmax,
@@ -8,6 +8,10 @@
    what the boundary-F time depends on; an untrained one is used when there is no run).
 2. bf16. The ``--run-dir`` model evaluated on its own val set in fp32 and with bf16 autocast:
    mIoU, boundary F and time of each, and the differences.
+3. Winograd. The ``--run-dir`` model evaluated with and without NNPACK's Winograd convolutions
+   (``evaluate(winograd=...)``, on by default) on the 1024×2048 set, where its ResNet-18's one
+   eligible conv (layer3.0.conv2, 128×256 maps) runs through NNPACK, and on its own val set, where
+   no map is large enough (the scores must be identical there).
 
 Writes ``results/benchmarks/eval.json``.
 
@@ -90,6 +94,37 @@ def bf16_effect(run_dir: Path, *, context: DistributedContext) -> dict:
     return results
 
 
+def winograd_effect(model: torch.nn.Module, datasets: dict, *, context: DistributedContext) -> dict:
+    results = {}
+    for name, dataset in datasets.items():
+        runs = {}
+        for winograd in (False, True):
+            metrics = evaluate(model, dataset, context=context, winograd=winograd, progress=True)
+            runs["winograd" if winograd else "direct"] = {
+                "mIoU": metrics["mIoU"],
+                "boundary_F": metrics["boundary_F"],
+                "eval_seconds": metrics["eval_seconds"],
+            }
+        direct, winograd = runs["direct"], runs["winograd"]
+        runs["difference_winograd_minus_direct"] = {
+            "mIoU": winograd["mIoU"] - direct["mIoU"],
+            "boundary_F": {
+                k: winograd["boundary_F"][k] - direct["boundary_F"][k] for k in direct["boundary_F"]
+            },
+            "time_ratio": winograd["eval_seconds"] / direct["eval_seconds"],
+        }
+        runs["num_images"] = len(dataset)
+        difference = runs["difference_winograd_minus_direct"]
+        print(
+            f"winograd vs direct, {name} ({len(dataset)} images): mIoU {100 * direct['mIoU']:.4f} → "
+            f"{100 * winograd['mIoU']:.4f} (Δ {100 * difference['mIoU']:+.4f} points), boundary F Δ "
+            + ", ".join(f"{100 * value:+.4f}" for value in difference["boundary_F"].values())
+            + f"; eval time ×{difference['time_ratio']:.2f}"
+        )
+        results[name] = runs
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -134,6 +169,18 @@ def main() -> None:
         "image_size": [1024, 2048],
         "stage_split": splits,
         "bf16": bf16_effect(args.run_dir, context=context) if trained else None,
+        "winograd": winograd_effect(
+            cpu_model,
+            {
+                "1024x2048": dataset,
+                "own val set": build_dataset(
+                    load_trained_model(args.run_dir)[0].data, split="val", train=False
+                ),
+            },
+            context=context,
+        )
+        if trained
+        else None,
         "trained_run": str(args.run_dir) if trained else None,
         "system": system_info(),
     }

@@ -42,6 +42,7 @@ from tqdm.auto import tqdm
 from basnet_lib.loss import joint_loss
 from basnet_lib.model import VARIANTS, ModelConfig, build_basnet
 from basnet_lib.model.inference import float32_outputs, prepare_for_inference
+from basnet_lib.runtime import reuse_freed_memory
 from basnet_lib.summary import count_parameters, system_info, torchvision_deeplabv3
 
 PEER = "deeplabv3"
@@ -184,12 +185,16 @@ def synchronize(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def peak_memory(row: Row, device: str) -> dict[str, float]:
+def peak_memory(row: Row, device: str, reuse_malloc: bool) -> dict[str, float]:
     """Peak memory of one call (weights, inputs and activations) in this fresh process.
+
+    With ``reuse_malloc`` the process uses the timing process's malloc setting.
 
     CPU: the process's resident-set high-water mark, reset after building the model (Linux
     ``/proc/self/clear_refs``) so the copy made while preparing it is not counted.
     """
+    if reuse_malloc:
+        reuse_freed_memory()
     model = build(row, device)
     step = make_step(row, model, make_inputs(row, device))
     if device.startswith("cuda"):
@@ -356,6 +361,12 @@ def main() -> None:
     parser.add_argument("--train-batch", type=int, default=2)
     parser.add_argument("--tasks", nargs="+", default=["inference", "train"], choices=["inference", "train"])
     parser.add_argument("--no-memory", action="store_true", help="skip the per-row peak-memory processes")
+    parser.add_argument(
+        "--default-malloc",
+        action="store_true",
+        help="leave glibc's malloc thresholds alone (default: basnet_lib.runtime.reuse_freed_memory, "
+        "as our command line, train and evaluate do, for every row in this process)",
+    )
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--out", type=Path, default=Path("results/benchmarks/model.json"))
     parser.add_argument("--render", action="store_true", help="only recompute ratios and the table of --out")
@@ -366,6 +377,8 @@ def main() -> None:
         write(payload, args.out)
         return
 
+    reuse_malloc = not args.default_malloc and reuse_freed_memory()
+    print(f"glibc malloc reuses freed memory: {reuse_malloc}")
     peak_start = max(matmul_peak(args.device), conv_peak(args.device))
     print(f"practical peak (start): {peak_start / 1e9:.0f} GFLOP/s")
     measured: list[tuple[Row, list[float]]] = []
@@ -392,12 +405,13 @@ def main() -> None:
         result = summarize(row, times, flop_cache[flop_key], peak, parameters)
         if not args.no_memory and row.setting != "compile":
             with context.Pool(1) as pool:
-                result.update(pool.apply(peak_memory, (row, args.device)))
+                result.update(pool.apply(peak_memory, (row, args.device, reuse_malloc)))
         results.append(result)
     add_ratios(results)
 
     payload = {
         "rows": results,
+        "malloc_reuses_freed_memory": reuse_malloc,
         "matmul_peak_gflop_per_s": {"start": peak_start / 1e9, "end": peak_end / 1e9, "used": peak / 1e9},
         "args": {key: value for key, value in vars(args).items() if key != "out"} | {"out": str(args.out)},
         "system": system_info(),

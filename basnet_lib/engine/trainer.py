@@ -37,6 +37,7 @@ from basnet_lib.engine.sampling import training_batches
 from basnet_lib.loss import LossConfig, NonFiniteLossError, NonFiniteMonitor, joint_loss
 from basnet_lib.model import build_basnet
 from basnet_lib.model.inference import float32_outputs
+from basnet_lib.runtime import reuse_freed_memory
 from basnet_lib.summary import system_info
 
 # Fields that may differ between a checkpoint and the run resuming it: they change how the run
@@ -70,6 +71,7 @@ def train(
     ``resume`` an unfinished run continues exactly from its checkpoint; a checkpoint whose config
     differs is refused, naming the fields. Errors are raised before any file is changed.
     """
+    reuse_freed_memory()  # no page faults on every step's feature maps (basnet_lib.runtime)
     context = setup_distributed(run.train.device)
     run_dir = run.run_dir
     finished = _finished_run(run, run_dir, overwrite=overwrite)

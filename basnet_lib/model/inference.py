@@ -1,9 +1,11 @@
-"""A trained model made fast for inference: eval mode, folded BatchNorm, channels_last, optional bf16.
+"""A trained model made fast for inference: eval mode, folded BatchNorm, channels_last, Winograd
+3×3 convolutions on large maps, optional bf16.
 
 What each step buys on the benchmark machine is in ``results/benchmarks/model.json`` and README
 "Performance". None of them changes what the model is; folding BatchNorm into the preceding
-convolution and the channels_last kernels change float rounding only (measured: logits within
-~1e-5 relative of the plain eval model; tests/test_inference.py bounds it). bf16 autocast is an
+convolution, the channels_last kernels and NNPACK's Winograd convolutions change float rounding
+only (measured: logits within ~1e-5 relative of the plain eval model; tests/test_inference.py and
+tests/test_winograd.py bound it). bf16 autocast is an
 opt-in whose accuracy effect is measured by ``benchmarks/bench_eval.py``.
 """
 
@@ -19,6 +21,7 @@ from torchvision.models._utils import IntermediateLayerGetter
 from torchvision.models.resnet import BasicBlock, Bottleneck
 
 from basnet_lib.model.layers import RedLine
+from basnet_lib.model.winograd import use_winograd_
 
 
 class InferenceModel(nn.Module):
@@ -50,6 +53,7 @@ def prepare_for_inference(
     *,
     channels_last: bool = True,
     fold_batchnorm: bool = True,
+    winograd: bool = True,
     bf16: bool = False,
     compiled: bool = False,
 ) -> nn.Module:
@@ -61,6 +65,11 @@ def prepare_for_inference(
             less time than in the default layout.
         fold_batchnorm: fold each eval-mode BatchNorm into the convolution before it
             (:func:`fold_batchnorm`); one pass over every feature map less.
+        winograd: run the large stride-1 3×3 convolutions (the SABs' fusion convs, DeepLabV3's
+            head conv) through NNPACK's Winograd algorithm on CPU when their maps are large
+            (:mod:`basnet_lib.model.winograd`); on smaller maps, on GPUs and under autocast they
+            stay ordinary convolutions. Not combined with ``compiled`` (torch.compile cannot trace
+            NNPACK's operator), which keeps inductor's own convolutions.
         bf16: bfloat16 autocast (CPU with AVX-512 BF16/AMX, or CUDA). Changes results: opt-in.
         compiled: ``torch.compile`` (inductor) with frozen weights: the weights become constants,
             so on CPU the convolutions run oneDNN kernels with pre-packed weights and the ReLUs
@@ -76,6 +85,8 @@ def prepare_for_inference(
         prepared = fold_batchnorm_(prepared)
     if channels_last:
         prepared = prepared.to(memory_format=torch.channels_last)
+    if winograd and not compiled:  # NNPACK's operator cannot be traced by torch.compile
+        prepared = use_winograd_(prepared)
     inference_model = InferenceModel(
         prepared, channels_last=channels_last, autocast_dtype=torch.bfloat16 if bf16 else None
     )
