@@ -1,19 +1,20 @@
 """Process-wide settings for long CPU runs: glibc's malloc keeps freed feature maps for reuse.
 
 By default glibc serves every allocation of 32 MiB or more with a fresh ``mmap`` and unmaps it on
-``free``, and returns the top of its heap to the kernel once more than about 64 MiB of it is free.
-A network's feature maps are allocated and freed once per layer and step, so each pass faults
-them in again page by page, and the kernel zeroes every page: on the benchmark machine (2-core
-AMD EPYC) torchvision's DeepLabV3-ResNet-101 took 1.3 million minor page faults per 512×1024
-inference in a fresh process (7.0 s, against 5.0 s without them), our prepared full BASNet
-320 thousand (5.4 vs 5.1 s). How many a model takes depends on what the process allocated before
-(glibc raises its thresholds as it goes), so figures measured in one process also depended on
-the order the models ran in. :func:`reuse_freed_memory` sets both thresholds high, after which
-freed blocks are reused: no faults in steady state, for any model, in any order. The cost is
-that the process keeps its peak heap (measured: +3% maximum resident memory for the full model's
-inference). Called by the command line, :func:`basnet_lib.engine.trainer.train`,
-:func:`basnet_lib.engine.evaluate.evaluate` and the benchmarks (where it applies to the peers too);
-elsewhere (macOS, musl) it does nothing and says so.
+``free``, and hands the free top of its heap back to the kernel beyond a threshold (both adapt to
+what was freed before, up to 32 and 64 MiB). A network's feature maps are allocated and freed
+once per layer and pass, so each pass faults the large ones in again page by page, and the kernel
+zeroes every page. On the benchmark machine (2-core AMD EPYC), in a fresh process, torchvision's
+DeepLabV3-ResNet-101 took 1.2 million minor page faults per 512×1024 inference (6.4 s, against
+4.9 s without them), our prepared full BASNet 340 thousand (5.2 vs 4.8 s). Because the thresholds
+adapt, the count in one process also depended on which models ran before, and so did
+same-process benchmark ratios. :func:`reuse_freed_memory` fixes both thresholds high, after which
+freed blocks are reused: no faults in steady state, for any model, in any order
+(``benchmarks/bench_allocator.py``). The cost is that the process keeps its peak heap (the full
+model's inference: 1692 → 1884 MB maximum resident memory). Called by the command line,
+:func:`basnet_lib.engine.trainer.train`, :func:`basnet_lib.engine.evaluate.evaluate` and the
+benchmarks (where it applies to the peers too); it changes no value. Where the C library is not
+glibc (macOS, musl) it does nothing and returns False.
 """
 
 from __future__ import annotations

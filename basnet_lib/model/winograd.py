@@ -32,7 +32,9 @@ MIN_PIXELS = 64 * 128  # output height × width
 @functools.cache
 def winograd_available() -> bool:
     """Whether this PyTorch build has NNPACK for this CPU (the call also initialises NNPACK)."""
-    return torch.backends.nnpack.is_available()
+    # The operator is underscored (PyTorch's own convolution dispatcher calls it); if a later
+    # release drops it, the convolutions fall back to the plain ones.
+    return hasattr(torch, "_nnpack_spatial_convolution") and torch.backends.nnpack.is_available()
 
 
 def is_winograd_eligible(conv: nn.Module) -> bool:
