@@ -16,7 +16,6 @@ from basnet_lib.engine.commands import (
 )
 from basnet_lib.model import BACKBONES
 from basnet_lib.reproduce import add_reproduce_arguments, reproduce_command
-from basnet_lib.runtime import reuse_freed_memory
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -91,7 +90,6 @@ def main(argv: list[str] | None = None) -> int:
     reproduce.set_defaults(handler=reproduce_command)
 
     args = parser.parse_args(argv)
-    reuse_freed_memory()  # basnet_lib.runtime: freed feature maps are reused, not faulted in again
     return args.handler(args)
 
 

@@ -11,9 +11,10 @@ adapt, the count in one process also depended on which models ran before, and so
 same-process benchmark ratios. :func:`reuse_freed_memory` fixes both thresholds high, after which
 freed blocks are reused: no faults in steady state, for any model, in any order
 (``benchmarks/bench_allocator.py``). The cost is that the process keeps its peak heap (the full
-model's inference: 1692 → 1884 MB maximum resident memory). Called by the command line,
-:func:`basnet_lib.engine.trainer.train`, :func:`basnet_lib.engine.evaluate.evaluate` and the
-benchmarks (where it applies to the peers too); it changes no value. Where the C library is not
+model's inference: 1692 → 1884 MB maximum resident memory). Called by
+:func:`basnet_lib.engine.trainer.train` and :func:`basnet_lib.engine.evaluate.evaluate` (so by
+the command line and the notebooks too) and by the benchmarks (where it applies to the peers
+too); it changes no value. Where the C library is not
 glibc (macOS, musl) it does nothing and returns False.
 """
 

@@ -64,24 +64,22 @@ def stage_split(model: torch.nn.Module, dataset, *, label: str, context: Distrib
     }
 
 
-def bf16_effect(run_dir: Path, *, context: DistributedContext) -> dict:
-    run, model = load_trained_model(run_dir)
-    dataset = build_dataset(run.data, split="val", train=False)
-    results = {}
-    for amp in (False, True):
-        metrics = evaluate(model, dataset, context=context, amp=amp, progress=True)
-        results["bf16" if amp else "fp32"] = {
-            "mIoU": metrics["mIoU"],
-            "boundary_F": metrics["boundary_F"],
-            "eval_seconds": metrics["eval_seconds"],
-        }
-    fp32, bf16 = results["fp32"], results["bf16"]
-    results["difference_bf16_minus_fp32"] = {
-        "mIoU": bf16["mIoU"] - fp32["mIoU"],
-        "boundary_F": {key: bf16["boundary_F"][key] - fp32["boundary_F"][key] for key in fp32["boundary_F"]},
-        "time_ratio": bf16["eval_seconds"] / fp32["eval_seconds"],
+def _scores(metrics: dict) -> dict:
+    return {key: metrics[key] for key in ("mIoU", "boundary_F", "eval_seconds")}
+
+
+def _difference(new: dict, old: dict) -> dict:
+    return {
+        "mIoU": new["mIoU"] - old["mIoU"],
+        "boundary_F": {key: new["boundary_F"][key] - old["boundary_F"][key] for key in old["boundary_F"]},
+        "time_ratio": new["eval_seconds"] / old["eval_seconds"],
     }
-    results.update(run_dir=str(run_dir), num_images=len(dataset))
+
+
+def bf16_effect(model: torch.nn.Module, dataset, *, run_dir: Path, context: DistributedContext) -> dict:
+    fp32 = _scores(evaluate(model, dataset, context=context, progress=True))
+    bf16 = _scores(evaluate(model, dataset, context=context, amp=True, progress=True))
+    difference = _difference(bf16, fp32)
     print(
         f"bf16 vs fp32 on {run_dir} ({len(dataset)} val images): mIoU {100 * fp32['mIoU']:.2f} → "
         f"{100 * bf16['mIoU']:.2f}, boundary F "
@@ -89,39 +87,35 @@ def bf16_effect(run_dir: Path, *, context: DistributedContext) -> dict:
             f"{100 * fp32['boundary_F'][k]:.2f} → {100 * bf16['boundary_F'][k]:.2f}"
             for k in fp32["boundary_F"]
         )
-        + f"; eval time ×{results['difference_bf16_minus_fp32']['time_ratio']:.2f}"
+        + f"; eval time ×{difference['time_ratio']:.2f}"
     )
-    return results
+    return {
+        "fp32": fp32,
+        "bf16": bf16,
+        "difference_bf16_minus_fp32": difference,
+        "run_dir": str(run_dir),
+        "num_images": len(dataset),
+    }
 
 
 def winograd_effect(model: torch.nn.Module, datasets: dict, *, context: DistributedContext) -> dict:
     results = {}
     for name, dataset in datasets.items():
-        runs = {}
-        for winograd in (False, True):
-            metrics = evaluate(model, dataset, context=context, winograd=winograd, progress=True)
-            runs["winograd" if winograd else "direct"] = {
-                "mIoU": metrics["mIoU"],
-                "boundary_F": metrics["boundary_F"],
-                "eval_seconds": metrics["eval_seconds"],
-            }
-        direct, winograd = runs["direct"], runs["winograd"]
-        runs["difference_winograd_minus_direct"] = {
-            "mIoU": winograd["mIoU"] - direct["mIoU"],
-            "boundary_F": {
-                k: winograd["boundary_F"][k] - direct["boundary_F"][k] for k in direct["boundary_F"]
-            },
-            "time_ratio": winograd["eval_seconds"] / direct["eval_seconds"],
-        }
-        runs["num_images"] = len(dataset)
-        difference = runs["difference_winograd_minus_direct"]
+        direct = _scores(evaluate(model, dataset, context=context, winograd=False, progress=True))
+        winograd = _scores(evaluate(model, dataset, context=context, progress=True))
+        difference = _difference(winograd, direct)
         print(
             f"winograd vs direct, {name} ({len(dataset)} images): mIoU {100 * direct['mIoU']:.4f} → "
             f"{100 * winograd['mIoU']:.4f} (Δ {100 * difference['mIoU']:+.4f} points), boundary F Δ "
             + ", ".join(f"{100 * value:+.4f}" for value in difference["boundary_F"].values())
             + f"; eval time ×{difference['time_ratio']:.2f}"
         )
-        results[name] = runs
+        results[name] = {
+            "direct": direct,
+            "winograd": winograd,
+            "difference_winograd_minus_direct": difference,
+            "num_images": len(dataset),
+        }
     return results
 
 
@@ -146,7 +140,8 @@ def main() -> None:
     dataset = build_dataset(large, split="val", train=False)
     trained = (args.run_dir / "checkpoint.pt").is_file()
     if trained:
-        _, cpu_model = load_trained_model(args.run_dir)
+        run, cpu_model = load_trained_model(args.run_dir)
+        own_val = build_dataset(run.data, split="val", train=False)
     else:
         print(f"no trained run at {args.run_dir}: timing an untrained cpu-preset model instead")
         torch.manual_seed(0)
@@ -168,16 +163,9 @@ def main() -> None:
     payload = {
         "image_size": [1024, 2048],
         "stage_split": splits,
-        "bf16": bf16_effect(args.run_dir, context=context) if trained else None,
+        "bf16": bf16_effect(cpu_model, own_val, run_dir=args.run_dir, context=context) if trained else None,
         "winograd": winograd_effect(
-            cpu_model,
-            {
-                "1024x2048": dataset,
-                "own val set": build_dataset(
-                    load_trained_model(args.run_dir)[0].data, split="val", train=False
-                ),
-            },
-            context=context,
+            cpu_model, {"1024x2048": dataset, "own val set": own_val}, context=context
         )
         if trained
         else None,

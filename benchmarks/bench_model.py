@@ -12,6 +12,10 @@ training step of the joint loss. Settings of a row:
   (``TrainConfig.channels_last``). Applied to DeepLabV3 too, it is the same-settings peer.
 - ``bf16``: ``ours`` + bfloat16 autocast. ``compile``: ``ours`` + ``torch.compile`` (inductor) with frozen weights (``prepare_for_inference(compiled=True)``).
 
+The whole process, peers included, runs with :func:`basnet_lib.runtime.reuse_freed_memory` (as our
+``train`` and ``evaluate`` do): with glibc's default thresholds a model's page faults, and so its
+time, depended on which models ran before it in the process (``--default-malloc`` to compare).
+
 FLOPs come from torch's FLOP counter on the meta device (convolutions and matrix products; a dilated
 kernel counts every tap, also those falling into zero padding, which oneDNN skips, so achieved
 FLOP/s of dilated models is over-stated). The practical peak is the faster of a 4096² fp32 matrix
