@@ -14,8 +14,8 @@ freed blocks are reused: no faults in steady state, for any model, in any order
 model's inference: 1692 → 1884 MB maximum resident memory). Called by
 :func:`basnet_lib.engine.trainer.train` and :func:`basnet_lib.engine.evaluate.evaluate` (so by
 the command line and the notebooks too) and by the benchmarks (where it applies to the peers
-too); it changes no value. Where the C library is not
-glibc (macOS, musl) it does nothing and returns False.
+too); it changes no value. Where the C library is not glibc (macOS, musl) it does nothing and
+returns False.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ training step of the joint loss. Settings of a row:
 - ``user``: how a user runs torchvision's model: default (NCHW) memory format, fp32, ``eval()`` and
   ``torch.no_grad()`` (training: ``train()``, NCHW).
 - ``ours``: our defaults, :func:`basnet_lib.model.inference.prepare_for_inference` (channels_last,
-  BatchNorm folded into the convolutions) under ``torch.inference_mode()``; training: channels_last
+  BatchNorm folded into the convolutions, large 3×3 convolutions by Winograd) under ``torch.inference_mode()``; training: channels_last
   (``TrainConfig.channels_last``). Applied to DeepLabV3 too, it is the same-settings peer.
 - ``bf16``: ``ours`` + bfloat16 autocast. ``compile``: ``ours`` + ``torch.compile`` (inductor) with frozen weights (``prepare_for_inference(compiled=True)``).
 
@@ -369,7 +369,7 @@ def main() -> None:
         "--default-malloc",
         action="store_true",
         help="leave glibc's malloc thresholds alone (default: basnet_lib.runtime.reuse_freed_memory, "
-        "as our command line, train and evaluate do, for every row in this process)",
+        "as our train and evaluate do, for every row in this process)",
     )
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--out", type=Path, default=Path("results/benchmarks/model.json"))

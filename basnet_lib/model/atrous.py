@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from basnet_lib.model.layers import memory_format_of
+from basnet_lib.model.layers import is_same_padded_3x3, memory_format_of
 
 # Per-tap products pay off when at least this share of the kernel's counted taps reads padding:
 # at 75% valid taps (2048→256, rate 12 on 60×60) they took 386 vs 431 ms, at 81% (256→64, rate 18
@@ -42,11 +42,7 @@ def uses_tap_gradient(conv: nn.Conv2d, x: Tensor) -> bool:
         and x.device.type == "cpu"  # measured with oneDNN only; cuDNN keeps its own backward
         and x.ndim == 4
         and memory_format_of(x) == torch.channels_last
-        and tuple(conv.kernel_size) == (3, 3)
-        and tuple(conv.stride) == (1, 1)
-        and tuple(conv.padding) == tuple(conv.dilation)
-        and conv.groups == 1
-        and conv.padding_mode == "zeros"
+        and is_same_padded_3x3(conv)
         and 1.0 - valid_tap_share((x.shape[-2], x.shape[-1]), tuple(conv.dilation)) >= PADDING_SHARE_FOR_TAPS
     )
 

@@ -57,6 +57,18 @@ def conv_bn_relu(in_channels: int, out_channels: int, kernel_size: int) -> Conv2
     return Conv2dNormActivation(in_channels, out_channels, kernel_size=kernel_size)
 
 
+def is_same_padded_3x3(conv: nn.Conv2d) -> bool:
+    """A 3×3 convolution with stride 1, 'same' zero padding (padding = dilation) and no groups:
+    the shape :mod:`basnet_lib.model.atrous` and :mod:`basnet_lib.model.winograd` compute their own way."""
+    return (
+        tuple(conv.kernel_size) == (3, 3)
+        and tuple(conv.stride) == (1, 1)
+        and tuple(conv.padding) == tuple(conv.dilation)
+        and conv.groups == 1
+        and conv.padding_mode == "zeros"
+    )
+
+
 def conv_of_concatenation(conv: nn.Conv2d, parts: Sequence[Tensor]) -> Tensor:
     """``conv(torch.cat(parts, dim=1))``; while autograd records, one convolution per part, summed.
 

@@ -20,7 +20,7 @@ import functools
 import torch
 from torch import Tensor, nn
 
-from basnet_lib.model.layers import memory_format_of
+from basnet_lib.model.layers import is_same_padded_3x3, memory_format_of
 
 # Measured crossover on the benchmark machine (batch 1, channels_last in and out, conversions
 # included): 256→256 at 64×128 took 33 vs 43 ms with oneDNN, 516→256 at 32×64 22 vs 21 ms,
@@ -42,12 +42,8 @@ def is_winograd_eligible(conv: nn.Module) -> bool:
     and enough channels (:data:`MIN_CHANNEL_PRODUCT`) for NNPACK to beat oneDNN."""
     return (
         type(conv) is nn.Conv2d
-        and tuple(conv.kernel_size) == (3, 3)
-        and tuple(conv.stride) == (1, 1)
+        and is_same_padded_3x3(conv)
         and tuple(conv.dilation) == (1, 1)
-        and tuple(conv.padding) == (1, 1)
-        and conv.groups == 1
-        and conv.padding_mode == "zeros"
         and conv.in_channels * conv.out_channels >= MIN_CHANNEL_PRODUCT
     )
 
