@@ -1,121 +1,285 @@
-"""The paper's claims checked against our numbers: a verdict per claim, derived from the tables.
+"""The paper's claims checked against our runs: a verdict per claim from an interval over seeds.
 
-Nothing here is fixed text about the outcome: each verdict compares the *direction* of a gain
-the paper reports (Table 1, Table 3) with the direction of ours, so the statements flip when the
-numbers do.
+Every claim is "X is higher than Y" (all the paper's gains are positive). Per seed we take the paired
+difference X − Y (same seed, same backbone; a seed only one side ran is dropped), and the Student-t
+interval of its mean (:func:`basnet_lib.tables.paired_stats`, shared with Table 1) decides: supported
+when it lies above 0, contradicted below 0, inconclusive when it spans 0 or one seed gives no
+interval. Nothing here is fixed text about the outcome: the statements follow the numbers.
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
+from basnet_lib.model import VARIANTS
 from basnet_lib.tables import (
+    CONFIDENCE,
+    CONTRADICTED,
     F_COLUMNS,
-    NOT_REPRODUCED,
+    INCONCLUSIVE,
+    METRICS,
     PAPER_TABLE1,
     PAPER_TABLE3,
-    REPRODUCED,
+    SUPPORTED,
+    PairedStats,
+    format_ci,
+    format_mean_std,
+    format_points,
+    paired_differences,
+    paired_stats,
+    present_variants,
+    sample_std,
     variant_above,
+    variant_values,
 )
 
+CLAIM_COLUMNS = ["claim", "paper", "n", "mean_difference", "ci_low", "ci_high", "verdict"]
+NOISE_COLUMNS = ["backbone", "kind", "compared", "metric", "n", "mean", "std", "min_detectable_gain"]
+# Table 1 module each variant switches on, and the paper's Table 3 rows standing for baseline / full.
+MODULE_OF = {"ssb": "SSB", "ssb_bdb": "BDB", "full": "AM"}
+PAPER_BASELINE, PAPER_FULL = "DeepLabV3+", "BASNet"
 
-def claims(table1_frame: pd.DataFrame, table3_frame: pd.DataFrame) -> pd.DataFrame:
-    """The paper's claims with its number, ours, and whether ours supports it (derived, never fixed).
 
-    Claims: each module raises mIoU (Table 1 rows); the full model beats the baseline in mIoU;
-    the full model's boundary F beats the baseline's at 3/5/9 px (Table 3, BASNet vs DeepLabV3+);
-    that boundary gain is largest at the strictest tolerance (paper: +5.1 at 3 px, +2.4 at 9 px).
+@dataclass(frozen=True)
+class ClaimCheck:
+    """One claim on one backbone: its text, the paper's gain, what is compared and our statistics."""
+
+    backbone: str
+    claim: str
+    paper: str
+    compared: str
+    metric: str
+    stats: PairedStats
+
+
+def check_claims(runs: pd.DataFrame) -> list[ClaimCheck]:
+    """Every claim the runs (``tables.runs_frame``) allow checking, per backbone in order of appearance.
+
+    Each module raises mIoU over the Table 1 row above among the variants present; the full model
+    beats the baseline in mIoU and in boundary F at 3/5/9 px; and that boundary gain is largest at
+    the strictest tolerance (per seed: gain at 3 px minus gain at 9 px).
     """
-    rows = []
-    for _, row in table1_frame.iterrows():
-        if np.isnan(row["gain"]):
-            continue
-        above = variant_above(
-            row["variant"],
-            present=list(table1_frame.loc[table1_frame["backbone"] == row["backbone"], "variant"]),
-        )
-        paper = " / ".join(f"{row[f'paper_{name}_gain']:+.2f} ({name})" for name in PAPER_TABLE1)
-        rows.append(
-            {
-                "claim": f"{_added_module(row['variant'])} raises mIoU over {above} ({row['backbone']})",
-                "paper": paper,
-                "ours": f"{row['gain']:+.2f}",
-                "verdict": row["verdict"],
-            }
-        )
-    for backbone, group in table1_frame.groupby("backbone", sort=False):
-        by_variant = group.set_index("variant")
-        if {"baseline", "full"} <= set(by_variant.index):
-            gain = by_variant.at["full", "mIoU_mean"] - by_variant.at["baseline", "mIoU_mean"]
-            paper = " / ".join(
-                f"{values['full'] - values['baseline']:+.2f} ({name})"
-                for name, values in PAPER_TABLE1.items()
-            )
-            rows.append(
-                {
-                    "claim": f"full BASNet beats the baseline in mIoU ({backbone})",
-                    "paper": paper,
-                    "ours": f"{gain:+.2f}",
-                    "verdict": REPRODUCED if gain > 0 else NOT_REPRODUCED,
-                }
-            )
-    ours = table3_frame[table3_frame["source"] == "ours"]
-    paper_gains = np.subtract(PAPER_TABLE3["BASNet"], PAPER_TABLE3["DeepLabV3+"])
-    for backbone, group in ours.groupby("backbone", sort=False):
-        full = group[group["method"] == "full"]
-        if full.empty or not (group["method"] == "baseline").any():
-            continue
-        gains = [float(full[f"{column}_gain_vs_baseline"].iloc[0]) for column in F_COLUMNS]
-        for column, gain, paper_gain in zip(F_COLUMNS, gains, paper_gains, strict=True):
-            rows.append(
-                {
-                    "claim": f"full BASNet beats the baseline in boundary {column} ({backbone})",
-                    "paper": f"{paper_gain:+.1f} (BASNet vs DeepLabV3+)",
-                    "ours": f"{gain:+.2f}",
-                    "verdict": REPRODUCED if gain > 0 else NOT_REPRODUCED,
-                }
-            )
-        rows.append(
-            {
-                "claim": f"the boundary gain is largest at the strictest tolerance ({backbone})",
-                "paper": f"{paper_gains[0]:+.1f} at 3px vs {paper_gains[-1]:+.1f} at 9px",
-                "ours": f"{gains[0]:+.2f} at 3px vs {gains[-1]:+.2f} at 9px",
-                "verdict": REPRODUCED if gains[0] > gains[-1] and gains[0] > 0 else NOT_REPRODUCED,
-            }
-        )
-    return pd.DataFrame(rows, columns=["claim", "paper", "ours", "verdict"])
+    checks = []
+    for backbone in dict.fromkeys(runs["backbone"]):
+        present = present_variants(runs, backbone)
+        for variant in present:
+            above = variant_above(variant, present=present)
+            # Without the middle rows, full over baseline is the claim checked below: count it once.
+            if above is not None and (above, variant) != ("baseline", "full"):
+                checks.append(_module_check(runs, backbone, variant, above))
+        if {"baseline", "full"} <= set(present):
+            checks += _full_vs_baseline_checks(runs, backbone)
+    return checks
+
+
+def claims(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per claim: the paper's gain, n paired seeds, our mean difference (points), its 95%
+    interval and the verdict (``supported`` / ``contradicted`` / ``inconclusive``)."""
+    rows = [
+        {
+            "claim": check.claim,
+            "paper": check.paper,
+            "n": check.stats.n,
+            "mean_difference": check.stats.mean,
+            "ci_low": check.stats.ci_low,
+            "ci_high": check.stats.ci_high,
+            "verdict": check.stats.verdict,
+        }
+        for check in check_claims(runs)
+    ]
+    return pd.DataFrame(rows, columns=CLAIM_COLUMNS)
 
 
 def claims_markdown(frame: pd.DataFrame) -> str:
-    """The claims table and a plain summary of which claims our measurements support."""
+    """The claims table, then a plain summary: how many claims are supported, contradicted,
+    inconclusive, and which."""
     if frame.empty:
-        return "No claim can be checked: Table 1 needs at least two variants, Table 3 baseline and full.\n"
-    supported = frame[frame["verdict"].str.startswith(REPRODUCED)]
-    unsupported = frame[~frame["verdict"].str.startswith(REPRODUCED)]
+        return "No claim can be checked: a backbone needs at least two Table 1 variants.\n"
+    shown = pd.DataFrame(
+        {
+            "claim": frame["claim"],
+            "paper": frame["paper"],
+            "n": frame["n"],
+            "mean difference (pts)": [format_points(value) for value in frame["mean_difference"]],
+            f"{CONFIDENCE:.0%} CI (pts)": [
+                format_ci(low, high) for low, high in zip(frame["ci_low"], frame["ci_high"], strict=True)
+            ],
+            "verdict": frame["verdict"],
+        }
+    )
+    groups = {label: frame[frame["verdict"].str.startswith(label)] for label in _VERDICT_LABELS}
     lines = [
-        frame.to_markdown(index=False),
+        shown.to_markdown(index=False, disable_numparse=True),
         "",
-        f"Our measurements support {len(supported)} of the {len(frame)} claims checked"
-        + (":" if len(supported) else "."),
+        f"Verdicts come from the {CONFIDENCE:.0%} Student-t interval of the per-seed paired difference "
+        "(ours minus the variant it is compared with): supported when it lies above 0, contradicted "
+        "below 0, inconclusive when it spans 0 or a single seed gives no interval.",
+        "",
+        f"{len(groups[SUPPORTED])} of {len(frame)} claims supported; {len(groups[CONTRADICTED])} "
+        f"contradicted; {len(groups[INCONCLUSIVE])} inconclusive.",
     ]
-    lines += [
-        f"- supported: {claim} (ours {ours})"
-        for claim, ours in zip(supported["claim"], supported["ours"], strict=True)
-    ]
-    if len(unsupported):
-        lines.append("They do not support:")
+    for label, rows in groups.items():
+        if rows.empty:
+            continue
+        lines += ["", f"{_VERDICT_LABELS[label]}:"]
         lines += [
-            f"- not supported: {claim} (ours {ours}, paper {paper})"
-            for claim, ours, paper in zip(
-                unsupported["claim"], unsupported["ours"], unsupported["paper"], strict=True
-            )
+            f"- {row.claim}: {format_points(row.mean_difference)} pts, {CONFIDENCE:.0%} CI "
+            f"{format_ci(row.ci_low, row.ci_high)}, n={row.n} (paper {row.paper})"
+            for row in rows.itertuples()
         ]
     return "\n".join(lines) + "\n"
 
 
-def _added_module(variant: str) -> str:
-    return {"ssb": "SSB", "ssb_bdb": "BDB", "full": "AM"}.get(variant, variant)
+def noise_floor(runs: pd.DataFrame) -> pd.DataFrame:
+    """How much our numbers move between seeds, and the smallest gain this setup could call supported.
+
+    ``kind == "variant"`` rows: per (backbone, variant) and metric, n seeds, mean and seed-to-seed
+    std (%). ``kind == "paired difference"`` rows: per claim, the paired differences' n, mean and std
+    (points) and ``min_detectable_gain``, the interval's half-width t·sd/√n: a mean gain must exceed
+    it to be supported (NaN with one seed).
+    """
+    rows = []
+    for backbone in dict.fromkeys(runs["backbone"]):
+        for variant in present_variants(runs, backbone):
+            for metric in METRICS:
+                values = variant_values(runs, backbone, variant, metric)
+                mean = float(values.mean()) if len(values) else math.nan
+                rows.append(
+                    [backbone, "variant", variant, metric, len(values), mean, sample_std(values), math.nan]
+                )
+    for check in check_claims(runs):
+        paired = check.stats
+        spread = [paired.n, paired.mean, paired.std, paired.half_width]
+        rows.append([check.backbone, "paired difference", check.compared, check.metric, *spread])
+    return pd.DataFrame(rows, columns=NOISE_COLUMNS)
 
 
-__all__ = ["claims", "claims_markdown"]
+def noise_floor_markdown(frame: pd.DataFrame) -> str:
+    """The noise floor as two Markdown tables: spread per variant, smallest detectable gain per claim."""
+    variants = frame[frame["kind"] == "variant"]
+    pairs = frame[frame["kind"] == "paired difference"]
+    spread = pd.DataFrame(
+        [
+            {
+                "backbone": backbone,
+                "variant": variant,
+                **{row.metric: format_mean_std(row.mean, row.std, int(row.n)) for row in group.itertuples()},
+            }
+            for (backbone, variant), group in variants.groupby(["backbone", "compared"], sort=False)
+        ],
+        columns=["backbone", "variant", *METRICS],
+    )
+    detectable = pd.DataFrame(
+        {
+            "backbone": pairs["backbone"],
+            "compared": pairs["compared"],
+            "metric": pairs["metric"],
+            "n": pairs["n"],
+            "mean difference (pts)": [format_points(value) for value in pairs["mean"]],
+            "std of differences (pts)": [_plain(value) for value in pairs["std"]],
+            "smallest detectable gain (pts)": [_plain(value) for value in pairs["min_detectable_gain"]],
+        }
+    )
+    return (
+        "Seed-to-seed spread (%, mean ± sample std over seeds):\n\n"
+        + spread.to_markdown(index=False, disable_numparse=True)
+        + f"\n\nSmallest gain each claim could detect: the {CONFIDENCE:.0%} interval's half-width "
+        "t·sd/√n of the paired per-seed differences (a mean gain must exceed it to be supported; "
+        "— with one seed):\n\n" + detectable.to_markdown(index=False, disable_numparse=True) + "\n"
+    )
+
+
+_VERDICT_LABELS = {SUPPORTED: "Supported", CONTRADICTED: "Contradicted", INCONCLUSIVE: "Inconclusive"}
+
+
+def _module_check(runs: pd.DataFrame, backbone: str, variant: str, above: str) -> ClaimCheck:
+    """The modules ``variant`` adds over ``above`` raise mIoU (the paper's gain over the same row)."""
+    paper = " / ".join(
+        f"{values[variant] - values[above]:+.2f} ({name})" for name, values in PAPER_TABLE1.items()
+    )
+    return _compare(
+        runs,
+        backbone,
+        claim=f"{_added_modules(above, variant)} raises mIoU over {above} ({backbone})",
+        paper=paper,
+        variant=variant,
+        reference=above,
+        metric="mIoU",
+    )
+
+
+def _full_vs_baseline_checks(runs: pd.DataFrame, backbone: str) -> list[ClaimCheck]:
+    """Full beats baseline in mIoU and in boundary F per threshold; the gain is largest at the
+    strictest threshold."""
+    paper_miou = " / ".join(
+        f"{values['full'] - values['baseline']:+.2f} ({name})" for name, values in PAPER_TABLE1.items()
+    )
+    checks = [_compare(runs, backbone, f"full BASNet beats the baseline in mIoU ({backbone})", paper_miou)]
+    paper_gains = dict(
+        zip(F_COLUMNS, np.subtract(PAPER_TABLE3[PAPER_FULL], PAPER_TABLE3[PAPER_BASELINE]), strict=True)
+    )
+    for column in F_COLUMNS:
+        claim = f"full BASNet beats the baseline in boundary {column} ({backbone})"
+        paper = f"{paper_gains[column]:+.1f} ({PAPER_FULL} vs {PAPER_BASELINE})"
+        checks.append(_compare(runs, backbone, claim, paper, metric=column))
+    strict, loose = F_COLUMNS[0], F_COLUMNS[-1]
+    gains = {
+        column: paired_differences(
+            runs, backbone=backbone, variant="full", reference="baseline", metric=column
+        )
+        for column in (strict, loose)
+    }
+    strict_px, loose_px = strict.removeprefix("F_"), loose.removeprefix("F_")
+    paper_excess = paper_gains[strict] - paper_gains[loose]
+    checks.append(
+        ClaimCheck(
+            backbone=backbone,
+            claim=f"the boundary gain is largest at the strictest tolerance ({backbone})",
+            paper=f"{paper_gains[strict]:+.1f} at {strict_px} vs {paper_gains[loose]:+.1f} at {loose_px}: "
+            f"{paper_excess:+.1f}",
+            compared="full − baseline",
+            metric=f"{strict} gain − {loose} gain",
+            stats=paired_stats(gains[strict] - gains[loose]),
+        )
+    )
+    return checks
+
+
+def _compare(
+    runs: pd.DataFrame,
+    backbone: str,
+    claim: str,
+    paper: str,
+    *,
+    variant: str = "full",
+    reference: str = "baseline",
+    metric: str = "mIoU",
+) -> ClaimCheck:
+    differences = paired_differences(
+        runs, backbone=backbone, variant=variant, reference=reference, metric=metric
+    )
+    return ClaimCheck(
+        backbone=backbone,
+        claim=claim,
+        paper=paper,
+        compared=f"{variant} − {reference}",
+        metric=metric,
+        stats=paired_stats(differences),
+    )
+
+
+def _added_modules(above: str, variant: str) -> str:
+    """The modules switched on from ``above`` to ``variant`` (``SSB``; ``BDB+AM`` when a row is missing)."""
+    added = VARIANTS[VARIANTS.index(above) + 1 : VARIANTS.index(variant) + 1]
+    return "+".join(MODULE_OF[name] for name in added)
+
+
+def _plain(value: float) -> str:
+    return "—" if math.isnan(value) else f"{value:.2f}"
+
+
+__all__ = ["ClaimCheck", "check_claims", "claims", "claims_markdown", "noise_floor", "noise_floor_markdown"]

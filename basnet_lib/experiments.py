@@ -9,9 +9,14 @@ notebooks (``04``, ``05``) that read the results agree on every run directory (S
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
+
+import torch
 
 from basnet_lib.engine.config import RunConfig
 from basnet_lib.engine.presets import preset
@@ -22,6 +27,7 @@ from basnet_lib.model import VARIANTS
 CHECKOUT = Path(__file__).resolve().parents[1]
 NOTEBOOKS_DIR = CHECKOUT / "notebooks"
 TRAINING_NOTEBOOK = "02_training.ipynb"
+PAPERMILL_LOG = "papermill.log"
 # SPEC H1: the stock kernel name; custom ones raise NoSuchKernel on clean machines.
 KERNEL_NAME = "python3"
 
@@ -153,32 +159,41 @@ def execute_notebook(
     return time.perf_counter() - started
 
 
-def run_training_notebook(
+def training_notebook_command(
     run: RunConfig,
     *,
     preset_name: str,
     data_root: str = "",
     iterations: int = 0,
     results_root: str | Path = "results",
-) -> Path:
-    """Train ``run`` by executing ``02_training.ipynb``; the executed notebook lands in its run
-    directory (SPEC F6: every run keeps its executed notebook). Returns that notebook's path."""
-    output_path = run.run_dir / TRAINING_NOTEBOOK
-    execute_notebook(
-        TRAINING_NOTEBOOK,
-        output_path,
-        parameters={
-            "preset": preset_name,
-            "variant": run.model.variant,
-            "backbone": run.model.backbone,
-            "seed": run.train.seed,
-            "data_root": data_root,
-            "iterations": iterations,
-            "results_root": str(resolve_results_root(results_root)),
-            "progress": False,
-        },
-    )
-    return output_path
+) -> list[str]:
+    """The papermill command that trains ``run`` by executing ``02_training.ipynb`` into its run
+    directory (SPEC F6: every run keeps its executed notebook)."""
+    parameters = {
+        "preset": preset_name,
+        "variant": run.model.variant,
+        "backbone": run.model.backbone,
+        "seed": run.train.seed,
+        "data_root": data_root,
+        "iterations": iterations,
+        "results_root": str(resolve_results_root(results_root)),
+        "progress": False,
+    }
+    return [
+        sys.executable, "-m", "papermill", str(NOTEBOOKS_DIR / TRAINING_NOTEBOOK),
+        str(run.run_dir / TRAINING_NOTEBOOK), "-y", json.dumps(parameters), "-k", KERNEL_NAME,
+        "--cwd", str(project_directory()), "--no-progress-bar", "--no-log-output",
+    ]  # fmt: skip
+
+
+def parallel_runs(runs: list[RunConfig]) -> int:
+    """How many runs train side by side: on CPU, the cores over each run's threads (the cpu
+    preset's single-thread runs, two at a time on 2 cores); one on a GPU or with threads unset."""
+    threads = max(run.train.threads for run in runs) if runs else 0
+    on_gpu = any(run.train.device != "cpu" for run in runs) and torch.cuda.is_available()
+    if on_gpu or not threads:
+        return 1
+    return max(1, (os.cpu_count() or 1) // threads)
 
 
 def ensure_runs(
@@ -188,25 +203,56 @@ def ensure_runs(
     data_root: str = "",
     iterations: int = 0,
     results_root: str | Path = "results",
+    parallel: int = 0,
 ) -> list[RunResult]:
     """Train every unfinished run of ``runs`` through ``02_training.ipynb``, then load them all.
 
-    One line per run (SPEC H4: no progress bars in batch runs).
+    ``parallel`` runs at a time (0: :func:`parallel_runs`), each a papermill process; one line per
+    finished run (SPEC H4: no progress bars in batch runs). A failed run stops the others and
+    raises with the path of its partly executed notebook and the end of its output.
     """
+    todo = [run for run in runs if not is_finished(run)]
     for run in runs:
-        if is_finished(run):
+        if run not in todo:
             print(f"reuse   {run.run_dir}")
-            continue
-        started = time.perf_counter()
-        notebook = run_training_notebook(
-            run,
-            preset_name=preset_name,
-            data_root=data_root,
-            iterations=iterations,
-            results_root=results_root,
-        )
-        print(f"trained {run.run_dir} in {time.perf_counter() - started:.0f} s (notebook: {notebook.name})")
+    grid = dict(preset_name=preset_name, data_root=data_root, iterations=iterations, results_root=results_root)
+    slots = parallel or parallel_runs(todo)
+    running: list[tuple[RunConfig, subprocess.Popen, float]] = []
+    try:
+        while todo or running:
+            while todo and len(running) < slots:
+                run = todo.pop(0)
+                run.run_dir.mkdir(parents=True, exist_ok=True)
+                command = training_notebook_command(run, **grid)
+                with open(run.run_dir / PAPERMILL_LOG, "w") as log:  # the child keeps its own handle
+                    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+                running.append((run, process, time.perf_counter()))
+            time.sleep(0.5)
+            for entry in [entry for entry in running if entry[1].poll() is not None]:
+                running.remove(entry)
+                _report_finished(*entry)
+    finally:
+        for _, process, _ in running:
+            process.kill()
     return [load_run(run.run_dir) for run in runs]
+
+
+def _report_finished(run: RunConfig, process: subprocess.Popen, started: float) -> None:
+    if process.returncode != 0:
+        output = (run.run_dir / PAPERMILL_LOG).read_text(errors="replace")
+        raise RuntimeError(
+            f"training {run.run_dir} failed (see {run.run_dir / TRAINING_NOTEBOOK}):\n{output[-3000:]}"
+        )
+    metrics = load_run(run.run_dir).metrics
+    print(
+        f"trained {run.run_dir} in {time.perf_counter() - started:.0f} s: "
+        f"mIoU {100 * metrics['mIoU']:.2f}%, boundary F {_f_text(metrics)}",
+        flush=True,
+    )
+
+
+def _f_text(metrics: dict) -> str:
+    return "/".join(f"{100 * value:.1f}" for value in metrics["boundary_F"].values()) + "% (3/5/9 px)"
 
 
 __all__ = [
@@ -218,9 +264,10 @@ __all__ = [
     "enter_project_directory",
     "execute_notebook",
     "is_finished",
+    "parallel_runs",
     "planned_run",
     "planned_runs",
     "project_directory",
     "resolve_results_root",
-    "run_training_notebook",
+    "training_notebook_command",
 ]

@@ -39,12 +39,15 @@ class LossConfig:
             a label (SPEC B4), so a class boundary against a void region is still a positive on the
             labelled side; only the void side, where we do not know what is there (crop padding,
             ego vehicle, out-of-ROI), is unsupervised, as the segmentation term already is.
+        class_weights: per-class weights of the segmentation cross-entropy (a weighted mean over
+            the labelled pixels); empty = unweighted, the paper's (see ``TrainConfig.class_balance``).
     """
 
     edge_weight: float = 0.05
     probe_weight: float = 1.0
     ignore_index: int = IGNORE_INDEX
     mask_ignored_edges: bool = True
+    class_weights: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("edge_weight", "probe_weight"):
@@ -113,8 +116,15 @@ def joint_loss(
         raise ValueError(f"logits {tuple(logits.shape)} and labels {tuple(labels.shape)} do not match")
     labelled = labels != config.ignore_index
     # Mean over labelled pixels; a batch with none gives 0 instead of 0/0.
-    seg = F.cross_entropy(logits.float(), labels, ignore_index=config.ignore_index, reduction="sum")
-    seg = seg / labelled.sum().clamp(min=1)
+    if config.class_weights:
+        weights = torch.tensor(config.class_weights, dtype=torch.float32, device=logits.device)
+        seg = F.cross_entropy(
+            logits.float(), labels, weight=weights, ignore_index=config.ignore_index, reduction="sum"
+        )
+        seg = seg / weights[labels[labelled]].sum().clamp(min=1e-12)
+    else:
+        seg = F.cross_entropy(logits.float(), labels, ignore_index=config.ignore_index, reduction="sum")
+        seg = seg / labelled.sum().clamp(min=1)
     valid = labelled if config.mask_ignored_edges else None
     zero = logits.new_zeros((), dtype=torch.float32)
     boundary = outputs.get("boundary")

@@ -7,19 +7,24 @@ the paper's claims our measurements support: every statement is derived from the
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from basnet_lib.claims import claims, claims_markdown
+from basnet_lib.claims import claims, claims_markdown, noise_floor, noise_floor_markdown
+from basnet_lib.config_io import config_to_dict
+from basnet_lib.engine.presets import preset
 from basnet_lib.summary import system_info
 
 TABLES_DIR, FIGURES_DIR, NOTEBOOKS_OUT_DIR = "tables", "figures", "notebooks"
+INVOCATIONS_FILE = "invocations.json"
 # Figures of the report, in reading order (file name in figures/, caption).
 REPORT_FIGURES = (
     ("architecture_full.png", "Block diagram of the full model with tensor shapes (notebook 01, Fig. 1)"),
     ("table1_miou.png", "Table 1: mIoU per variant, error bars = std over seeds (notebook 03)"),
+    ("learning_curves.png", "Val learning curves of every run; dashed: the same recipe with 4× the steps (notebook 03)"),
     ("fscore_vs_tolerance.png", "Table 3: boundary F against tolerance (notebook 04)"),
     ("per_class_fscore.png", "Per-class boundary F at the strictest threshold (notebook 04)"),
     ("fig4_sab_probes.png", "Fig. 4: SAB-probe boundary maps per stage (notebook 05)"),
@@ -46,54 +51,127 @@ def write_report(
     *,
     settings: ReproductionSettings,
     notebook_seconds: dict[str, float],
-    wall_seconds: float,
 ) -> Path:
     """Write ``{results_root}/REPORT.md`` from ``tables/``, ``figures/`` and ``runs.csv``."""
     results_root = Path(results_root)
     tables = results_root / TABLES_DIR
-    table1 = pd.read_csv(tables / "table1.csv")
-    table3 = pd.read_csv(tables / "table3.csv")
     runs = pd.read_csv(tables / "runs.csv")
-    data = settings.data_root or "SynthCity (generated, Cityscapes layout, SPEC B2)"
     lines = [
-        f"# BASNet reproduction report: `{settings.preset}` preset",
-        "",
-        f"Dataset: {data}. Variants: {', '.join(settings.variants)}; backbones: "
-        f"{', '.join(sorted(set(table1['backbone'])))}; seeds: {', '.join(map(str, settings.seeds))}"
-        + (f"; iterations overridden to {settings.iterations}" if settings.iterations else "")
-        + ".",
-        "",
-        "The paper's numbers are Cityscapes with ImageNet ResNet-50/101 at full scale; unless this is the "
-        "`paper` preset they are a reference, not a target. What we check is the *direction* of each gain "
-        'the paper claims ("reproduced" = same sign as the paper\'s, all of which are positive).',
-        "",
+        *_header(settings, runs),
         "## Which claims our measurements support",
         "",
-        claims_markdown(claims(table1, table3)),
-        "## Table 1: mIoU (%) per module, val",
+        claims_markdown(claims(runs)),
+        "## Noise floor",
         "",
-        (tables / "table1.md").read_text(),
-        "## Table 3: boundary F-score (%), val",
+        "Seed-to-seed spread of each variant, and for each claim the smallest mean gain its 95% "
+        "interval could separate from 0 with these seeds (t·sd/√n of the paired differences).",
         "",
-        (tables / "table3.md").read_text(),
+        noise_floor_markdown(noise_floor(runs)),
+        *_section("Table 1: mIoU (%) per module, val", tables / "table1.md"),
+        *_section("Table 3: boundary F-score (%), val", tables / "table3.md"),
+        *_section("The boundary branch on its own", tables / "boundary_map.md"),
+        *_section("Checkerboard artefacts in the boundary maps", tables / "checkerboard.md"),
+        *_section("Boundary F read correctly: empty pairs", tables / "boundary_f_present.md"),
+        *_section("Learning curves: how far from the plateau", tables / "plateau_gap.md"),
+        *_section("The Aggregation Module's deficit: width or method?", tables / "width.md"),
         "## Runs",
         "",
         runs.to_markdown(index=False, floatfmt=".2f"),
         "",
+        "## Where this preset departs from the paper's protocol",
+        "",
+        preset_deviations_markdown(settings.preset),
         "## Figures",
         "",
     ]
     for name, caption in REPORT_FIGURES:
         if (results_root / FIGURES_DIR / name).is_file():
             lines += [f"**{caption}**", "", f"![{caption}]({FIGURES_DIR}/{name})", ""]
-    lines += [
+    lines += _how_it_was_made(settings, notebook_seconds, results_root)
+    path = results_root / "REPORT.md"
+    path.write_text("\n".join(lines))
+    return path
+
+
+def preset_deviations_markdown(preset_name: str) -> str:
+    """Every config field where ``preset_name`` differs from the ``paper`` preset, as a table."""
+    if preset_name == "paper":
+        return "None: this is the `paper` preset.\n"
+    ours = config_to_dict(preset(preset_name, variant="full", data_root="-"))
+    paper = config_to_dict(preset("paper", variant="full", data_root="-"))
+    rows = [
+        f"| `{section}.{name}` | {value!r} | {paper[section][name]!r} |"
+        for section in ("model", "data", "train")
+        for name, value in ours[section].items()
+        if value != paper[section][name] and name not in _BOOKKEEPING_FIELDS
+    ]
+    return "\n".join([f"| field | `{preset_name}` | `paper` |", "|---|---|---|", *rows]) + "\n"
+
+
+def _header(settings: ReproductionSettings, runs: pd.DataFrame) -> list[str]:
+    data = settings.data_root or "SynthCity (generated, Cityscapes layout, docs/method.md)"
+    return [
+        f"# BASNet reproduction report: `{settings.preset}` preset",
+        "",
+        f"Dataset: {data}. Variants: {', '.join(settings.variants)}; backbones: "
+        f"{', '.join(sorted(set(runs['backbone'])))}; seeds: {', '.join(map(str, settings.seeds))}"
+        + (f"; iterations overridden to {settings.iterations}" if settings.iterations else "")
+        + ".",
+        "",
+        "The paper's numbers are Cityscapes with ImageNet ResNet-50/101 at full scale; unless this is the "
+        "`paper` preset they are a reference, not a target. What we check is the *direction* of each gain "
+        "the paper claims (all positive), from the 95% Student-t interval of the per-seed paired "
+        "difference: supported = above 0, contradicted = below 0, inconclusive = spans 0 or one seed.",
+        "",
+    ]
+
+
+def _section(title: str, path: Path) -> list[str]:
+    """A report section from a table the notebooks wrote; absent tables leave the section out."""
+    return [f"## {title}", "", path.read_text(), ""] if path.is_file() else []
+
+
+def _devices(results_root: Path) -> list[str]:
+    """The devices the runs trained on, from their ``metrics.json``."""
+    devices = set()
+    for metrics in results_root.glob("runs/*/*/metrics.json"):
+        devices.add(json.loads(metrics.read_text()).get("device", "unknown"))
+    return sorted(devices)
+
+
+def record_invocation(results_root: Path, *, wall_seconds: float, trained_runs: int, total_runs: int) -> None:
+    """Append this ``basnet reproduce`` invocation to ``invocations.json``: a rerun that reuses
+    finished runs must not replace the wall time of the invocation that trained them."""
+    path = Path(results_root) / INVOCATIONS_FILE
+    invocations = json.loads(path.read_text()) if path.is_file() else []
+    invocations.append(
+        {
+            "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "wall_minutes": round(wall_seconds / 60, 1),
+            "trained_runs": trained_runs,
+            "total_runs": total_runs,
+        }
+    )
+    path.write_text(json.dumps(invocations, indent=2) + "\n")
+
+
+def _how_it_was_made(settings: ReproductionSettings, notebook_seconds: dict[str, float], results_root: Path) -> list[str]:
+    path = results_root / INVOCATIONS_FILE
+    invocations = json.loads(path.read_text()) if path.is_file() else []
+    return [
         "## How it was made",
         "",
-        f"Command: `{settings.command}`",
+        f"Command: `{settings.command}`. Training device: {', '.join(_devices(results_root)) or 'unknown'}.",
         "",
-        f"Wall time: {wall_seconds / 60:.1f} min in total.",
+        "| invocation finished | wall time (min) | runs trained | runs reused |",
+        "|---|---:|---:|---:|",
+        *[
+            f"| {item['finished']} | {item['wall_minutes']:.1f} | {item['trained_runs']} | "
+            f"{item['total_runs'] - item['trained_runs']} |"
+            for item in invocations
+        ],
         "",
-        "| executed notebook | seconds |",
+        "| executed notebook (last invocation) | seconds |",
         "|---|---:|",
         *[f"| `{NOTEBOOKS_OUT_DIR}/{name}` | {seconds:.0f} |" for name, seconds in notebook_seconds.items()],
         "",
@@ -106,9 +184,29 @@ def write_report(
         "```",
         "",
     ]
-    path = results_root / "REPORT.md"
-    path.write_text("\n".join(lines))
-    return path
 
 
-__all__ = ["REPORT_FIGURES", "ReproductionSettings", "write_report"]
+# Fields that say where and how a run is kept or observed, not what it learns: the SAB probes are
+# detached heads, evaluations during training leave the weights bit-identical (both tested), and
+# the thread count only changes float rounding.
+_BOOKKEEPING_FIELDS = (
+    "root",
+    "results_dir",
+    "run_name",
+    "checkpoint_every",
+    "log_every",
+    "num_workers",
+    "sab_probes",
+    "eval_every",
+    "eval_images",
+    "threads",
+)
+
+
+__all__ = [
+    "REPORT_FIGURES",
+    "ReproductionSettings",
+    "preset_deviations_markdown",
+    "record_invocation",
+    "write_report",
+]

@@ -2,17 +2,20 @@
 
 Our numbers come from run directories (``metrics.json``), as percentages, mean ± std over seeds
 (SPEC F5). On SynthCity and a small backbone the paper's values are a reference, not a target:
-what we compare is the *direction* of each gain the paper claims, and each table says per row
-whether that direction is reproduced.
+what we compare is the *direction* of each gain the paper claims. A gain is judged on the per-seed
+paired differences (:func:`paired_differences`) and their Student-t interval (:func:`paired_stats`),
+the one computation behind Table 1's verdicts and :mod:`basnet_lib.claims`.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from basnet_lib.data.labels import CLASS_NAMES
 from basnet_lib.engine.trainer import RunResult
@@ -39,7 +42,77 @@ MODULES = {
     "ssb_bdb": ("✓", "✓", ""),
     "full": ("✓", "✓", "✓"),
 }
-REPRODUCED, NOT_REPRODUCED = "reproduced", "not reproduced"
+# The per-run metrics (%) a runs frame holds.
+METRICS = ("mIoU", *F_COLUMNS)
+# Coverage of the intervals on paired differences, and their verdicts.
+CONFIDENCE = 0.95
+SUPPORTED, CONTRADICTED, INCONCLUSIVE = "supported", "contradicted", "inconclusive"
+
+
+@dataclass(frozen=True)
+class PairedStats:
+    """Per-seed differences (variant − reference, in points) and the Student-t interval of their mean.
+
+    ``std`` is the differences' sample std and ``half_width`` is t_{(1+CONFIDENCE)/2, n−1}·std/√n:
+    the smallest mean gain the interval separates from 0. Both are NaN below two seeds.
+    """
+
+    seeds: tuple[int, ...]
+    differences: tuple[float, ...]
+    mean: float
+    std: float
+    half_width: float
+
+    @property
+    def n(self) -> int:
+        return len(self.differences)
+
+    @property
+    def ci_low(self) -> float:
+        return self.mean - self.half_width
+
+    @property
+    def ci_high(self) -> float:
+        return self.mean + self.half_width
+
+    @property
+    def verdict(self) -> str:
+        """Supported (interval above 0), contradicted (below 0), else inconclusive; a positive
+        difference is the paper's direction. One seed gives no interval, hence no decision."""
+        if self.n < 2:
+            return f"{INCONCLUSIVE} ({'1 seed' if self.n == 1 else 'no paired seeds'})"
+        if self.ci_low > 0:
+            return SUPPORTED
+        if self.ci_high < 0:
+            return CONTRADICTED
+        return INCONCLUSIVE
+
+
+def paired_differences(
+    runs: pd.DataFrame, *, backbone: str, variant: str, reference: str, metric: str
+) -> pd.Series:
+    """``metric`` of ``variant`` minus ``reference`` per seed (index), on one backbone.
+
+    Only seeds both variants ran are kept: pairing by seed cancels what two runs of a seed share.
+    """
+    ours, theirs = (variant_values(runs, backbone, name, metric) for name in (variant, reference))
+    differences = ours - theirs
+    return differences.dropna().sort_index().rename(metric)
+
+
+def paired_stats(differences: pd.Series) -> PairedStats:
+    """Mean, sample std and the ``CONFIDENCE`` Student-t interval of per-seed differences (index: seed)."""
+    values = differences.dropna()
+    n = len(values)
+    std = sample_std(values)
+    quantile = float(stats.t.ppf((1 + CONFIDENCE) / 2, n - 1)) if n > 1 else math.nan
+    return PairedStats(
+        seeds=tuple(int(seed) for seed in values.index),
+        differences=tuple(float(value) for value in values),
+        mean=float(values.mean()) if n else math.nan,
+        std=std,
+        half_width=quantile * std / math.sqrt(n) if n > 1 else math.nan,
+    )
 
 
 def runs_frame(results: list[RunResult]) -> pd.DataFrame:
@@ -64,37 +137,51 @@ def runs_frame(results: list[RunResult]) -> pd.DataFrame:
 def table1(runs: pd.DataFrame) -> pd.DataFrame:
     """Table 1: mIoU mean ± std over seeds per (backbone, variant), each row's gain over the row above.
 
+    ``gain`` is the difference of the two rows' means; ``paired_*``, ``ci_low``/``ci_high`` and
+    ``verdict`` come from the per-seed paired differences (:func:`paired_stats`), as in the claims.
     Beside every row: the paper's ResNet-50 and ResNet-101 values and gains (the paper's "+1.1%"
-    are percentage points), and whether our gain has the paper's direction (all its gains are
-    positive). With several seeds, a gain smaller than the seeds' combined std is flagged.
+    are percentage points).
     """
     rows = []
-    for backbone, group in runs.groupby("backbone", sort=False):
-        previous = None
-        for variant in [variant for variant in VARIANTS if variant in set(group["variant"])]:
-            values = group.loc[group["variant"] == variant, "mIoU"]
-            mean, std = float(values.mean()), _std(values)
-            ssb, bdb, am = MODULES[variant]
-            row = {
-                "backbone": backbone,
-                "variant": variant,
-                "method": f"{_backbone_title(backbone)}+ASPP",
-                "SSB": ssb,
-                "BDB": bdb,
-                "AM": am,
-                "seeds": len(values),
-                "mIoU_mean": mean,
-                "mIoU_std": std,
-                "gain": math.nan if previous is None else mean - previous[0],
-            }
-            for paper_backbone, paper in PAPER_TABLE1.items():
-                row[f"paper_{paper_backbone}"] = paper[variant]
-                above = variant_above(variant, present=list(paper))
-                row[f"paper_{paper_backbone}_gain"] = paper[variant] - paper[above] if above else math.nan
-            row["verdict"] = _gain_verdict(row["gain"], std, None if previous is None else previous[1])
-            rows.append(row)
-            previous = (mean, std)
+    for backbone in dict.fromkeys(runs["backbone"]):
+        present = present_variants(runs, backbone)
+        for variant in present:
+            rows.append(_table1_row(runs, backbone, variant, variant_above(variant, present=present)))
     return pd.DataFrame(rows)
+
+
+def _table1_row(runs: pd.DataFrame, backbone: str, variant: str, above: str | None) -> dict:
+    """One Table 1 row: our mIoU over seeds, the gain over ``above`` and its paired statistics."""
+    values = variant_values(runs, backbone, variant, "mIoU")
+    ssb, bdb, am = MODULES[variant]
+    row = {
+        "backbone": backbone,
+        "variant": variant,
+        "method": f"{_backbone_title(backbone)}+ASPP",
+        "SSB": ssb,
+        "BDB": bdb,
+        "AM": am,
+        "seeds": len(values),
+        "mIoU_mean": float(values.mean()),
+        "mIoU_std": sample_std(values),
+        "gain": math.nan,
+    }
+    paired = None
+    if above is not None:
+        row["gain"] = row["mIoU_mean"] - float(variant_values(runs, backbone, above, "mIoU").mean())
+        paired = paired_stats(
+            paired_differences(runs, backbone=backbone, variant=variant, reference=above, metric="mIoU")
+        )
+    row["paired_n"] = 0 if paired is None else paired.n
+    row["paired_gain"] = math.nan if paired is None else paired.mean
+    row["ci_low"] = math.nan if paired is None else paired.ci_low
+    row["ci_high"] = math.nan if paired is None else paired.ci_high
+    for paper_backbone, paper in PAPER_TABLE1.items():
+        row[f"paper_{paper_backbone}"] = paper[variant]
+        paper_above = variant_above(variant, present=list(paper))
+        row[f"paper_{paper_backbone}_gain"] = paper[variant] - paper[paper_above] if paper_above else math.nan
+    row["verdict"] = "—" if paired is None else paired.verdict
+    return row
 
 
 def table3(runs: pd.DataFrame) -> pd.DataFrame:
@@ -103,12 +190,12 @@ def table3(runs: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for backbone, group in runs.groupby("backbone", sort=False):
         baseline = group.loc[group["variant"] == "baseline", list(F_COLUMNS)].mean()
-        for variant in [variant for variant in VARIANTS if variant in set(group["variant"])]:
+        for variant in present_variants(group, backbone):
             values = group.loc[group["variant"] == variant]
             row = {"source": "ours", "method": variant, "backbone": backbone, "seeds": len(values)}
             for column in F_COLUMNS:
                 row[column] = float(values[column].mean())
-                row[f"{column}_std"] = _std(values[column])
+                row[f"{column}_std"] = sample_std(values[column])
                 row[f"{column}_gain_vs_baseline"] = row[column] - float(baseline.get(column, math.nan))
             rows.append(row)
     for method, scores in PAPER_TABLE3.items():
@@ -145,17 +232,21 @@ def run_scores(metrics: dict) -> pd.DataFrame:
 
 
 def table1_markdown(frame: pd.DataFrame) -> str:
-    """Table 1 as Markdown: ours as ``mean ± std (gain)`` beside the paper's ``value (gain)``."""
+    """Table 1 as Markdown: ours as ``mean ± std (n=…)``, the gain over the row above with the paired
+    95% interval and its verdict, beside the paper's ``value (gain)``."""
     shown = pd.DataFrame(
         {
             "method": frame["method"],
             "SSB": frame["SSB"],
             "BDB": frame["BDB"],
             "AM": frame["AM"],
-            "seeds": frame["seeds"],
             "ours mIoU (%)": [
-                _mean_std_gain(mean, std, gain)
-                for mean, std, gain in zip(frame["mIoU_mean"], frame["mIoU_std"], frame["gain"], strict=True)
+                format_mean_std(mean, std, int(n))
+                for mean, std, n in zip(frame["mIoU_mean"], frame["mIoU_std"], frame["seeds"], strict=True)
+            ],
+            "gain (pts)": [format_points(gain) for gain in frame["gain"]],
+            f"paired {CONFIDENCE:.0%} CI (pts)": [
+                format_ci(low, high) for low, high in zip(frame["ci_low"], frame["ci_high"], strict=True)
             ],
         }
     )
@@ -164,14 +255,20 @@ def table1_markdown(frame: pd.DataFrame) -> str:
             _mean_std_gain(value, math.nan, gain)
             for value, gain in zip(frame[f"paper_{name}"], frame[f"paper_{name}_gain"], strict=True)
         ]
-    shown["gain direction"] = frame["verdict"]
-    return shown.to_markdown(index=False)
+    shown["verdict"] = frame["verdict"]
+    return shown.to_markdown(index=False, disable_numparse=True)
 
 
 def table3_markdown(frame: pd.DataFrame, *, eval_size: tuple[int, int] | None = None) -> str:
-    """Table 3 as Markdown, with a note on the thresholds' radius at our evaluation size."""
+    """Table 3 as Markdown (ours as ``mean ± std`` over ``n`` seeds), with a note on the thresholds'
+    radius at our evaluation size."""
     shown = pd.DataFrame(
-        {"source": frame["source"], "method": frame["method"], "backbone": frame["backbone"]}
+        {
+            "source": frame["source"],
+            "method": frame["method"],
+            "backbone": frame["backbone"],
+            "n": ["" if math.isnan(n) else str(int(n)) for n in frame["seeds"].astype(float)],
+        }
     )
     for column in F_COLUMNS:
         std = frame.get(f"{column}_std", pd.Series(math.nan, index=frame.index))
@@ -204,19 +301,41 @@ def _percent(value: float | None) -> float:
     return math.nan if value is None else 100 * value
 
 
-def _std(values: pd.Series) -> float:
+def sample_std(values: pd.Series) -> float:
     """Sample std over seeds (NaN for one seed: no spread is measured)."""
     return float(values.std(ddof=1)) if len(values) > 1 else math.nan
 
 
-def _gain_verdict(gain: float, std: float, previous_std: float | None) -> str:
-    if math.isnan(gain):
+def present_variants(runs: pd.DataFrame, backbone: str) -> list[str]:
+    """The Table 1 variants ``runs`` holds for ``backbone``, in Table 1 order."""
+    ran = set(runs.loc[runs["backbone"] == backbone, "variant"])
+    return [variant for variant in VARIANTS if variant in ran]
+
+
+def variant_values(runs: pd.DataFrame, backbone: str, variant: str, metric: str) -> pd.Series:
+    """``metric`` of every run of ``backbone``/``variant``, indexed by seed (NaN dropped)."""
+    rows = runs[(runs["backbone"] == backbone) & (runs["variant"] == variant)]
+    if rows["seed"].duplicated().any():
+        raise ValueError(f"several {backbone}/{variant} runs share a seed: {sorted(rows['seed'])}")
+    return rows.set_index("seed")[metric].astype(float).dropna()
+
+
+def format_mean_std(mean: float, std: float, n: int) -> str:
+    """``mean ± std (n=…)`` with 2 decimals; without ``± std`` where one seed measures no spread."""
+    if n == 0:
         return "—"
-    verdict = REPRODUCED if gain > 0 else NOT_REPRODUCED
-    noise = math.hypot(std, previous_std) if previous_std is not None else math.nan
-    if not math.isnan(noise) and abs(gain) < noise:
-        verdict += " (within seed noise)"
-    return verdict
+    text = f"{mean:.2f}" if math.isnan(std) else f"{mean:.2f} ± {std:.2f}"
+    return f"{text} (n={n})"
+
+
+def format_points(value: float) -> str:
+    """A signed difference in percentage points, 2 decimals (``—`` where undefined)."""
+    return "—" if math.isnan(value) else f"{value:+.2f}"
+
+
+def format_ci(low: float, high: float) -> str:
+    """An interval as ``[low, high]`` in signed points (``—`` where fewer than two seeds pair up)."""
+    return "—" if math.isnan(low) or math.isnan(high) else f"[{low:+.2f}, {high:+.2f}]"
 
 
 def variant_above(variant: str, *, present: list[str]) -> str | None:
@@ -235,18 +354,30 @@ def _mean_std_gain(mean: float, std: float, gain: float) -> str:
 
 
 __all__ = [
+    "CONFIDENCE",
+    "CONTRADICTED",
     "F_COLUMNS",
-    "NOT_REPRODUCED",
+    "INCONCLUSIVE",
+    "METRICS",
     "PAPER_TABLE1",
     "PAPER_TABLE3",
-    "REPRODUCED",
+    "SUPPORTED",
+    "PairedStats",
+    "format_ci",
+    "format_mean_std",
+    "format_points",
+    "paired_differences",
+    "paired_stats",
     "per_class_fscore",
+    "present_variants",
     "run_scores",
     "runs_frame",
+    "sample_std",
     "table1",
     "table1_markdown",
     "table3",
     "table3_markdown",
     "variant_above",
+    "variant_values",
     "write_table",
 ]

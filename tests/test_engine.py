@@ -365,3 +365,65 @@ def test_bf16_autocast_on_cpu_trains_and_changes_the_arithmetic(tmp_path) -> Non
     assert np.isfinite(history[["seg", "edge", "total"]].to_numpy()).all()
     name = "backbone.conv1.weight"
     assert not torch.equal(_weights(mixed.run_dir)[name], _weights(plain.run_dir)[name])
+
+
+def test_validation_during_training_writes_curves_and_leaves_training_unchanged(tmp_path) -> None:
+    fields = dict(iterations=6, checkpoint_every=3, log_every=3)
+    evaluated = train(smoke(tmp_path / "eval", eval_every=2, eval_images=2, **fields), progress=False)
+    plain = train(smoke(tmp_path / "plain", **fields), progress=False)
+    # Evaluation works on a copy and draws no random numbers: same weights and final scores.
+    plain_weights = _weights(plain.run_dir)
+    for name, tensor in _weights(evaluated.run_dir).items():
+        assert torch.equal(tensor, plain_weights[name]), name
+    assert _scores(evaluated.metrics) == _scores(plain.metrics)
+    history = pd.read_csv(evaluated.run_dir / "history.csv")
+    rows = history[history["val_mIoU"].notna()]
+    assert list(rows["iteration"]) == [2, 4, 6]  # every eval_every steps, and the final evaluation
+    assert list(rows["val_images"]) == [2, 2, 4]  # eval_images, then the whole val set
+    final = rows.iloc[-1]
+    assert final["val_mIoU"] == evaluated.metrics["mIoU"]
+    assert final["val_F_3px"] == evaluated.metrics["boundary_F"]["0.00088"]
+    assert final["val_boundary_ods_f"] == evaluated.metrics["boundary_map"]["ODS_F"]
+    assert history["val_mIoU"].isna().sum() == len(history) - 3
+    # Without eval_every only the final evaluation adds a point to the curve.
+    plain_history = pd.read_csv(plain.run_dir / "history.csv")
+    assert list(plain_history.loc[plain_history["val_mIoU"].notna(), "iteration"]) == [6]
+
+
+def test_resumed_run_keeps_its_validation_curve(tmp_path, monkeypatch) -> None:
+    fields = dict(iterations=6, checkpoint_every=3, log_every=1, eval_every=2, eval_images=2)
+    straight = train(smoke(tmp_path / "straight", **fields), progress=False)
+    original = trainer_module.training_batches
+
+    def interrupted(*args, **kwargs):
+        for iteration, batch in original(*args, **kwargs):
+            if iteration == 4:
+                raise KeyboardInterrupt
+            yield iteration, batch
+
+    monkeypatch.setattr(trainer_module, "training_batches", interrupted)
+    run = smoke(tmp_path / "resumed", **fields)
+    with pytest.raises(KeyboardInterrupt):
+        train(run, progress=False)
+    monkeypatch.setattr(trainer_module, "training_batches", original)
+    resumed = train(run, resume=True, progress=False)
+    assert resumed.metrics["resumed_from"] == 3
+    columns = ["iteration", "val_images", "val_mIoU", "val_F_3px", "val_boundary_ods_f"]
+    expected = pd.read_csv(straight.run_dir / "history.csv")[columns]
+    pd.testing.assert_frame_equal(pd.read_csv(resumed.run_dir / "history.csv")[columns], expected)
+
+
+def test_evaluation_scores_the_boundary_map_only_where_there_is_one(tmp_path) -> None:
+    context = DistributedContext(device=torch.device("cpu"))
+    run = smoke(tmp_path)
+    dataset = build_dataset(run.data, split="val", train=False)
+    for variant, has_map in (("full", True), ("ssb", False)):
+        torch.manual_seed(0)
+        model = build_basnet(config=dataclasses.replace(run.model, variant=variant, sab_probes=has_map))
+        metrics = evaluate(model, dataset, context=context, progress=False)
+        assert (metrics["boundary_map"] is not None) is has_map, variant
+        assert set(metrics["boundary_F_present"]) == set(metrics["boundary_F"])
+        if has_map:
+            scores, canny = metrics["boundary_map"], metrics["canny_map"]
+            assert 0 <= scores["AP"] <= 1 and scores["ODS_F"] >= scores["constant_map_F"] > 0
+            assert 0 < canny["F"] < 1 and canny["edge_fraction"] == scores["edge_fraction"]

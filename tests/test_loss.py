@@ -190,3 +190,21 @@ def test_loss_config_validates() -> None:
         LossConfig(edge_weight=-1.0)
     with pytest.raises(ValueError, match="probe_weight"):
         LossConfig(probe_weight=float("nan"))
+
+
+def test_class_weights_give_the_weighted_mean_cross_entropy() -> None:
+    generator = torch.Generator().manual_seed(0)
+    logits = torch.randn(2, 3, 4, 5, generator=generator)
+    labels = torch.randint(0, 3, (2, 4, 5), generator=generator)
+    labels[0, 0, :2] = 255  # ignored pixels count neither in the sum nor in the weights
+    weights = (0.5, 2.0, 1.0)
+    loss = joint_loss({"out": logits}, labels=labels, edge_target=None, config=LossConfig(class_weights=weights))
+    per_pixel = torch.nn.functional.cross_entropy(logits, labels, ignore_index=255, reduction="none")
+    labelled = labels != 255
+    pixel_weights = torch.tensor(weights)[labels[labelled]]
+    expected = (pixel_weights * per_pixel[labelled]).sum() / pixel_weights.sum()
+    torch.testing.assert_close(loss["seg"], expected)
+    uniform = joint_loss({"out": logits}, labels=labels, edge_target=None, config=LossConfig(class_weights=(3.0,) * 3))
+    plain = joint_loss({"out": logits}, labels=labels, edge_target=None)
+    torch.testing.assert_close(uniform["seg"], plain["seg"])  # equal weights: the unweighted mean
+    assert not torch.allclose(loss["seg"], plain["seg"])

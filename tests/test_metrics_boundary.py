@@ -226,3 +226,72 @@ def test_invalid_inputs_raise() -> None:
         boundary_match_counts(pred, gt[:4], radii=(3,))
     with pytest.raises(ValueError, match="method"):
         BoundaryFScore(method="fast")
+
+
+def present_and_empty_cases() -> tuple[torch.Tensor, torch.Tensor]:
+    """5 images, 3 classes, every F in {0, 1} at any radius (a boundary is matched or one map is empty).
+
+    Per class (E = both boundary maps empty, F = 1 by convention; P0/P1 = present with F 0/1):
+    class 0: E P1 P0 P1 P0; class 1: E P1 P0 E P0; class 2: E E E P1 E.
+    """
+    size = 10
+    full = np.zeros((size, size), dtype=np.uint8)
+    halves = full.copy()
+    halves[:, size // 2 :] = 1
+    block = full.copy()
+    block[3:7, 3:7] = 2
+    pred_only = full.copy()
+    pred_only[2:5, 5:8] = 1
+    preds = [full, halves, full, block, pred_only]  # one class everywhere has no boundary
+    gts = [full, halves, halves, block, full]
+    return torch.from_numpy(np.stack(preds)), torch.from_numpy(np.stack(gts))
+
+
+@pytest.mark.parametrize("method", ["sparse", "dense"])
+def test_present_pairs_and_empty_share(method: str) -> None:
+    preds, gts = present_and_empty_cases()
+    thresholds = (0.1, 0.2)  # radii 2 and 3 on 10×10
+    metric = BoundaryFScore(thresholds=thresholds, num_classes=3, method=method)
+    metric.update(preds, gts)
+    assert metric.present_counts.tolist() == [4, 3, 1]
+    assert metric.empty_pairs.tolist() == [1, 2, 4]
+    assert torch.equal(metric.present_counts + metric.empty_pairs, metric.image_counts)
+    scores = metric.scores()
+    for index in range(len(thresholds)):
+        assert scores.mean[index] == 11 / 15  # GSCNN: 3 + 3 + 5 ones over 15 pairs
+        assert scores.per_class[index] == (3 / 5, 3 / 5, 5 / 5)
+        assert scores.present_mean[index] == 4 / 8  # 2 + 1 + 1 ones over 4 + 3 + 1 present pairs
+        assert scores.present_per_class[index] == (2 / 4, 1 / 3, 1 / 1)
+    assert scores.empty_pair_share == (1 / 5, 2 / 5, 4 / 5)
+    result = scores.as_dict()
+    assert result["F_present"] == {"0.1": 0.5, "0.2": 0.5}
+    assert result["per_class_F_present"]["0.2"] == {"road": 0.5, "sidewalk": 1 / 3, "building": 1.0}
+    assert result["empty_pairs"] == {"road": 0.2, "sidewalk": 0.4, "building": 0.8}
+    assert result["F"] == {"0.1": 11 / 15, "0.2": 11 / 15} and result["num_images"] == 5
+
+
+def test_present_state_merges_resets_and_adds_up_on_random_maps() -> None:
+    cases = [blocky_pair(np.random.default_rng(seed), 17, 23) for seed in range(6)]
+    preds = torch.from_numpy(np.stack([pred for pred, _ in cases]))
+    gts = torch.from_numpy(np.stack([gt for _, gt in cases]))
+    one_shot = BoundaryFScore()
+    one_shot.update(preds, gts)
+    # F sums over present pairs plus one per empty pair are the protocol's F sums.
+    torch.testing.assert_close(
+        one_shot.present_f_sums + one_shot.empty_pairs.to(torch.float64), one_shot.f_sums, rtol=0, atol=1e-12
+    )
+    first, second = BoundaryFScore(), BoundaryFScore(method="dense")
+    first.update(preds[:2], gts[:2])
+    second.update(preds[2:], gts[2:])
+    first.merge(second)
+    for name in ("present_counts", "empty_pairs", "image_counts"):
+        assert torch.equal(getattr(first, name), getattr(one_shot, name)), name
+    for name in ("present_f_sums", "f_sums"):
+        torch.testing.assert_close(getattr(first, name), getattr(one_shot, name), rtol=0, atol=1e-12)
+    first.reduce_()  # no-op outside torch.distributed
+    assert torch.equal(first.empty_pairs, one_shot.empty_pairs)
+    first.reset()
+    assert all(int(state.abs().sum()) == 0 for state in first._state())
+    scores = BoundaryFScore(num_classes=2).scores()  # nothing seen: NaN, JSON null
+    assert scores.as_dict()["F_present"] == {str(t): None for t in GSCNN_THRESHOLDS}
+    assert scores.as_dict()["empty_pairs"] == {"road": None, "sidewalk": None}

@@ -24,6 +24,7 @@ from basnet_lib.engine.export import export_predictions
 from basnet_lib.engine.presets import PRESETS, preset
 from basnet_lib.engine.trainer import load_trained_model, train
 from basnet_lib.model import VARIANTS
+from basnet_lib.model.backbone import OFFLINE_ENV
 from basnet_lib.model.config import ModelConfig
 
 SECTIONS = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}
@@ -41,6 +42,11 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--overwrite", action="store_true", help="replace a finished or unfinished run")
     parser.add_argument("--quiet", action="store_true", help="no progress bars (batch runs)")
+    parser.add_argument(
+        "--offline",
+        action="store_true",
+        help=f"never download ImageNet weights (sets {OFFLINE_ENV}=1); a missing file is an error naming it",
+    )
     for section, config_type in SECTIONS.items():
         group = parser.add_argument_group(f"{section} fields ({config_type.__name__}), override the preset")
         types = typing.get_type_hints(config_type)
@@ -76,6 +82,10 @@ def run_config_from_args(args: argparse.Namespace) -> RunConfig:
 
 
 def train_command(args: argparse.Namespace) -> int:
+    if args.offline:
+        # The command owns its process, so the environment is the simple channel down to the
+        # backbone loader (build_backbone reads it) without threading a flag through train().
+        os.environ[OFFLINE_ENV] = "1"
     run = run_config_from_args(args)
     try:
         result = train(run, resume=args.resume, overwrite=args.overwrite, progress=not args.quiet)

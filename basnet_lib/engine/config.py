@@ -12,6 +12,8 @@ from pathlib import Path
 from basnet_lib.data.config import DataConfig
 from basnet_lib.model.config import ModelConfig
 
+OPTIMIZERS = ("sgd", "adamw")
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -21,11 +23,22 @@ class TrainConfig:
         iterations: optimizer steps (the paper gives none; SPEC D1 assumes 80,000 at batch 8).
         batch_size: images per step over all processes (the paper's is 8); each of N processes
             takes ``batch_size / N``.
-        learning_rate, momentum, weight_decay: SGD (SPEC D1: 0.01, 0.9, 1e-4).
+        optimizer: ``"sgd"`` (the paper's, SPEC D1) or ``"adamw"`` (the cpu preset's: from
+            scratch it converges faster in a short budget, docs/decisions.md "cpu recipe").
+        learning_rate, momentum, weight_decay: SGD (SPEC D1: 0.01, 0.9, 1e-4); for AdamW,
+            ``momentum`` is β1 (β2 = 0.999) and the weight decay is decoupled.
+        warmup_iterations: linear warm-up of the learning rate from 0 over this many steps,
+            then the poly schedule over the remaining ones (0 = none, the paper's).
         poly_power: the poly schedule ``(1 - iter/max_iter)^power`` (SPEC D1: 0.9).
         edge_weight: λ of the joint loss (SPEC C1: 0.05).
+        class_balance: exponent p of the segmentation loss's class weights ``(median f / f_c)^p``
+            from the training split's pixel frequencies f_c; 0 = unweighted, the paper's.
         seed: seeds the model initialisation, the data order and every augmentation.
         device: ``"auto"`` (CUDA if available), ``"cpu"``, ``"cuda"``.
+        threads: CPU threads of the run's computations (``torch.set_num_threads`` for the run's
+            duration, then restored); 0 keeps the process's setting. Part of the config because
+            the thread count changes the float rounding of CPU kernels: the cpu preset fixes it
+            to 1 and trains two runs side by side (docs/decisions.md "cpu recipe").
         amp: mixed precision (fp16 autocast with a gradient scaler on CUDA, bf16 autocast on CPU);
             evaluation then runs under bf16 autocast. Changes results (README "Performance").
         channels_last: train in the NHWC memory format, which oneDNN and cuDNN convolve faster
@@ -33,6 +46,9 @@ class TrainConfig:
             runs channels_last with BatchNorm folded (``prepare_for_inference``).
         checkpoint_every: write ``checkpoint.pt`` every this many iterations (and at the end).
         log_every: add a row to ``history.csv`` every this many iterations.
+        eval_every: also evaluate on val every this many iterations during training, adding
+            ``val_*`` columns to ``history.csv`` (0 = only at the end).
+        eval_images: images of val used by those evaluations (0 = all; the final one uses all).
         eval_multiscale: evaluate with scales (0.5 … 1.75) and flip, the paper's "*" (SPEC B5).
         results_dir: parent of the run directories.
         run_name: run directory name; ``""`` derives ``{variant}-{backbone}-seed{seed}``.
@@ -40,17 +56,23 @@ class TrainConfig:
 
     iterations: int = 300
     batch_size: int = 8
+    optimizer: str = "sgd"
     learning_rate: float = 0.01
     momentum: float = 0.9
     weight_decay: float = 1e-4
+    warmup_iterations: int = 0
     poly_power: float = 0.9
     edge_weight: float = 0.05
+    class_balance: float = 0.0
     seed: int = 0
     device: str = "auto"
+    threads: int = 0
     amp: bool = False
     channels_last: bool = True
     checkpoint_every: int = 100
     log_every: int = 10
+    eval_every: int = 0
+    eval_images: int = 0
     eval_multiscale: bool = False
     results_dir: str = "results/runs"
     run_name: str = ""
@@ -60,10 +82,21 @@ class TrainConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"TrainConfig.{name}={value!r} must be an integer >= 1")
+        for name in ("warmup_iterations", "eval_every", "eval_images", "threads"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"TrainConfig.{name}={value!r} must be an integer >= 0")
+        if self.warmup_iterations >= self.iterations:
+            raise ValueError(
+                f"TrainConfig.warmup_iterations={self.warmup_iterations} must be below "
+                f"iterations={self.iterations}"
+            )
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"TrainConfig.optimizer={self.optimizer!r}: expected one of {OPTIMIZERS}")
         for name in ("learning_rate", "poly_power"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"TrainConfig.{name}={getattr(self, name)!r} must be > 0")
-        for name in ("momentum", "weight_decay", "edge_weight"):
+        for name in ("momentum", "weight_decay", "edge_weight", "class_balance"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"TrainConfig.{name}={getattr(self, name)!r} must be >= 0")
         if self.device not in ("auto", "cpu") and not self.device.startswith("cuda"):

@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from basnet_lib.data.cityscapes import CityscapesSegmentation
 from basnet_lib.distributed import DistributedContext
 from basnet_lib.gradient_map import IMAGENET_MEAN, IMAGENET_STD, canny_edges, stack_gradient_map
-from basnet_lib.metrics import BoundaryFScore, ConfusionMatrix
+from basnet_lib.metrics import BoundaryFScore, BoundaryMapQuality, ConfusionMatrix
 from basnet_lib.model.inference import prepare_for_inference
 from basnet_lib.runtime import reuse_freed_memory
 
@@ -93,6 +93,7 @@ def evaluate(
     compiled: bool = False,
     winograd: bool = True,
     stage_timing: bool = False,
+    max_images: int = 0,
     progress: bool = True,
 ) -> dict[str, object]:
     """mIoU (SPEC E1) and boundary F-scores (SPEC E2) of ``model`` on a labelled ``dataset``.
@@ -103,6 +104,7 @@ def evaluate(
     ``model`` itself is not changed. ``stage_timing`` adds
     ``stage_seconds`` (data loading, model, mIoU counts, boundary-F counts; this process), with a
     device synchronisation between stages on GPUs so each stage is charged its own time.
+    ``max_images`` > 0 evaluates the first that many images only (validation during training).
     """
     if not dataset.has_labels:
         raise ValueError(f"{dataset.root} split {dataset.split!r} has no labels to evaluate against")
@@ -110,7 +112,10 @@ def evaluate(
     prepared = prepare_for_inference(model, winograd=winograd, bf16=amp, compiled=compiled)
     confusion = ConfusionMatrix(device=context.device)
     fscore = BoundaryFScore(device=context.device)
-    loader = shard_loader(dataset, context=context, num_workers=num_workers)
+    # The boundary output against the edge target it was trained on (the Canny channel of G as the
+    # reference it must beat); counted only for models with a boundary output.
+    boundary_map, canny_map = BoundaryMapQuality(device=context.device), BoundaryMapQuality(device=context.device)
+    loader = shard_loader(dataset, context=context, num_workers=num_workers, max_images=max_images)
     stages = _StageClock(context.device if stage_timing else None)
     started = time.perf_counter()
     bar = tqdm(
@@ -120,31 +125,59 @@ def evaluate(
         image, canny = batch["image"].to(context.device), batch["canny"].to(context.device)
         target = batch["label"].to(context.device)
         stages.lap("data")
-        labels = predict(prepared, image, canny, multiscale=multiscale).labels
+        prediction = predict(prepared, image, canny, multiscale=multiscale)
+        labels = prediction.labels
         stages.lap("model")
+        if prediction.boundary is not None:
+            edges = batch["edge"].to(context.device)
+            boundary_map.update(prediction.boundary.float(), edges)
+            canny_map.update(canny.float(), edges)
         confusion.update(labels, target)
         stages.lap("miou")
         fscore.update(labels, target)
         stages.lap("boundary_f")
-    confusion.reduce_()
-    fscore.reduce_()
+    for accumulator in (confusion, fscore, boundary_map, canny_map):
+        accumulator.reduce_()
     segmentation = confusion.scores().as_dict()
     boundary = fscore.scores().as_dict()
+    has_boundary_map = bool(boundary_map.edge_counts.sum() + boundary_map.non_edge_counts.sum())
     result = {
         "split": dataset.split,
         "multiscale": multiscale,
         "amp": amp,
         "compiled": compiled,
         "winograd": winograd,
-        "num_images": len(dataset),
+        "num_images": min(max_images, len(dataset)) if max_images else len(dataset),
         **segmentation,
         "boundary_F": boundary["F"],
         "per_class_boundary_F": boundary["per_class_F"],
+        "boundary_F_present": boundary["F_present"],
+        "per_class_boundary_F_present": boundary["per_class_F_present"],
+        "boundary_empty_pairs": boundary["empty_pairs"],
+        "boundary_map": _map_scores(boundary_map) if has_boundary_map else None,
+        "canny_map": _canny_scores(canny_map) if has_boundary_map else None,
         "eval_seconds": time.perf_counter() - started,
     }
     if stage_timing:
         result["stage_seconds"] = stages.seconds
     return result
+
+
+def _map_scores(quality: BoundaryMapQuality) -> dict[str, object]:
+    """ODS F, AP and the constant-map baseline of a boundary probability map (curves left out)."""
+    scores = quality.scores().as_dict()
+    return {key: scores[key] for key in ("ODS_F", "ODS_threshold", "AP", "edge_fraction", "constant_map_F")}
+
+
+def _canny_scores(quality: BoundaryMapQuality) -> dict[str, object]:
+    """The binary Canny map's own precision, recall and F (its one operating point, threshold 1)."""
+    scores = quality.scores()
+    return {
+        "F": scores.f_measure[-1],
+        "precision": scores.precision[-1],
+        "recall": scores.recall[-1],
+        "edge_fraction": scores.edge_fraction,
+    }
 
 
 class _StageClock:
@@ -166,14 +199,15 @@ class _StageClock:
 
 
 def shard_loader(
-    dataset: CityscapesSegmentation, *, context: DistributedContext, num_workers: int = 0
+    dataset: CityscapesSegmentation, *, context: DistributedContext, num_workers: int = 0, max_images: int = 0
 ) -> DataLoader:
     """This process's share of ``dataset``, one full-resolution image per batch.
 
     Every ``world_size``-th image from ``rank``: no image twice and none left out, unlike
     ``DistributedSampler``'s padding, so counts summed over processes equal one process's.
     """
-    shard = Subset(dataset, range(context.rank, len(dataset), context.world_size))
+    count = min(max_images, len(dataset)) if max_images else len(dataset)
+    shard = Subset(dataset, range(context.rank, count, context.world_size))
     return DataLoader(shard, batch_size=1, num_workers=num_workers)
 
 

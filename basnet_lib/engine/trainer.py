@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 from torch import nn
@@ -14,6 +18,8 @@ from tqdm.auto import tqdm
 
 from basnet_lib.config_io import config_to_dict, load_config, save_config
 from basnet_lib.data.build import build_dataset, dataset_root
+from basnet_lib.data.labels import NUM_CLASSES
+from basnet_lib.data.stats import class_frequencies
 from basnet_lib.distributed import (
     all_reduce_sum_,
     barrier,
@@ -30,9 +36,9 @@ from basnet_lib.engine.checkpoint import (
     restore_rng_state,
     save_checkpoint,
 )
-from basnet_lib.engine.config import RunConfig
+from basnet_lib.engine.config import RunConfig, TrainConfig
 from basnet_lib.engine.evaluate import evaluate, model_inputs
-from basnet_lib.engine.history import plot_training_curves, read_history, write_history
+from basnet_lib.engine.history import VAL_F_COLUMNS, plot_training_curves, read_history, write_history
 from basnet_lib.engine.sampling import training_batches
 from basnet_lib.loss import LossConfig, NonFiniteLossError, NonFiniteMonitor, joint_loss
 from basnet_lib.model import build_basnet
@@ -72,6 +78,23 @@ def train(
     differs is refused, naming the fields. Errors are raised before any file is changed.
     """
     reuse_freed_memory()  # no page faults on every step's feature maps (basnet_lib.runtime)
+    with cpu_threads(run.train.threads):
+        return _train(run, resume=resume, overwrite=overwrite, progress=progress)
+
+
+@contextlib.contextmanager
+def cpu_threads(threads: int) -> Iterator[None]:
+    """``torch.set_num_threads(threads)`` inside the block (0: unchanged), restored after it."""
+    previous = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _train(run: RunConfig, *, resume: bool, overwrite: bool, progress: bool) -> RunResult:
     context = setup_distributed(run.train.device)
     run_dir = run.run_dir
     finished = _finished_run(run, run_dir, overwrite=overwrite)
@@ -92,15 +115,8 @@ def train(
     model = build_basnet(config=run.model).to(memory_format=memory_format)
     train_set = build_dataset(run.data, split="train", train=True, seed=run.train.seed)
     model = wrap_model(model, context)
-    optimizer = torch.optim.SGD(
-        model.parameters(),
-        lr=run.train.learning_rate,
-        momentum=run.train.momentum,
-        weight_decay=run.train.weight_decay,
-    )
-    scheduler = torch.optim.lr_scheduler.PolynomialLR(
-        optimizer, total_iters=run.train.iterations, power=run.train.poly_power
-    )
+    optimizer = build_optimizer(model, run.train)
+    scheduler = build_scheduler(optimizer, run.train)
     use_cuda_amp = run.train.amp and context.device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_cuda_amp)
     history: list[dict] = []
@@ -115,7 +131,7 @@ def train(
         start = int(checkpoint["iteration"])
         history = read_history(run_dir / HISTORY_FILE, up_to_iteration=start)
 
-    loss_config = LossConfig(edge_weight=run.train.edge_weight)
+    loss_config = LossConfig(edge_weight=run.train.edge_weight, class_weights=class_weights(run))
     autocast_dtype = torch.float16 if context.device.type == "cuda" else torch.bfloat16
     model.train()
     monitor = NonFiniteMonitor()
@@ -157,7 +173,8 @@ def train(
         scheduler.step()
         done = iteration + 1
         window.add(terms, images=image.shape[0] * context.world_size)
-        log_now = done % run.train.log_every == 0 or done == run.train.iterations
+        eval_now = _periodic_evaluation_due(run.train, done)
+        log_now = done % run.train.log_every == 0 or done == run.train.iterations or eval_now
         checkpoint_now = done % run.train.checkpoint_every == 0 or done == run.train.iterations
         if log_now or checkpoint_now:
             # Before anything is written: a non-finite loss stops the run with the last checkpoint
@@ -167,6 +184,9 @@ def train(
             row = window.row(
                 done, lr=optimizer.param_groups[0]["lr"], elapsed=time.perf_counter() - train_started
             )
+            if eval_now:
+                row.update(_validation_columns(_evaluate_during_training(run, model, context)))
+                window = _Window(started=time.perf_counter())  # evaluation time is not training speed
             history.append(row)
             bar.set_postfix(loss=f"{row['total']:.3f}", img_s=f"{row['images_per_second']:.1f}")
             window = _Window(started=time.perf_counter())
@@ -205,12 +225,92 @@ def train(
             "system": system_info(),
         }
     )
+    if history and history[-1]["iteration"] == run.train.iterations:
+        history[-1].update(_validation_columns(metrics))  # the curve's last point: the full val set
     if context.is_main:
         _write_json(run_dir / METRICS_FILE, metrics)
         if history:
+            write_history(run_dir / HISTORY_FILE, history)
             plot_training_curves(pd.DataFrame(history), run_dir / CURVES_FILE, title=run.run_name)
     barrier()
     return RunResult(run_dir=run_dir, config=run, metrics=metrics, reused=False)
+
+
+def build_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    """SGD with momentum (the paper's, SPEC D1) or AdamW (``config.optimizer``)."""
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(
+            model.parameters(),
+            lr=config.learning_rate,
+            betas=(config.momentum, 0.999),
+            weight_decay=config.weight_decay,
+        )
+    return torch.optim.SGD(
+        model.parameters(), lr=config.learning_rate, momentum=config.momentum, weight_decay=config.weight_decay
+    )
+
+
+def learning_rate_factor(iteration: int, config: TrainConfig) -> float:
+    """Factor of the base learning rate at step ``iteration`` (0-based): linear warm-up over
+    ``warmup_iterations`` steps, then poly decay ``(1 - t/T)^power`` over the remaining ones."""
+    warmup = config.warmup_iterations
+    if iteration < warmup:
+        return (iteration + 1) / warmup
+    remaining = config.iterations - warmup
+    return max(0.0, 1.0 - (iteration - warmup) / remaining) ** config.poly_power
+
+
+def build_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig) -> torch.optim.lr_scheduler.LambdaLR:
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: learning_rate_factor(step, config))
+
+
+def class_weights(run: RunConfig) -> tuple[float, ...]:
+    """``(median f / f_c)^p`` per class from the training split's pixel frequencies (classes
+    absent from it: 1), ``p = run.train.class_balance``; ``()`` when p is 0 (unweighted)."""
+    if not run.train.class_balance:
+        return ()
+    frequencies = class_frequencies(dataset_root(run.data, progress=False), splits=("train",), progress=False)
+    pixels = frequencies.set_index("train_id").loc[list(range(NUM_CLASSES)), "pixels"].to_numpy(dtype=float)
+    present = pixels > 0
+    median = float(np.median(pixels[present]))
+    weights = np.ones(NUM_CLASSES)
+    weights[present] = (median / pixels[present]) ** run.train.class_balance
+    return tuple(float(weight) for weight in weights)
+
+
+def _periodic_evaluation_due(config: TrainConfig, done: int) -> bool:
+    """An evaluation on val during training (the final one happens after the loop)."""
+    return bool(config.eval_every) and done % config.eval_every == 0 and done < config.iterations
+
+
+def _evaluate_during_training(run: RunConfig, model: nn.Module, context) -> dict:
+    """Val metrics of the current weights (on ``eval_images`` images); the model stays in training
+    mode and its weights, buffers and the random state are untouched (evaluation uses a copy)."""
+    random_state = capture_rng_state()  # the data loader draws a seed: keep training's stream as it was
+    val_set = build_dataset(run.data, split="val", train=False)
+    metrics = evaluate(
+        unwrap_model(model),
+        val_set,
+        context=context,
+        num_workers=run.data.num_workers,
+        amp=run.train.amp,
+        max_images=run.train.eval_images,
+        progress=False,
+    )
+    restore_rng_state(random_state)
+    model.train()
+    return metrics
+
+
+def _validation_columns(metrics: dict) -> dict[str, float]:
+    """``history.csv`` columns of one evaluation: mIoU and boundary F at the three thresholds (0–1)."""
+    columns = {"val_mIoU": metrics["mIoU"], "val_images": metrics["num_images"]}
+    for name, value in zip(VAL_F_COLUMNS, metrics["boundary_F"].values(), strict=True):
+        columns[name] = value
+    if metrics.get("boundary_map") is not None:
+        columns["val_boundary_ods_f"] = metrics["boundary_map"]["ODS_F"]
+        columns["val_boundary_ap"] = metrics["boundary_map"]["AP"]
+    return columns
 
 
 def load_run(run_dir: str | Path) -> RunResult:
@@ -230,7 +330,8 @@ def load_trained_model(
     """
     run_dir = Path(run_dir)
     run = load_config(RunConfig, run_dir / CONFIG_FILE)
-    model = build_basnet(config=run.model)
+    # The checkpoint replaces every weight: no ImageNet weights are read (or downloaded) for it.
+    model = build_basnet(config=dataclasses.replace(run.model, pretrained_backbone=False))
     model.load_state_dict(load_checkpoint(checkpoint or run_dir / CHECKPOINT_FILE)["model"])
     return run, model
 
@@ -333,4 +434,13 @@ def _write_json(path: Path, values: dict) -> None:
     temporary.replace(path)
 
 
-__all__ = ["RunDirectoryError", "RunResult", "load_run", "load_trained_model", "train"]
+__all__ = [
+    "RunDirectoryError",
+    "RunResult",
+    "build_optimizer",
+    "build_scheduler",
+    "learning_rate_factor",
+    "load_run",
+    "load_trained_model",
+    "train",
+]

@@ -1,4 +1,4 @@
-"""Evaluation metrics (SPEC E): mIoU and GSCNN's boundary F-score, as reducible counts first."""
+"""Evaluation metrics (SPEC E): mIoU, GSCNN's boundary F-score and the boundary-map quality, as reducible counts first."""
 
 from basnet_lib.data.labels import IGNORE_INDEX, NUM_CLASSES
 from basnet_lib.distributed import all_reduce_sum_
@@ -12,6 +12,12 @@ from basnet_lib.metrics.boundary_fscore import (
     boundary_match_counts,
     boundary_radii,
     boundary_radius,
+)
+from basnet_lib.metrics.boundary_map import (
+    BoundaryMapQuality,
+    BoundaryMapScores,
+    boundary_map_scores,
+    constant_map_f,
 )
 from basnet_lib.metrics.cityscapes import (
     cityscapes_class_names,
@@ -27,15 +33,19 @@ __all__ = [
     "BoundaryCounts",
     "BoundaryFScore",
     "BoundaryFScores",
+    "BoundaryMapQuality",
+    "BoundaryMapScores",
     "ConfusionMatrix",
     "SegmentationScores",
     "all_reduce_sum_",
     "boundary_f_measure",
     "boundary_fscores",
+    "boundary_map_scores",
     "boundary_match_counts",
     "boundary_radii",
     "boundary_radius",
     "cityscapes_class_names",
+    "constant_map_f",
     "evaluate_with_cityscapesscripts",
     "intersection_over_union",
     "train_ids_to_label_ids",

@@ -6,6 +6,11 @@ ignored), precision ``P = |B_pred ∩ dilate(B_gt, disk r)| / |B_pred|``, recall
 ``r = ceil(t · sqrt(H² + W²))`` for the thresholds ``t`` (3, 5, 9 px at 1024×2048). The score is
 the mean of F over all (image, class) pairs; per class too.
 
+Because an (image, class) pair whose two boundary maps are both empty scores F = 1 by convention,
+a model that never predicts a thin class still scores well wherever that class is absent. The
+accumulator therefore also keeps the F over "present" pairs (at least one map non-empty) and the
+share of empty pairs, to read the protocol's score with; the protocol's own numbers are unchanged.
+
 The counts come from one of two exact algorithms, which give the same integers as the literal
 dilation (:mod:`basnet_lib.metrics.reference`, checked in the tests):
 
@@ -131,27 +136,47 @@ def boundary_fscores(
 
 @dataclass(frozen=True)
 class BoundaryFScores:
-    """Boundary F per threshold: mean over (image, class) pairs and per class (SPEC E2)."""
+    """Boundary F per threshold: mean over (image, class) pairs and per class (SPEC E2).
+
+    ``present_mean``/``present_per_class``: the same over the pairs where at least one of the two
+    boundary maps is non-empty (NaN where there is none); ``empty_pair_share`` per class: the
+    fraction of images where both maps are empty, i.e. where the protocol gives F = 1.
+    """
 
     thresholds: tuple[float, ...]
     class_names: tuple[str, ...]
     mean: tuple[float, ...]
     per_class: tuple[tuple[float, ...], ...]
     num_images: int
+    present_mean: tuple[float, ...]
+    present_per_class: tuple[tuple[float, ...], ...]
+    empty_pair_share: tuple[float, ...]
 
     def as_dict(self) -> dict[str, object]:
-        """JSON-ready; keys of ``F`` and ``per_class_F`` are the thresholds as strings, NaN → None."""
+        """JSON-ready; keys of ``F*`` and ``per_class_F*`` are the thresholds as strings, NaN → None.
+
+        ``empty_pairs`` maps class names to the fraction of images where both maps are empty.
+        """
         return {
             "thresholds": list(self.thresholds),
-            "F": {str(t): _json_number(value) for t, value in zip(self.thresholds, self.mean, strict=True)},
-            "per_class_F": {
-                str(t): {
-                    name: _json_number(value) for name, value in zip(self.class_names, values, strict=True)
-                }
-                for t, values in zip(self.thresholds, self.per_class, strict=True)
-            },
+            "F": self._per_threshold(self.mean),
+            "per_class_F": self._per_threshold_and_class(self.per_class),
             "num_images": self.num_images,
+            "F_present": self._per_threshold(self.present_mean),
+            "per_class_F_present": self._per_threshold_and_class(self.present_per_class),
+            "empty_pairs": self._per_class(self.empty_pair_share),
         }
+
+    def _per_threshold(self, values: tuple[float, ...]) -> dict[str, float | None]:
+        return {str(t): _json_number(value) for t, value in zip(self.thresholds, values, strict=True)}
+
+    def _per_class(self, values: tuple[float, ...]) -> dict[str, float | None]:
+        return {name: _json_number(value) for name, value in zip(self.class_names, values, strict=True)}
+
+    def _per_threshold_and_class(
+        self, rows: tuple[tuple[float, ...], ...]
+    ) -> dict[str, dict[str, float | None]]:
+        return {str(t): self._per_class(values) for t, values in zip(self.thresholds, rows, strict=True)}
 
 
 class BoundaryFScore:
@@ -160,6 +185,11 @@ class BoundaryFScore:
     ``f_sums`` (T, K) float64 and ``image_counts`` (K,) int64 add across batches (:meth:`update`),
     accumulators (:meth:`merge`) and DDP processes (:meth:`reduce_`) (SPEC E3). Every image counts
     for every class, as in GSCNN (a class absent from both maps scores F = 1).
+
+    Beside them, for reading that convention: ``present_f_sums`` (T, K) float64 and
+    ``present_counts`` (K,) int64 over the pairs where at least one boundary map is non-empty,
+    and ``empty_pairs`` (K,) int64, the images where both are empty (presence does not depend on
+    the threshold, so the counts are per class; ``present_counts + empty_pairs == image_counts``).
     """
 
     def __init__(
@@ -180,10 +210,17 @@ class BoundaryFScore:
         self.class_names = cityscapes_class_names(num_classes)
         self.f_sums = torch.zeros(len(self.thresholds), num_classes, dtype=torch.float64, device=device)
         self.image_counts = torch.zeros(num_classes, dtype=torch.int64, device=device)
+        self.present_f_sums = torch.zeros_like(self.f_sums)
+        self.present_counts = torch.zeros_like(self.image_counts)
+        self.empty_pairs = torch.zeros_like(self.image_counts)
+
+    def _state(self) -> tuple[Tensor, ...]:
+        """Every summed state tensor, in one fixed order (DDP reduces them in this order)."""
+        return (self.f_sums, self.image_counts, self.present_f_sums, self.present_counts, self.empty_pairs)
 
     def reset(self) -> None:
-        self.f_sums.zero_()
-        self.image_counts.zero_()
+        for state in self._state():
+            state.zero_()
 
     @torch.no_grad()
     def update(self, pred: Tensor, target: Tensor) -> None:
@@ -195,7 +232,7 @@ class BoundaryFScore:
             )
         radii = boundary_radii(self.thresholds, height=target.shape[1], width=target.shape[2])
         for image_pred, image_target in zip(pred, target, strict=True):
-            f_measure = boundary_fscores(
+            counts = boundary_match_counts(
                 image_pred,
                 image_target,
                 radii=radii,
@@ -203,36 +240,64 @@ class BoundaryFScore:
                 ignore_index=self.ignore_index,
                 method=self.method,
             )
-            self.f_sums += f_measure.to(self.f_sums.device)
-            self.image_counts += 1
+            self._add_image(counts)
+
+    def _add_image(self, counts: BoundaryCounts) -> None:
+        f_measure = boundary_f_measure(counts).to(self.f_sums.device)
+        present = ((counts.pred_boundary > 0) | (counts.gt_boundary > 0)).to(self.f_sums.device)
+        self.f_sums += f_measure
+        self.image_counts += 1
+        self.present_f_sums += torch.where(present, f_measure, torch.zeros_like(f_measure))
+        self.present_counts += present
+        self.empty_pairs += ~present
 
     def merge(self, other: BoundaryFScore) -> None:
         """Add another accumulator's sums and counts (same thresholds and classes)."""
         if other.thresholds != self.thresholds or other.num_classes != self.num_classes:
             raise ValueError("cannot merge boundary F-scores with different thresholds or classes")
-        self.f_sums += as_state_tensor(other.f_sums, like=self.f_sums)
-        self.image_counts += as_state_tensor(other.image_counts, like=self.image_counts)
+        for state, other_state in zip(self._state(), other._state(), strict=True):
+            state += as_state_tensor(other_state, like=state)
 
     def reduce_(self) -> None:
         """Sum state over DDP processes in place (no-op outside ``torch.distributed``, SPEC H5)."""
-        all_reduce_sum_(self.f_sums)
-        all_reduce_sum_(self.image_counts)
+        for state in self._state():
+            all_reduce_sum_(state)
 
     def scores(self) -> BoundaryFScores:
-        """Per class ``f_sums / image_counts``; mean = all F sums / all (image, class) pairs."""
-        f_sums = self.f_sums.cpu()
-        counts = self.image_counts.cpu().to(torch.float64)
-        nan = float("nan")
-        per_class = torch.where(counts > 0, f_sums / counts, torch.full_like(f_sums, nan))
-        pairs = float(counts.sum())
-        mean = f_sums.sum(dim=1) / pairs if pairs > 0 else torch.full((len(self.thresholds),), nan)
+        """Per class ``f_sums / image_counts``; mean = all F sums / all (image, class) pairs.
+
+        The present-pair scores divide ``present_f_sums`` by ``present_counts`` the same way.
+        """
+        mean, per_class = _pooled_and_per_class(self.f_sums, self.image_counts)
+        present_mean, present_per_class = _pooled_and_per_class(self.present_f_sums, self.present_counts)
+        images = self.image_counts.cpu().to(torch.float64)
+        empty = self.empty_pairs.cpu().to(torch.float64)
+        empty_share = torch.where(images > 0, empty / images, torch.full_like(images, float("nan")))
         return BoundaryFScores(
             thresholds=self.thresholds,
             class_names=self.class_names,
-            mean=tuple(float(value) for value in mean),
-            per_class=tuple(tuple(float(value) for value in row) for row in per_class),
+            mean=_floats(mean),
+            per_class=tuple(_floats(row) for row in per_class),
             num_images=int(self.image_counts.max()) if self.num_classes else 0,
+            present_mean=_floats(present_mean),
+            present_per_class=tuple(_floats(row) for row in present_per_class),
+            empty_pair_share=_floats(empty_share),
         )
+
+
+def _pooled_and_per_class(f_sums: Tensor, pair_counts: Tensor) -> tuple[Tensor, Tensor]:
+    """Mean F per threshold over all counted pairs (T,) and per class (T, K); NaN where none."""
+    f_sums = f_sums.cpu()
+    counts = pair_counts.cpu().to(torch.float64)
+    nan = float("nan")
+    per_class = torch.where(counts > 0, f_sums / counts, torch.full_like(f_sums, nan))
+    pairs = float(counts.sum())
+    mean = f_sums.sum(dim=1) / pairs if pairs > 0 else torch.full((f_sums.shape[0],), nan)
+    return mean, per_class
+
+
+def _floats(values: Tensor) -> tuple[float, ...]:
+    return tuple(float(value) for value in values)
 
 
 def _json_number(value: float) -> float | None:

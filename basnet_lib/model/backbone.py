@@ -9,6 +9,7 @@ following the same convention (a layer's first block keeps the previous dilation
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import torch
@@ -39,6 +40,9 @@ _RESNETS = {
 # stage4 = layer4 (1/8, fed to the ASPP that makes the "top" feature).
 TAP_LAYERS = {"layer1": "stage1", "layer2": "stage2", "layer3": "stage3", "layer4": "stage4"}
 
+# Set to 1 to forbid downloading ImageNet weights (``basnet train --offline`` sets it).
+OFFLINE_ENV = "BASNET_OFFLINE"
+
 
 class DilatedResNetBackbone(IntermediateLayerGetter):
     """ResNet trunk at output stride 8 returning ``{"stage1", ..., "stage4"}`` features.
@@ -58,11 +62,15 @@ class DilatedResNetBackbone(IntermediateLayerGetter):
         }
 
 
-def build_backbone(*, name: str, pretrained: bool = False, weights_path: str = "") -> DilatedResNetBackbone:
+def build_backbone(
+    *, name: str, pretrained: bool = False, weights_path: str = "", offline: bool | None = None
+) -> DilatedResNetBackbone:
     """Dilated ResNet ``name`` (``resnet18`` ... ``resnet101``), ImageNet weights optional.
 
-    Weights are never downloaded: with ``pretrained`` they come from ``weights_path`` or from
-    torchvision's hub cache, and a clear ``FileNotFoundError`` names the file to provide otherwise.
+    With ``pretrained`` the weights come from ``weights_path`` (an explicit local file, never
+    downloaded) or from torchvision's cache, which torchvision's own hash-checked download fills
+    once when the file is missing. ``offline`` forbids that download (``None``: the
+    ``BASNET_OFFLINE`` environment variable decides); a missing file is then an error naming it.
     """
     if name not in _RESNETS:
         raise ValueError(f"unknown backbone {name!r}; expected one of {tuple(_RESNETS)}")
@@ -74,9 +82,28 @@ def build_backbone(*, name: str, pretrained: bool = False, weights_path: str = "
         _dilate_basic_layer(resnet.layer3, previous_dilation=1, dilation=2)
         _dilate_basic_layer(resnet.layer4, previous_dilation=2, dilation=4)
     if pretrained:
-        path = Path(weights_path) if weights_path else imagenet_cache_path(imagenet_weights.url)
-        load_resnet_weights(resnet, path, url=imagenet_weights.url)
+        if weights_path:
+            path = Path(weights_path)
+            state = read_state_dict(path, remedy="check ModelConfig.backbone_weights")
+        else:
+            path = imagenet_cache_path(imagenet_weights.url)
+            is_offline = offline_from_environment() if offline is None else offline
+            state = cached_imagenet_state_dict(imagenet_weights.url, path, offline=is_offline)
+        load_resnet_state(resnet, state, path=path)
     return DilatedResNetBackbone(resnet)
+
+
+def offline_from_environment() -> bool:
+    """Whether ``BASNET_OFFLINE`` forbids downloads: ``1/true/yes/on`` yes, unset or ``0/false/no/off`` no.
+
+    Any other value is an error rather than a guess, so a typo cannot silently allow the network.
+    """
+    value = os.environ.get(OFFLINE_ENV, "").strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{OFFLINE_ENV}={value!r}: expected 1/true/yes/on or 0/false/no/off")
 
 
 def imagenet_cache_path(url: str) -> Path:
@@ -84,20 +111,57 @@ def imagenet_cache_path(url: str) -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / Path(url).name
 
 
-def load_resnet_weights(resnet: ResNet, path: Path, *, url: str) -> None:
-    """Load an ImageNet ResNet state dict from ``path`` (``weights_only=True``) into ``resnet``."""
-    if not path.is_file():
+def cached_imagenet_state_dict(url: str, path: Path, *, offline: bool) -> dict[str, torch.Tensor]:
+    """The state dict at ``path`` (torchvision's cache file of ``url``), downloaded first if missing."""
+    if path.is_file():
+        # A cached file that does not load was not hash-checked by us (copied, truncated, ...):
+        # deleting it lets the next run download it again.
+        return read_state_dict(path, remedy=f"delete it to download {url} again")
+    if offline:
         raise FileNotFoundError(
-            f"ImageNet weights requested but {path} does not exist. Nothing is downloaded at run time: "
-            f"fetch {url} yourself and put it at {path} (torchvision's cache, $TORCH_HOME), "
-            "or pass its path as ModelConfig.backbone_weights."
+            f"offline ({OFFLINE_ENV}=1 or --offline): ImageNet weights {path} do not exist; "
+            f"download {url} and place it at {path}, or set ModelConfig.backbone_weights=/path."
         )
+    return download_imagenet_state_dict(url, path)
+
+
+def download_imagenet_state_dict(url: str, path: Path) -> dict[str, torch.Tensor]:
+    """torchvision's own weight download: progress bar, SHA-256 prefix check, into ``path.parent``.
+
+    ``torch.hub`` downloads to a temporary file and moves it into place only once the hash
+    matches, so an interrupted download or several processes of one torchrun job leave no
+    half-written file behind.
+    """
+    try:
+        state = torch.hub.load_state_dict_from_url(
+            url,
+            model_dir=str(path.parent),
+            map_location="cpu",
+            progress=True,
+            check_hash=True,
+            weights_only=True,
+        )
+    except (OSError, RuntimeError) as error:  # no network (URLError is an OSError), hash mismatch
+        raise RuntimeError(
+            f"downloading ImageNet weights {url} to {path} failed ({error}); "
+            f"place the file there yourself, or set ModelConfig.backbone_weights=/path."
+        ) from error
+    return _require_state_dict(state, path=path)
+
+
+def read_state_dict(path: Path, *, remedy: str) -> dict[str, torch.Tensor]:
+    """The ResNet state dict in ``path``, loaded with ``weights_only=True`` (no code runs from it)."""
+    if not path.is_file():
+        raise FileNotFoundError(f"ImageNet weights {path} do not exist; {remedy}")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # corrupt file, pickle with code, ...
-        raise ValueError(f"{path}: not a loadable ResNet state dict ({error})") from None
-    if not isinstance(state, dict):
-        raise ValueError(f"{path}: expected a ResNet state dict, found {type(state).__name__}")
+        raise ValueError(f"{path}: not a loadable ResNet state dict ({error}); {remedy}") from None
+    return _require_state_dict(state, path=path)
+
+
+def load_resnet_state(resnet: ResNet, state: dict[str, torch.Tensor], *, path: Path) -> None:
+    """Load an ImageNet ResNet ``state`` read from ``path`` into ``resnet`` (errors name ``path``)."""
     result = resnet.load_state_dict(state, strict=False)
     # The classifier (fc) may be absent or differ; every trunk tensor must be there.
     missing = [key for key in result.missing_keys if not key.startswith("fc.")]
@@ -105,6 +169,12 @@ def load_resnet_weights(resnet: ResNet, path: Path, *, url: str) -> None:
         raise ValueError(
             f"{path}: not weights of this ResNet; missing {len(missing)} tensors, e.g. {missing[:3]}"
         )
+
+
+def _require_state_dict(state: object, *, path: Path) -> dict[str, torch.Tensor]:
+    if not isinstance(state, dict):
+        raise ValueError(f"{path}: expected a ResNet state dict, found {type(state).__name__}")
+    return state
 
 
 def _dilate_basic_layer(layer: nn.Sequential, *, previous_dilation: int, dilation: int) -> None:

@@ -28,10 +28,12 @@ class ModelConfig:
             aggregation module uses ``C/4`` and ``C/8`` channels (SPEC A8).
         aspp_channels: output channels of the backbone's ASPP (SPEC A2); 256 in DeepLabV3.
         sab_probes: add the detached Fig. 4 probe heads on each SAB (SPEC A11); needs a boundary branch.
-        pretrained_backbone: start the ResNet from ImageNet weights. They are never downloaded: they
-            are read from ``backbone_weights`` or from torchvision's cache (``$TORCH_HOME``).
-        backbone_weights: path of a ResNet state dict to use instead of torchvision's cache
-            ("" = use the cache). Only with ``pretrained_backbone``.
+        pretrained_backbone: start the ResNet from ImageNet weights, read from ``backbone_weights``
+            or from torchvision's cache (``$TORCH_HOME``); torchvision's hash-checked download fills
+            the cache once, unless ``BASNET_OFFLINE=1`` (``basnet train --offline``) forbids it.
+            Offline is a property of the machine, not of the model, so it is not a field here.
+        backbone_weights: path of a local ResNet state dict to use instead of torchvision's cache
+            ("" = use the cache); never downloaded. Only with ``pretrained_backbone``.
     """
 
     variant: str = "full"

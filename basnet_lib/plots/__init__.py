@@ -7,6 +7,7 @@ from basnet_lib.plots.charts import (
     save_figure,
     table1_bar_chart,
 )
+from basnet_lib.plots.curves import learning_curves_plot
 from basnet_lib.plots.grids import draw_explorer, figure4_probes, figure6_segmentation, figure7_boundaries
 from basnet_lib.plots.predictions import (
     ValSamples,
@@ -25,6 +26,7 @@ __all__ = [
     "figure6_segmentation",
     "figure7_boundaries",
     "fscore_tolerance_plot",
+    "learning_curves_plot",
     "per_class_fscore_heatmap",
     "predict_run",
     "predict_runs",
