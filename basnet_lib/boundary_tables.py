@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy.ndimage import uniform_filter
 
 from basnet_lib.data.labels import CLASS_NAMES
 from basnet_lib.engine.trainer import RunResult
@@ -136,15 +137,16 @@ def empty_pair_summary(shares: pd.DataFrame, *, top: int = 5) -> str:
 
 
 def periodic_pattern_strength(maps: np.ndarray, *, period: int = CHECKERBOARD_PERIOD) -> float:
-    """The share of a map's (N, H, W) variation that follows the pixel's phase modulo ``period``:
-    the std of the ``period × period`` phase means over the std of the map (1: a pure periodic
+    """The share of a map's (N, H, W) fine detail that follows the pixel's phase modulo ``period``:
+    the map minus its local ``period × period`` mean (the content's slow variation would swamp the
+    pattern), then the std of its ``period × period`` phase means over its std (1: a pure periodic
     pattern; ~0: none). A stride-2 transposed convolution at 1/4 resolution (the red line of the
-    third SAB) leaves a period-2 pattern there, period 8 after the ×4 upsampling: the checkerboard
-    of an untrained boundary map."""
+    third SAB) leaves a period-2 pattern there, period 8 after the ×4 upsampling."""
+    detail = maps - uniform_filter(maps.astype(np.float64), size=(1, period, period), mode="reflect")
     phase_means = np.array(
-        [[maps[:, row::period, column::period].mean() for column in range(period)] for row in range(period)]
+        [[detail[:, row::period, column::period].mean() for column in range(period)] for row in range(period)]
     )
-    return float(phase_means.std() / max(float(maps.std()), 1e-12))
+    return float(phase_means.std() / max(float(detail.std()), 1e-12))
 
 
 def _yes_no(value: bool) -> str:

@@ -225,7 +225,9 @@ def ensure_runs(
                 run.run_dir.mkdir(parents=True, exist_ok=True)
                 command = training_notebook_command(run, **grid)
                 with open(run.run_dir / PAPERMILL_LOG, "w") as log:  # the child keeps its own handle
-                    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+                    process = subprocess.Popen(
+                        command, stdout=log, stderr=subprocess.STDOUT, env=_thread_environment(run.train.threads)
+                    )
                 running.append((run, process, time.perf_counter()))
             time.sleep(0.5)
             for entry in [entry for entry in running if entry[1].poll() is not None]:
@@ -235,6 +237,18 @@ def ensure_runs(
         for _, process, _ in running:
             process.kill()
     return [load_run(run.run_dir) for run in runs]
+
+
+def _thread_environment(threads: int) -> dict[str, str]:
+    """The child's environment: with ``threads`` set, every thread pool (OpenMP, OpenBLAS, MKL) of
+    the training process starts at that size. ``TrainConfig.threads`` alone resizes torch's pool
+    only after start-up; the other pools' idle workers then competed with the side-by-side runs
+    (measured: a third of the CPU time in the kernel, ~11 instead of ~12.5 img/s per run)."""
+    environment = dict(os.environ)
+    if threads:
+        for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            environment[name] = str(threads)
+    return environment
 
 
 def _report_finished(run: RunConfig, process: subprocess.Popen, started: float) -> None:

@@ -115,11 +115,14 @@ def width_summary(comparison: pd.DataFrame) -> str:
     if narrow >= 0:
         return facts + " There is no deficit to explain at this width."
     closed = (wide - narrow) / -narrow
-    if closed >= 0.5:
-        return facts + f" Widening removes {100 * closed:.0f}% of the deficit: the narrow width explains most of it."
-    return facts + (
-        f" Widening removes {100 * max(closed, 0):.0f}% of the deficit: the narrow width does not explain it."
+    finding = (
+        f" Widening the decoder (SSB, BDB and AM alike) removes {100 * max(closed, 0):.0f}% of the deficit: "
+        + ("the narrow width explains most of it" if closed >= 0.5 else "the narrow width does not explain it")
     )
+    caveat = "." if seeds >= 3 else (
+        f", as far as {seeds} seed(s) can tell: there is no interval, so this is an indication, not a verdict."
+    )
+    return facts + finding + caveat
 
 
 def read_width_runs(results_root: str | Path) -> pd.DataFrame | None:

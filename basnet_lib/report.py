@@ -93,6 +93,39 @@ def write_report(
     return path
 
 
+def results_summary(results_root: str | Path) -> str:
+    """The README's results summary, derived from the committed tables (a test keeps the README
+    equal to it): per variant mIoU and boundary F (3 px) mean ± std over seeds, and the verdicts."""
+    tables = Path(results_root) / TABLES_DIR
+    runs = pd.read_csv(tables / "runs.csv")
+    maps_path = tables / "boundary_map_runs.csv"
+    maps = pd.read_csv(maps_path) if maps_path.is_file() else pd.DataFrame(columns=["variant", "ODS_F"])
+    lines = [
+        "| variant | seeds | val mIoU (%) | boundary F 3 px (%) | boundary map ODS F (%) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for variant, group in runs.groupby("variant", sort=False):
+        ods = maps.loc[maps["variant"] == variant, "ODS_F"]
+        cells = [_mean_std_text(group[column]) for column in ("mIoU", "F_3px")] + [
+            _mean_std_text(ods) if len(ods) else "—"
+        ]
+        lines.append(f"| `{variant}` | {len(group)} | {' | '.join(cells)} |")
+    verdicts = claims(runs)["verdict"]
+    counts = {label: int(verdicts.str.startswith(label).sum()) for label in ("supported", "contradicted", "inconclusive")}
+    lines += [
+        "",
+        f"Of the paper's {len(verdicts)} claims checked, {counts['supported']} are supported, "
+        f"{counts['contradicted']} contradicted and {counts['inconclusive']} inconclusive (95% "
+        "intervals of per-seed paired differences); claims, intervals and the boundary branch's own "
+        "scores: [`results/REPORT.md`](results/REPORT.md).",
+    ]
+    return "\n".join(lines)
+
+
+def _mean_std_text(values: pd.Series) -> str:
+    return f"{values.mean():.1f} ± {values.std(ddof=1):.1f}"
+
+
 def preset_deviations_markdown(preset_name: str) -> str:
     """Every config field where ``preset_name`` differs from the ``paper`` preset, as a table."""
     if preset_name == "paper":
@@ -208,5 +241,6 @@ __all__ = [
     "ReproductionSettings",
     "preset_deviations_markdown",
     "record_invocation",
+    "results_summary",
     "write_report",
 ]

@@ -483,9 +483,9 @@ for name, figure in saved.items():
             "markdown",
             "## Checkerboard artefacts\n\nThe third SAB's red line is a 3×3 transposed convolution with stride 2, "
             "whose kernel overlaps unevenly: an untrained boundary map shows a period-8 pattern (period 2 at 1/4 "
-            "resolution, ×4 upsampled). The strength below is the share of each map's variation that follows the "
-            "pixel's position modulo 8 (std of the 8×8 phase means over the map's std: 1 for a pure pattern, ~0 "
-            "for none), beside the same number for the ground-truth edges.",
+            "resolution, ×4 upsampled). The strength below is the share of each map's fine detail (the map minus its "
+            "local 8×8 mean) that follows the pixel's position modulo 8 (1 for a pure pattern, ~0 for none), "
+            "beside the same number for the ground-truth edges.",
         ),
         (
             "code",

@@ -155,7 +155,8 @@ def run_preset_variants(kind: str, variants: list[str], seeds: list[int], overri
 
 
 def long_runs(variants: list[str], factor: int, parallel: int) -> None:
-    """The cpu preset's recipe with ``factor``× the steps (warm-up and evaluations scaled alike):
+    """The cpu preset's recipe with ``factor``× the steps (warm-up scaled alike, evaluations at half
+    the scaled spacing):
     curves into ``long_runs.csv`` (read by the report, basnet_lib.learning_curves)."""
     from basnet_lib.engine.presets import preset
     from basnet_lib.engine.trainer import load_run
@@ -165,11 +166,12 @@ def long_runs(variants: list[str], factor: int, parallel: int) -> None:
     overrides = [
         "--train.iterations", str(factor * train.iterations),
         "--train.warmup_iterations", str(factor * train.warmup_iterations),
-        "--train.eval_every", str(factor * train.eval_every),
+        "--train.eval_every", str(factor * train.eval_every // 2),  # twice as many points as the committed runs
         "--train.checkpoint_every", str(factor * train.iterations),
     ]  # fmt: skip
-    directories = run_preset_variants("long", variants, [0], overrides, parallel)
-    curves = validation_curves([load_run(directory) for directory in directories])
+    run_preset_variants("long", variants, [0], overrides, parallel)
+    finished = sorted(path.parent for path in (OUT / "long").glob("*/metrics.json"))  # every variant run so far
+    curves = validation_curves([load_run(directory) for directory in finished])
     curves.to_csv(OUT / "long_runs.csv", index=False)
     print(f"wrote {OUT / 'long_runs.csv'}")
 
@@ -181,8 +183,9 @@ def width_runs(width: int, seeds: list[int], parallel: int) -> None:
     from basnet_lib.tables import runs_frame
 
     overrides = ["--model.width", str(width), "--train.checkpoint_every", "100000"]
-    directories = run_preset_variants(f"width{width}", ["full"], seeds, overrides, parallel)
-    frame = runs_frame([load_run(directory) for directory in directories])
+    run_preset_variants(f"width{width}", ["full"], seeds, overrides, parallel)
+    finished = sorted(path.parent for path in (OUT / f"width{width}").glob("*/metrics.json"))
+    frame = runs_frame([load_run(directory) for directory in finished])
     frame.insert(2, "width", width)
     frame.to_csv(OUT / "width_runs.csv", index=False)
     print(f"wrote {OUT / 'width_runs.csv'}")

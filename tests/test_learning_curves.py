@@ -254,3 +254,27 @@ def test_read_long_runs_reads_the_study_csv(tmp_path: Path) -> None:
     assert list(frame["val_mIoU"]) == pytest.approx([10.0, 20.0, 30.0])
     # Read back, it feeds plateau_gap like a fresh frame.
     assert len(final_points(frame)) == 1
+
+
+def test_width_comparison_and_summary_follow_the_numbers() -> None:
+    from basnet_lib.learning_curves import width_comparison, width_summary
+
+    runs = pd.DataFrame(
+        {
+            "backbone": ["resnet18"] * 2,
+            "variant": ["baseline", "full"],
+            "seed": [0, 0],
+            "mIoU": [40.0, 30.0],
+            "F_3px": [30.0, 35.0],
+        }
+    )
+    closing = pd.DataFrame({"backbone": ["resnet18"], "seed": [0], "width": [128], "mIoU": [38.0], "F_3px": [33.0]})
+    comparison = width_comparison(runs, closing)
+    assert comparison.loc[0, "full − baseline mIoU"] == -10.0
+    assert comparison.loc[0, "full wide − baseline mIoU"] == -2.0
+    text = width_summary(comparison)
+    assert "removes 80% of the deficit: the narrow width explains most of it" in text
+    assert "indication, not a verdict" in text  # one seed gives no interval
+    widening_fails = closing.assign(mIoU=[31.0])
+    assert "does not explain it" in width_summary(width_comparison(runs, widening_fails))
+    assert width_comparison(runs, closing.assign(seed=[5])).empty  # no shared seed, no comparison

@@ -69,7 +69,7 @@ def _cpu(*, variant: str, backbone: str, seed: int, data_root: str) -> RunConfig
     single-thread runs trained two at a time. Every deviation from the ``paper`` preset is
     listed in the report.
     """
-    iterations = 800
+    iterations = 600
     return RunConfig(
         model=ModelConfig(
             variant=variant, backbone=backbone, width=64, aspp_channels=128, sab_probes=_has_boundary(variant)
