@@ -1,5 +1,5 @@
 """What each Table 1 variant is made of: parameters and FLOPs per component beside torchvision's
-DeepLabV3, tensor shapes through every block, and a drawn block diagram (Fig. 1, SPEC A).
+DeepLabV3, tensor shapes through every block, and a drawn block diagram (Fig. 1, docs/decisions.md "Architecture").
 
 FLOPs are counted by ``torch.utils.flop_counter.FlopCounterMode`` on a model built on the
 ``meta`` device (shapes only, no arithmetic: instant even for ResNet-101 at 1024×2048). It counts
@@ -37,7 +37,7 @@ def component_costs(
     height, width = image_size
     inputs = [torch.empty(1, 3, height, width, device="meta")]
     if isinstance(getattr(model, "boundary_branch", None), nn.Module):
-        inputs.append(torch.empty(1, 4, height, width, device="meta"))  # G (SPEC A7)
+        inputs.append(torch.empty(1, 4, height, width, device="meta"))  # G (docs/decisions.md "Image-gradient map")
     with FlopCounterMode(display=False) as counter:
         model(*inputs)
     flops_by_module = {key: sum(values.values()) for key, values in counter.get_flop_counts().items()}
@@ -99,7 +99,7 @@ def block_shapes(model: nn.Module, image: Tensor, gradient_map: Tensor | None = 
     """Input and output shapes of every block in one forward pass (forward hooks), in call order.
 
     Rows: the model's components, with the children of the backbone, the two branches and the
-    aggregation module expanded (SPEC A4: block1 is the coarsest).
+    aggregation module expanded (docs/decisions.md "Architecture": block1 is the coarsest).
     """
     rows: list[dict] = []
     handles = []
@@ -143,7 +143,7 @@ def block_shapes(model: nn.Module, image: Tensor, gradient_map: Tensor | None = 
 
 
 # Block diagram layout (column, row): backbone down the left, the two branches coarse to fine
-# upwards (SPEC A4), outputs on top, as in Fig. 1.
+# upwards (docs/decisions.md "Architecture"), outputs on top, as in Fig. 1.
 _LAYOUT = {
     "input": (0, 6),
     "backbone.conv1": (0, 5),
@@ -202,13 +202,13 @@ _BOX_COLORS = {"ResNet": "#d9d9d9", "ASPP": "#c6dbef", "SSB": "#9ecae1", "BDB": 
 
 def draw_block_diagram(shapes: pd.DataFrame, *, title: str) -> Figure:
     """Boxes for the blocks of a :func:`block_shapes` table with their output shapes, and arrows
-    along the data flow (laterals omitted: each tapped stage passes a 1×1 conv first, SPEC A3)."""
+    along the data flow (laterals omitted: each tapped stage passes a 1×1 conv first, docs/decisions.md "Architecture")."""
     outputs = dict(zip(shapes["block"], shapes["output"], strict=True))
     components = dict(zip(shapes["block"], shapes["component"], strict=True))
     outputs["input"] = _first_input(shapes)
     if any(block.startswith("boundary_branch") for block in outputs):
         outputs["gradient map G"] = "4×H×W (RGB + Canny)"
-    if "aggregation.segmentation" in outputs:  # SPEC A8: one box for the module, both outputs
+    if "aggregation.segmentation" in outputs:  # docs/decisions.md "Architecture": one box for the module, both outputs
         outputs["aggregation"] = f"{outputs['aggregation.segmentation']}; {outputs['aggregation.boundary']}"
         components["aggregation"] = "AM"
     layout = dict(_LAYOUT, output=(1, 2.3) if "deeplab_head" in outputs else (2.5, 6))

@@ -32,11 +32,11 @@ def main(argv: list[str] | None = None) -> int:
 
     params = commands.add_parser("params", help="parameter count per variant and component")
     params.add_argument("--backbones", nargs="+", choices=BACKBONES, default=["resnet50", "resnet101"])
-    params.add_argument("--width", type=int, default=256, help="decoder width C (SPEC A3)")
+    params.add_argument("--width", type=int, default=256, help="decoder width C (docs/decisions.md 'Architecture')")
     params.add_argument("--out", type=Path, help="folder to write params.csv and params.md into")
     params.set_defaults(handler=_params)
 
-    synthcity = commands.add_parser("synthcity", help="generate a SynthCity dataset (SPEC B2)")
+    synthcity = commands.add_parser("synthcity", help="generate a SynthCity dataset (docs/decisions.md 'SynthCity')")
     synthcity.add_argument(
         "--out", type=Path, required=True, help="folder to write the Cityscapes layout into"
     )

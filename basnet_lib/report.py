@@ -142,7 +142,7 @@ def preset_deviations_markdown(preset_name: str) -> str:
 
 
 def _header(settings: ReproductionSettings, runs: pd.DataFrame) -> list[str]:
-    data = settings.data_root or "SynthCity (generated, Cityscapes layout, docs/method.md)"
+    data = settings.data_root or "SynthCity (generated, Cityscapes layout, docs/decisions.md \"SynthCity\")"
     return [
         f"# BASNet reproduction report: `{settings.preset}` preset",
         "",

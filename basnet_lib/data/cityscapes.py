@@ -1,4 +1,4 @@
-"""Reader of any dataset in the Cityscapes layout: SynthCity or the real Cityscapes (SPEC B1).
+"""Reader of any dataset in the Cityscapes layout: SynthCity or the real Cityscapes (docs/decisions.md "Data").
 
 Layout: ``leftImg8bit/{split}/{city}/{stem}_leftImg8bit.png`` and, for ``train`` and ``val``,
 ``gtFine/{split}/{city}/{stem}_gtFine_labelIds.png``. The ``test`` split has no labels: its
@@ -52,7 +52,7 @@ def label_path(root: Path, split: str, city: str, name: str) -> Path:
 
 
 def find_samples(root: str | Path, split: str) -> list[SampleFiles]:
-    """The samples of one split, sorted by name, with the layout checked (SPEC B1).
+    """The samples of one split, sorted by name, with the layout checked (docs/decisions.md "Data").
 
     Raises:
         DatasetError: the root or split folder is missing or holds no images, an image has no
@@ -94,13 +94,13 @@ def find_samples(root: str | Path, split: str) -> list[SampleFiles]:
 
 
 class CityscapesSegmentation(Dataset):
-    """Samples of one split of a Cityscapes-layout dataset (SPEC B1), as dicts of tensors.
+    """Samples of one split of a Cityscapes-layout dataset (docs/decisions.md "Data"), as dicts of tensors.
 
     A sample holds ``"image"`` float32 (3, H, W) ImageNet-normalized, ``"canny"`` float32
-    (1, H, W) in {0, 1} (SPEC A7), ``"name"`` (the image stem) and, except in ``test``,
+    (1, H, W) in {0, 1} (docs/decisions.md "Image-gradient map"), ``"name"`` (the image stem) and, except in ``test``,
     ``"label"`` int64 (H, W) trainIds with 255 ignore and ``"edge"`` float32 (1, H, W) in {0, 1}
-    (SPEC B4). Canny and edge are computed from the uint8 image and the label *after* the
-    geometric transforms (SPEC B3).
+    (docs/decisions.md "Data"). Canny and edge are computed from the uint8 image and the label *after* the
+    geometric transforms (docs/decisions.md "Data").
 
     Determinism: the transform of sample ``index`` draws from a ``torch.Generator`` seeded with
     ``(seed, epoch, index)``, never from global RNGs, so its crop depends on nothing else: not on
@@ -144,7 +144,7 @@ class CityscapesSegmentation(Dataset):
         image_tensor = torch.from_numpy(image).permute(2, 0, 1)
         label_tensor = None if train_ids is None else torch.from_numpy(train_ids)
         image_tensor, label_tensor = self.transform(image_tensor, label_tensor, generator=generator)
-        # SPEC A7: Canny on the uint8 image after the geometric transforms.
+        # docs/decisions.md "Image-gradient map": Canny on the uint8 image after the geometric transforms.
         canny = canny_edges(image_tensor.permute(1, 2, 0).numpy())
         sample: dict[str, torch.Tensor | str] = {
             "image": normalize_image(image_tensor[None])[0],
@@ -152,7 +152,7 @@ class CityscapesSegmentation(Dataset):
             "name": self.samples[index].name,
         }
         if label_tensor is not None:
-            # SPEC B4: edge target of the transformed label (pad 255 counts as a label).
+            # docs/decisions.md "Data": edge target of the transformed label (pad 255 counts as a label).
             sample["edge"] = torch.from_numpy(edge_target(label_tensor.numpy()))[None]
             sample["label"] = label_tensor.long()
         return sample

@@ -199,16 +199,7 @@ def _train(run: RunConfig, *, resume: bool, overwrite: bool, progress: bool) -> 
     train_seconds = time.perf_counter() - train_started
 
     broadcast_buffers_(model)  # BatchNorm statistics of rank 0, as in the checkpoint
-    val_set = build_dataset(run.data, split="val", train=False)
-    metrics = evaluate(
-        unwrap_model(model),
-        val_set,
-        context=context,
-        multiscale=run.train.eval_multiscale,
-        num_workers=run.data.num_workers,
-        amp=run.train.amp,
-        progress=progress,
-    )
+    metrics = _evaluate_on_val(run, model, context, multiscale=run.train.eval_multiscale, progress=progress)
     trained = run.train.iterations - start
     metrics.update(
         {
@@ -287,19 +278,26 @@ def _evaluate_during_training(run: RunConfig, model: nn.Module, context) -> dict
     """Val metrics of the current weights (on ``eval_images`` images); the model stays in training
     mode and its weights, buffers and the random state are untouched (evaluation uses a copy)."""
     random_state = capture_rng_state()  # the data loader draws a seed: keep training's stream as it was
-    val_set = build_dataset(run.data, split="val", train=False)
-    metrics = evaluate(
-        unwrap_model(model),
-        val_set,
-        context=context,
-        num_workers=run.data.num_workers,
-        amp=run.train.amp,
-        max_images=run.train.eval_images,
-        progress=False,
-    )
+    metrics = _evaluate_on_val(run, model, context, max_images=run.train.eval_images, progress=False)
     restore_rng_state(random_state)
     model.train()
     return metrics
+
+
+def _evaluate_on_val(
+    run: RunConfig, model: nn.Module, context, *, multiscale: bool = False, max_images: int = 0, progress: bool
+) -> dict:
+    """The run's val split through :func:`evaluate` (the final evaluation and those during training)."""
+    return evaluate(
+        unwrap_model(model),
+        build_dataset(run.data, split="val", train=False),
+        context=context,
+        multiscale=multiscale,
+        num_workers=run.data.num_workers,
+        amp=run.train.amp,
+        max_images=max_images,
+        progress=progress,
+    )
 
 
 def _validation_columns(metrics: dict) -> dict[str, float]:
