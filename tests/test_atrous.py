@@ -7,7 +7,8 @@ import torch
 from torch import nn
 
 from basnet_lib.model import ASPP
-from basnet_lib.model.atrous import atrous_conv2d, uses_tap_gradient, valid_tap_share
+from basnet_lib.model.atrous import TapGradientASPPConv, atrous_conv2d, uses_tap_gradient, valid_tap_share
+from basnet_lib.model.training_passes import use_tap_gradient_atrous_convs_
 
 CHANNELS_LAST = torch.channels_last
 
@@ -97,7 +98,9 @@ def test_aspp_weight_gradients_match_torchvision_in_channels_last() -> None:
     from torchvision.models.segmentation import deeplabv3
 
     torch.manual_seed(0)
-    ours = ASPP(16, [4, 8, 12], out_channels=8).to(memory_format=CHANNELS_LAST)
+    ours = use_tap_gradient_atrous_convs_(ASPP(16, [4, 8, 12], out_channels=8)).to(
+        memory_format=CHANNELS_LAST
+    )
     reference = deeplabv3.ASPP(16, [4, 8, 12], out_channels=8)
     reference.load_state_dict(ours.state_dict())
     # Dropout off; BatchNorm in eval keeps the comparison exact.
@@ -105,7 +108,9 @@ def test_aspp_weight_gradients_match_torchvision_in_channels_last() -> None:
     reference.eval()
     features = torch.randn(2, 16, 10, 12)
     x = features.contiguous(memory_format=CHANNELS_LAST)
-    assert all(uses_tap_gradient(branch[0], x.requires_grad_()) for branch in list(ours.convs)[1:4])
+    atrous_branches = list(ours.convs)[1:4]
+    assert all(isinstance(branch, TapGradientASPPConv) for branch in atrous_branches)
+    assert all(uses_tap_gradient(branch[0], x.requires_grad_()) for branch in atrous_branches)
     ours(x).square().sum().backward()
     reference(features).square().sum().backward()
     for (name, ours_parameter), reference_parameter in zip(

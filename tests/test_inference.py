@@ -9,6 +9,7 @@ from torchvision.models.segmentation import deeplabv3
 
 from basnet_lib.model import ASPP, VARIANTS, ModelConfig, build_basnet
 from basnet_lib.model.inference import InferenceModel, fold_batchnorm_, prepare_for_inference
+from basnet_lib.model.training_passes import INFERENCE_PASSES
 
 
 def _model_with_trained_statistics(variant: str, backbone: str) -> nn.Module:
@@ -102,9 +103,11 @@ def test_compiled_option_matches_the_eager_prepared_model(tiny_batch) -> None:
         torch.testing.assert_close(actual[key], expected[key], rtol=0, atol=1e-4 * scale)
 
 
-def test_aspp_keeps_channels_last_and_matches_torchvision() -> None:
+def test_aspp_with_the_inference_passes_keeps_channels_last_and_matches_torchvision() -> None:
     torch.manual_seed(0)
     ours = ASPP(64, [2, 4, 6], out_channels=16).eval()
+    for apply_pass in INFERENCE_PASSES:
+        ours = apply_pass(ours)
     reference = deeplabv3.ASPP(64, [2, 4, 6], out_channels=16).eval()
     reference.load_state_dict(ours.state_dict())
     features = torch.randn(2, 64, 9, 13)

@@ -1,4 +1,4 @@
-"""Training-speed layers: same values as the plain ops, gradients kept in channels_last."""
+"""Fast layers (basnet_lib.model.fast_layers): same values as the plain ops, gradients kept in channels_last."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 from torchvision.models.segmentation import deeplabv3
 
-from basnet_lib.model import ASPP, ModelConfig, build_basnet
-from basnet_lib.model.layers import conv_of_concatenation, global_average_pool
+from basnet_lib.model import ASPP, ModelConfig, build_basnet, prepare_for_training
+from basnet_lib.model.fast_layers import conv_of_concatenation, global_average_pool
+from basnet_lib.model.training_passes import keep_broadcast_maps_in_layout_, use_layout_preserving_pooling_
 
 CHANNELS_LAST = torch.channels_last
 
@@ -35,8 +36,9 @@ def test_global_average_pool_equals_adaptive_pooling_with_a_channels_last_gradie
         assert global_average_pool(plain).grad_fn is None
 
 
-def test_aspp_gradient_matches_torchvision_and_keeps_channels_last() -> None:
-    ours = ASPP(16, [2, 4, 6], out_channels=8).eval()
+def test_layout_passes_keep_the_aspp_gradient_in_channels_last() -> None:
+    ours = keep_broadcast_maps_in_layout_(use_layout_preserving_pooling_(ASPP(16, [2, 4, 6], out_channels=8)))
+    ours.eval()
     reference = deeplabv3.ASPP(16, [2, 4, 6], out_channels=8).eval()
     reference.load_state_dict(ours.state_dict())
     features = torch.randn(2, 16, 9, 11)
@@ -104,9 +106,9 @@ class _MixedLayoutCounter(TorchDispatchMode):
 
 
 def test_full_model_trains_in_channels_last_without_mixed_layout_elementwise_ops(tiny_batch) -> None:
-    """Global pooling used to hand NCHW gradients to channels_last features (see global_average_pool)."""
+    """Plain global pooling hands NCHW gradients to channels_last features (see global_average_pool)."""
     config = ModelConfig(variant="full", backbone="resnet18", width=32, aspp_channels=32)
-    model = build_basnet(config=config).train().to(memory_format=CHANNELS_LAST)
+    model = prepare_for_training(build_basnet(config=config).train().to(memory_format=CHANNELS_LAST))
     image, gradient_map = (t.contiguous(memory_format=CHANNELS_LAST) for t in tiny_batch)
     counter = _MixedLayoutCounter()
     with counter:

@@ -7,9 +7,10 @@ from basnet_lib.model.basnet import BASNet, build_basnet
 from basnet_lib.model.branches import BoundaryDetectionBranch, SemanticSegmentationBranch
 from basnet_lib.model.config import BACKBONES, VARIANTS, ModelConfig
 from basnet_lib.model.global_attention import GlobalAttentionBlock
-from basnet_lib.model.layers import BranchInputs, LateralProjections, RedLine
+from basnet_lib.model.layers import BranchInputs, ConvOfConcatenation, LateralProjections, RedLine
 from basnet_lib.model.probes import SABProbes
 from basnet_lib.model.spatial_attention import SpatialAttentionBlock
+from basnet_lib.model.training_passes import prepare_for_training
 
 __all__ = [
     "ASPP",
@@ -19,6 +20,7 @@ __all__ = [
     "BASNet",
     "BoundaryDetectionBranch",
     "BranchInputs",
+    "ConvOfConcatenation",
     "DeepLabV3Head",
     "DilatedResNetBackbone",
     "GlobalAttentionBlock",
@@ -30,4 +32,5 @@ __all__ = [
     "SpatialAttentionBlock",
     "build_backbone",
     "build_basnet",
+    "prepare_for_training",
 ]

@@ -6,7 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from basnet_lib.model.aspp import AGGREGATION_ASPP_RATES, ASPP
-from basnet_lib.model.layers import conv_bn_relu, global_average_pool, memory_format_of
+from basnet_lib.model.layers import BroadcastToMap, conv_bn_relu
 
 
 class AggregationOutput(nn.Module):
@@ -19,12 +19,12 @@ class AggregationOutput(nn.Module):
         super().__init__()
         self.global_context = conv_bn_relu(width, width // 8, 1)
         self.classifier = nn.Conv2d(context_channels + width // 8, out_channels, 1)
+        self.global_pool = nn.AdaptiveAvgPool2d(1)  # GAP
+        self.broadcast = BroadcastToMap()
 
     def forward(self, shared_context: Tensor, branch_feature: Tensor) -> Tensor:
-        pooled = self.global_context(global_average_pool(branch_feature))
-        pooled = pooled.expand(-1, -1, *shared_context.shape[-2:])
-        pooled = pooled.contiguous(memory_format=memory_format_of(shared_context))
-        return self.classifier(torch.cat([shared_context, pooled], dim=1))
+        pooled = self.global_context(self.global_pool(branch_feature))
+        return self.classifier(torch.cat([shared_context, self.broadcast(pooled, shared_context)], dim=1))
 
 
 class AggregationModule(nn.Module):

@@ -2,13 +2,15 @@
 
 The ASPPs (SPEC A2, A8) dilate 3×3 kernels by up to 36 on 1/8-resolution features: at a 480×480
 training crop that is a 60×60 map, where most of a rate-36 kernel's taps read zero padding.
-oneDNN's forward and input-gradient kernels skip those taps, but its weight gradient does not:
-on the benchmark machine (2-core AMD EPYC, channels_last, ResNet-101's 2048→256 branch,
-batch 2) it took 431/359/567 ms at rates 12/24/36, against 386/235/146 ms for one matrix product
-per tap over the positions where that tap reads the input. :func:`atrous_conv2d` uses the per-tap
-products in training when enough of the kernel reads padding, and plain ``conv(x)`` otherwise.
+oneDNN's forward and input-gradient kernels skip those taps, but its weight gradient does not, so
+at large rates it does several times the useful work. :func:`atrous_conv2d` computes the weight
+gradient as one matrix product per tap over the positions where that tap reads the input, in
+training when enough of the kernel reads padding, and is plain ``conv(x)`` otherwise.
+:class:`TapGradientASPPConv` is torchvision's ``ASPPConv`` running its conv this way; the pass
+:func:`basnet_lib.model.training_passes.use_tap_gradient_atrous_convs_` swaps it in.
 The forward pass and the input gradient are the library's own (oneDNN); only the weight gradient's
-sums are reassociated (float rounding, ~1e-6 relative, tests/test_atrous.py).
+sums are reassociated (float rounding, ~1e-6 relative, tests/test_atrous.py). Measurements:
+docs/performance.md.
 """
 
 from __future__ import annotations
@@ -16,12 +18,14 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torchvision.models.segmentation import deeplabv3
 
-from basnet_lib.model.layers import is_same_padded_3x3, memory_format_of
+from basnet_lib.model.fast_layers import memory_format_of
+from basnet_lib.model.layers import is_same_padded_3x3
 
-# Per-tap products pay off when at least this share of the kernel's counted taps reads padding:
-# at 75% valid taps (2048→256, rate 12 on 60×60) they took 386 vs 431 ms, at 81% (256→64, rate 18
-# on 120×120, the aggregation ASPP) 65 vs 53 ms (benchmark machine, docs/decisions.md).
+# Per-tap products pay off when at least this share of the kernel's counted taps reads padding
+# (the measured break-even, docs/performance.md): the backbone ASPP's rate-12 branch at 1/8 of a
+# 480×480 crop qualifies, the aggregation ASPP at 1/4 does not.
 PADDING_SHARE_FOR_TAPS = 0.2
 
 
@@ -56,6 +60,20 @@ def atrous_conv2d(conv: nn.Conv2d, x: Tensor) -> Tensor:
     if not uses_tap_gradient(conv, x):
         return conv(x)
     return _AtrousConvolution.apply(x, conv.weight, conv.bias, tuple(conv.dilation))
+
+
+class TapGradientASPPConv(nn.Sequential):
+    """torchvision's ``ASPPConv`` (same children: dilated 3×3 conv, BatchNorm, ReLU) whose conv
+    runs through :func:`atrous_conv2d`."""
+
+    @classmethod
+    def from_plain(cls, plain: deeplabv3.ASPPConv) -> TapGradientASPPConv:
+        """The tap-gradient version of ``plain``, sharing its modules."""
+        return cls(*plain)
+
+    def forward(self, x: Tensor) -> Tensor:
+        conv, norm, activation = self
+        return activation(norm(atrous_conv2d(conv, x)))
 
 
 class _AtrousConvolution(torch.autograd.Function):
@@ -93,7 +111,7 @@ def _weight_gradient_by_taps(x: Tensor, grad: Tensor, dilation: tuple[int, int])
     in_channels, out_channels = x.shape[1], grad.shape[1]
     x_nhwc = x.permute(0, 2, 3, 1)
     grad_nhwc = grad.permute(0, 2, 3, 1)
-    # (tap row, tap column, C_in, C_out): x regionᵀ · grad region ran faster than its transpose.
+    # (tap row, tap column, C_in, C_out): x regionᵀ · grad region, the faster of the two orders.
     taps = x.new_empty(3, 3, in_channels, out_channels)
     for row in range(3):
         row_offset = (row - 1) * dilation[0]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from basnet_lib.model.layers import RedLine, conv_bn_relu, global_average_pool
+from basnet_lib.model.layers import RedLine, conv_bn_relu
 
 
 class GlobalAttentionBlock(nn.Module):
@@ -24,10 +24,11 @@ class GlobalAttentionBlock(nn.Module):
         self.spatial_attention = nn.Conv2d(channels, 1, 1)
         self.channel_attention = nn.Conv2d(2 * channels, channels, 1)
         self.high_projection = conv_bn_relu(channels, channels, 1)
+        self.global_pool = nn.AdaptiveAvgPool2d(1)  # GAP
 
     def forward(self, low: Tensor, high: Tensor) -> Tensor:
         spatial = torch.sigmoid(self.spatial_attention(low))
-        pooled = torch.cat([global_average_pool(low), global_average_pool(high)], dim=1)
+        pooled = torch.cat([self.global_pool(low), self.global_pool(high)], dim=1)
         channel = torch.sigmoid(self.channel_attention(pooled))
         upsampled = self.high_projection(self.red_line(high, low.shape[-2:]))
         # upsampled + low ⊙ A ⊙ S in one pass: one full-size temporary less than writing it out.

@@ -1,12 +1,11 @@
-"""A trained model made fast for inference: eval mode, folded BatchNorm, channels_last, Winograd
-3×3 convolutions on large maps, optional bf16.
+"""A trained model made fast for inference: eval mode, folded BatchNorm, channels_last, the
+layout-preserving pooling passes, Winograd 3×3 convolutions on large maps, optional bf16.
 
-What each step buys on the benchmark machine is in ``results/benchmarks/model.json`` and README
-"Performance". None of them changes what the model is; folding BatchNorm into the preceding
-convolution, the channels_last kernels and NNPACK's Winograd convolutions change float rounding
-only (measured: logits within ~1e-5 relative of the plain eval model; tests/test_inference.py and
-tests/test_winograd.py bound it). bf16 autocast is an
-opt-in whose accuracy effect is measured by ``benchmarks/bench_eval.py``.
+What each step buys is measured in ``results/benchmarks/model.json`` (docs/performance.md).
+None of them changes what the model is; folding BatchNorm into the preceding convolution, the
+channels_last kernels and NNPACK's Winograd convolutions change float rounding only (logits within
+~1e-5 relative of the plain eval model; tests/test_inference.py and tests/test_winograd.py bound
+it). bf16 autocast is an opt-in whose accuracy effect is measured by ``benchmarks/bench_eval.py``.
 """
 
 from __future__ import annotations
@@ -21,6 +20,7 @@ from torchvision.models._utils import IntermediateLayerGetter
 from torchvision.models.resnet import BasicBlock, Bottleneck
 
 from basnet_lib.model.layers import RedLine
+from basnet_lib.model.training_passes import INFERENCE_PASSES
 from basnet_lib.model.winograd import use_winograd_
 
 
@@ -60,9 +60,9 @@ def prepare_for_inference(
     """An eval-mode copy of ``model`` ready for fast inference; ``model`` itself is not changed.
 
     Args:
-        channels_last: NHWC weights and inputs. oneDNN (CPU) and cuDNN run this layout's
-            convolutions faster; on the 2-core benchmark machine DeepLabV3-R101 inference took ~25%
-            less time than in the default layout.
+        channels_last: NHWC weights and inputs, the layout whose convolutions oneDNN (CPU) and
+            cuDNN run fastest; the :data:`~basnet_lib.model.training_passes.INFERENCE_PASSES` keep
+            the broadcast pooled maps in it (always applied: they change no value).
         fold_batchnorm: fold each eval-mode BatchNorm into the convolution before it
             (:func:`fold_batchnorm`); one pass over every feature map less.
         winograd: run the large stride-1 3×3 convolutions (the SABs' fusion convs, DeepLabV3's
@@ -85,6 +85,8 @@ def prepare_for_inference(
         prepared = fold_batchnorm_(prepared)
     if channels_last:
         prepared = prepared.to(memory_format=torch.channels_last)
+    for apply_pass in INFERENCE_PASSES:
+        prepared = apply_pass(prepared)
     if winograd and not compiled:  # NNPACK's operator cannot be traced by torch.compile
         prepared = use_winograd_(prepared)
     inference_model = InferenceModel(

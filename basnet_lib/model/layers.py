@@ -1,4 +1,4 @@
-"""Small building blocks shared by both branches: conv-BN-ReLU, the red line, laterals."""
+"""Small building blocks shared by the blocks: conv-BN-ReLU, its concatenation form, the red line, laterals."""
 
 from __future__ import annotations
 
@@ -6,50 +6,8 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 from torchvision.ops import Conv2dNormActivation
-
-
-def memory_format_of(tensor: Tensor) -> torch.memory_format:
-    """``channels_last`` for an NHWC-strided 4-d tensor, else the default layout.
-
-    Tensors made from a broadcast 1×1 map come out NCHW; putting them in their neighbours' layout
-    before a concatenation keeps a channels_last model from converting the result back.
-    """
-    return (
-        torch.channels_last
-        if tensor.is_contiguous(memory_format=torch.channels_last)
-        else torch.contiguous_format
-    )
-
-
-class _GlobalAveragePool(torch.autograd.Function):
-    """Mean over H×W whose gradient keeps the input's memory format (see global_average_pool)."""
-
-    @staticmethod
-    def forward(ctx, x: Tensor) -> Tensor:  # type: ignore[override]
-        ctx.input_shape = x.shape
-        ctx.memory_format = memory_format_of(x)
-        return x.mean((-2, -1), keepdim=True)
-
-    @staticmethod
-    def backward(ctx, grad: Tensor) -> Tensor:  # type: ignore[override]
-        # Each element gets grad / (H·W), exactly as autograd's mean backward computes it.
-        spread = (grad / (ctx.input_shape[-2] * ctx.input_shape[-1])).expand(ctx.input_shape)
-        return spread.contiguous(memory_format=ctx.memory_format)
-
-
-def global_average_pool(x: Tensor) -> Tensor:
-    """``F.adaptive_avg_pool2d(x, 1)`` (same values: torch computes that as this mean).
-
-    Autograd's mean backward divides an expanded gradient and returns it NCHW. Added to the
-    channels_last gradient of the pooled feature's other consumers, it turned the sum, and every
-    elementwise backward op before the previous conv, into mixed-layout passes 5–14× slower than
-    same-layout ones: 0.8–0.9 s of a 12–13 s ResNet-50 480×480 ×2 training step of the full model
-    on the benchmark machine (paired runs; docs/decisions.md "Performance").
-    """
-    return _GlobalAveragePool.apply(x)
 
 
 def conv_bn_relu(in_channels: int, out_channels: int, kernel_size: int) -> Conv2dNormActivation:
@@ -69,32 +27,35 @@ def is_same_padded_3x3(conv: nn.Conv2d) -> bool:
     )
 
 
-def conv_of_concatenation(conv: nn.Conv2d, parts: Sequence[Tensor]) -> Tensor:
-    """``conv(torch.cat(parts, dim=1))``; while autograd records, one convolution per part, summed.
+class ConvOfConcatenation(nn.Sequential):
+    """``conv([a, b, …])``: conv → BatchNorm → ReLU over the channel concatenation of its inputs.
 
-    Same function of the same weight (its input-channel slices), so modules, parameters and
-    checkpoints do not change; the sum is reassociated, so values differ by float rounding only
-    (about 1e-6 relative, tested). Why: the SAB's fusion conv reads 2C + 4 channels (SPEC A6), and
-    oneDNN's backward over 516 channels ran slower than over 256, 256 and 4 separately: forward +
-    backward of the 1/4-resolution one of a 480×480 ×2 training step took 1289 vs 1094 ms on the
-    benchmark machine. Without gradients the single convolution is the faster one (387 vs 403 ms at
-    512×1024), so it is kept there.
+    Takes the parts as a list, so the concatenation is the module's own step (the SAB's
+    ``conv3x3([F_l, red_line(F_h), G])``, SPEC A6). Children ``0``/``1``/``2`` as in
+    :func:`conv_bn_relu`, so parameter names are those of a conv-BN-ReLU.
     """
-    if not (torch.is_grad_enabled() and (conv.weight.requires_grad or any(p.requires_grad for p in parts))):
-        return conv(torch.cat(list(parts), dim=1))
-    if conv.groups != 1 or conv.padding_mode != "zeros":
-        raise ValueError("conv_of_concatenation needs an ungrouped, zero-padded convolution")
-    widths = [part.shape[1] for part in parts]
-    if sum(widths) != conv.in_channels:
-        raise ValueError(
-            f"parts have {sum(widths)} channels in all, the convolution expects {conv.in_channels}"
-        )
-    weights = conv.weight.split(widths, dim=1)
-    # The bias is added once, with the first part.
-    out = F.conv2d(parts[0], weights[0], conv.bias, conv.stride, conv.padding, conv.dilation)
-    for part, weight in zip(parts[1:], weights[1:], strict=True):
-        out = out + F.conv2d(part, weight, None, conv.stride, conv.padding, conv.dilation)
-    return out
+
+    def __init__(self, conv: nn.Conv2d, norm: nn.Module, activation: nn.Module) -> None:
+        super().__init__(conv, norm, activation)
+
+    @classmethod
+    def conv_bn_relu(cls, in_channels: int, out_channels: int, kernel_size: int) -> ConvOfConcatenation:
+        """:func:`conv_bn_relu`'s modules (same initialisation) taking a list of parts."""
+        return cls(*conv_bn_relu(in_channels, out_channels, kernel_size))
+
+    def forward(self, parts: Sequence[Tensor]) -> Tensor:  # type: ignore[override]
+        return super().forward(torch.cat(list(parts), dim=1))
+
+
+class BroadcastToMap(nn.Module):
+    """A pooled ``(N, C, 1, 1)`` vector repeated over a feature map's H×W.
+
+    The bilinear upsampling of a 1×1 map to H×W (the AM's global context, §3.4), written as the
+    broadcast it is.
+    """
+
+    def forward(self, vector: Tensor, feature_map: Tensor) -> Tensor:
+        return vector.expand(-1, -1, *feature_map.shape[-2:])
 
 
 class RedLine(nn.Module):

@@ -6,7 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from basnet_lib.gradient_map import resize_gradient_map
-from basnet_lib.model.layers import RedLine, conv_bn_relu, conv_of_concatenation
+from basnet_lib.model.layers import ConvOfConcatenation, RedLine, conv_bn_relu
 
 GRADIENT_MAP_CHANNELS = 4  # SPEC A7: normalized RGB + Canny
 
@@ -24,14 +24,12 @@ class SpatialAttentionBlock(nn.Module):
         super().__init__()
         self.red_line = RedLine(channels, upsample=upsample)
         self.spatial_attention = nn.Conv2d(channels, 1, 1)
-        self.fuse = conv_bn_relu(2 * channels + GRADIENT_MAP_CHANNELS, channels, 3)
+        self.fuse = ConvOfConcatenation.conv_bn_relu(2 * channels + GRADIENT_MAP_CHANNELS, channels, 3)
         self.high_projection = conv_bn_relu(channels, channels, 1)
 
     def forward(self, low: Tensor, high: Tensor, gradient_map: Tensor) -> Tensor:
         size = low.shape[-2:]
         high = self.red_line(high, size)
         spatial = torch.sigmoid(self.spatial_attention(low))
-        conv, norm, activation = self.fuse
-        parts = [low, high, resize_gradient_map(gradient_map, size)]
-        fused = activation(norm(conv_of_concatenation(conv, parts)))
+        fused = self.fuse([low, high, resize_gradient_map(gradient_map, size)])
         return torch.addcmul(self.high_projection(high), fused, spatial)

@@ -1,16 +1,14 @@
 """3×3 convolutions by Winograd's minimal filtering (NNPACK) for CPU inference on large maps.
 
-The SAB's fusion conv (SPEC A6: 3×3 over ``2C + 4 = 516`` channels at 1/8 and 1/4 resolution)
-is the largest block of work the decoder adds to DeepLabV3: 117 of the ~190 extra GFLOP of the
-ResNet-101 full model at 512×1024. oneDNN computes it directly, already at the machine's practical
-peak (353 ms for the 1/4 one on the benchmark machine). PyTorch also ships NNPACK, whose
-inference convolution for 3×3 kernels uses Winograd's F(6×6, 3×3) transform and needs ~4× fewer
-multiplications: 125 ms for the same convolution (181 ms with the layout conversions both ways).
-It pays off only on large maps with many channels (measured grid in docs/decisions.md
-"Performance"), and changes float rounding only (~1e-5 relative to the output's scale; the full
-model's logits moved by 2e-6 of their scale). PyTorch's own dispatcher never picks it for
-channels_last inputs or batches under 16, so :func:`use_winograd_` swaps the eligible convolutions
-of a prepared inference model for :class:`WinogradConv2d`.
+The SAB's fusion conv (SPEC A6: 3×3 over ``2C + 4`` channels at 1/8 and 1/4 resolution) is the
+largest block of work the decoder adds to DeepLabV3. oneDNN computes it directly, already near
+the machine's practical peak. PyTorch also ships NNPACK, whose inference convolution for 3×3
+kernels uses Winograd's F(6×6, 3×3) transform and needs ~4× fewer multiplications, which pays
+off on large maps with many channels even with the layout conversions both ways (measured grid:
+docs/performance.md). It changes float rounding only (~1e-5 relative to the output's scale,
+tested). PyTorch's own dispatcher never picks it for channels_last inputs or batches under 16,
+so :func:`use_winograd_` swaps the eligible convolutions of a prepared inference model for
+:class:`WinogradConv2d`.
 """
 
 from __future__ import annotations
@@ -20,11 +18,11 @@ import functools
 import torch
 from torch import Tensor, nn
 
-from basnet_lib.model.layers import is_same_padded_3x3, memory_format_of
+from basnet_lib.model.fast_layers import memory_format_of
+from basnet_lib.model.layers import is_same_padded_3x3
 
-# Measured crossover on the benchmark machine (batch 1, channels_last in and out, conversions
-# included): 256→256 at 64×128 took 33 vs 43 ms with oneDNN, 516→256 at 32×64 22 vs 21 ms,
-# 128→128 at 64×128 15 vs 11 ms. Smaller maps or fewer channels stay with oneDNN.
+# The measured crossover (batch 1, channels_last in and out, conversions included;
+# docs/performance.md): smaller maps or fewer channels stay with oneDNN.
 MIN_CHANNEL_PRODUCT = 256 * 256  # in_channels × out_channels
 MIN_PIXELS = 64 * 128  # output height × width
 
@@ -54,8 +52,8 @@ class WinogradConv2d(nn.Conv2d):
     NNPACK's path is taken for float32 CPU inputs of at least :data:`MIN_PIXELS` pixels when no
     gradient is being recorded and autocast is off; anything else (training, bf16 autocast, CUDA,
     small maps, a build without NNPACK) is the plain convolution. Batches run one image at a time:
-    for a batch NNPACK switches to its training algorithm, which was slower than oneDNN (1107 vs
-    727 ms for two 516-channel images at 128×256). Results are the same from run to run (tested).
+    for a batch NNPACK switches to its training algorithm, which was slower than oneDNN (measured).
+    Results are the same from run to run (tested).
     """
 
     @classmethod
