@@ -22,7 +22,7 @@ FLOP/s of dilated models is over-stated). The practical peak is the faster of a 
 product and a channels_last 2048→2048 1×1 convolution on 64×64 (oneDNN), timed at the start and the
 end of this run; the highest is used. Peak memory comes from a fresh process per
 row (CPU: max RSS of the whole process; CUDA: max allocated). Writes ``results/benchmarks/model.json``
-and ``results/benchmarks/model.md`` (the README table).
+and ``results/benchmarks/model.md`` (the table in docs/performance.md).
 
     python benchmarks/bench_model.py                      # the full set (~40 min on 2 cores)
     python benchmarks/bench_model.py --backbones resnet101 --sizes 512x1024 --tasks inference --no-memory

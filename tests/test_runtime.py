@@ -2,9 +2,31 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import platform
 import subprocess
 import sys
 
+import pytest
+
+from basnet_lib.runtime import reuse_freed_memory
+
+
+def _has_glibc_mallopt() -> bool:
+    if platform.libc_ver()[0] != "glibc":
+        return False
+    try:
+        return hasattr(ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6"), "mallopt")
+    except OSError:
+        return False
+
+
+# The thresholds and the fault counts below are glibc's malloc; elsewhere (macOS, musl) the
+# setting does nothing, which is tested instead.
+requires_glibc = pytest.mark.skipif(
+    not _has_glibc_mallopt(), reason="the C library is not glibc (no mallopt)"
+)
 PROBE = """
 import resource, sys
 import torch
@@ -29,6 +51,7 @@ def _page_faults(setting: str) -> int:
     return int(result.stdout.split()[-1])
 
 
+@requires_glibc
 def test_freed_blocks_are_reused_without_page_faults() -> None:
     pages = 10 * 64 * 2**20 // 4096  # ten blocks' worth
     # glibc's default: each 64 MiB block is a fresh mmap, faulted in page by page.
@@ -36,3 +59,8 @@ def test_freed_blocks_are_reused_without_page_faults() -> None:
     # Reused: now and then a small allocation lands in the freed block and the heap grows once
     # more (one block's faults), otherwise none.
     assert _page_faults("reuse") < pages // 4
+
+
+@pytest.mark.skipif(_has_glibc_mallopt(), reason="glibc: the setting applies (tested above)")
+def test_does_nothing_without_glibc() -> None:
+    assert reuse_freed_memory() is False

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from matplotlib.patches import FancyBboxPatch
 
 from basnet_lib.architecture import architecture_table, block_shapes, draw_block_diagram, pivot_components
 from basnet_lib.gradient_map import image_gradient_map
@@ -102,4 +103,29 @@ def test_block_shapes_follow_the_branches() -> None:
     assert shapes.at["semantic_branch.block1", "output"] == "1×16×8×16"  # 1/8 (SPEC A4)
     assert shapes.at["boundary_branch.block3", "output"] == "1×16×16×32"  # 1/4
     assert shapes.at["output", "output"].startswith("out: 1×19×64×128; boundary: 1×1×64×128")
-    assert len(draw_block_diagram(shapes.reset_index(), title="full").axes) == 1
+
+
+_RESNET = {"input", "conv1", "layer1", "layer2", "layer3", "layer4", "output"}
+_SSB = {"aspp", "semantic.block1", "semantic.block2", "semantic.block3"}
+_BDB = {"boundary.block1", "boundary.block2", "boundary.block3", "gradient map G"}
+
+
+@pytest.mark.parametrize(
+    ("variant", "boxes"),
+    [
+        ("baseline", _RESNET | {"deeplab_head"}),
+        ("ssb", _RESNET | _SSB | {"semantic_classifier"}),
+        ("ssb_bdb", _RESNET | _SSB | _BDB | {"semantic_classifier", "boundary_classifier"}),
+        ("full", _RESNET | _SSB | _BDB | {"aggregation"}),
+    ],
+)
+def test_block_diagram_draws_one_box_per_component_of_the_variant(variant, boxes) -> None:
+    model = build_basnet(config=ModelConfig(variant=variant, backbone="resnet18", width=16, aspp_channels=32))
+    gradient_map = image_gradient_map(torch.randint(0, 256, (1, 3, 64, 128), dtype=torch.uint8))
+    shapes = block_shapes(model, gradient_map[:, :3], gradient_map)
+    (axis,) = draw_block_diagram(shapes, title=variant).axes
+    labels = {text.get_text().split("\n")[0]: text.get_text() for text in axis.texts if text.get_text()}
+    assert set(labels) == boxes
+    assert sum(isinstance(patch, FancyBboxPatch) for patch in axis.patches) == len(boxes)
+    # Each box names its block's output shape (1/8 resolution for layer4 of the dilated ResNet).
+    assert labels["layer4"].endswith("1×512×8×16")

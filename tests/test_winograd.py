@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from basnet_lib.model import ModelConfig, build_basnet
+from basnet_lib.model import winograd as winograd_module
 from basnet_lib.model.inference import prepare_for_inference
 from basnet_lib.model.winograd import (
     MIN_PIXELS,
@@ -19,18 +20,25 @@ from basnet_lib.model.winograd import (
 LARGE = (64, 128)  # MIN_PIXELS: the smallest map NNPACK is used on
 assert LARGE[0] * LARGE[1] == MIN_PIXELS
 
+# Tests of NNPACK's path run where this PyTorch build has NNPACK for this CPU (x86-64 Linux wheels
+# do); the fallback without it is tested everywhere.
+requires_nnpack = pytest.mark.skipif(
+    not winograd_available(),
+    reason="no NNPACK in this PyTorch build or for this CPU: convolutions stay plain",
+)
+
 
 @pytest.fixture
 def nnpack_calls(monkeypatch) -> list[tuple[int, ...]]:
     """Input shapes of every NNPACK convolution made while the test runs."""
     calls: list[tuple[int, ...]] = []
-    original = torch._nnpack_spatial_convolution
+    original = getattr(torch, "_nnpack_spatial_convolution", None)
 
     def counting(x, *args):
         calls.append(tuple(x.shape))
         return original(x, *args)
 
-    monkeypatch.setattr(torch, "_nnpack_spatial_convolution", counting)
+    monkeypatch.setattr(torch, "_nnpack_spatial_convolution", counting, raising=False)
     return calls
 
 
@@ -38,11 +46,17 @@ def _conv(in_channels: int = 256, out_channels: int = 256, *, bias: bool = True)
     return nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=bias).eval()
 
 
-def test_nnpack_is_available_on_this_platform() -> None:
-    # The CI machine is the benchmark machine's kind (x86-64 Linux wheels ship NNPACK).
-    assert winograd_available()
+def test_plain_convolution_without_nnpack(monkeypatch, nnpack_calls) -> None:
+    monkeypatch.setattr(winograd_module, "winograd_available", lambda: False)  # a build without NNPACK
+    conv = _conv()
+    winograd = WinogradConv2d.from_conv(conv)
+    x = torch.randn(2, 256, *LARGE).contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        assert torch.equal(winograd(x), conv(x))
+    assert nnpack_calls == []
 
 
+@requires_nnpack
 @pytest.mark.parametrize("batch", [1, 3])
 @pytest.mark.parametrize("channels_last", [True, False])
 @pytest.mark.parametrize("bias", [True, False])
@@ -62,6 +76,7 @@ def test_same_convolution_and_layout(batch, channels_last, bias, nnpack_calls) -
     torch.testing.assert_close(actual, expected, rtol=0, atol=5e-5 * scale)
 
 
+@requires_nnpack
 def test_runs_are_identical(nnpack_calls) -> None:
     winograd = WinogradConv2d.from_conv(_conv(516, 256))
     x = torch.randn(2, 516, *LARGE).contiguous(memory_format=torch.channels_last)
@@ -126,6 +141,7 @@ def test_swaps_the_fusion_and_head_convolutions() -> None:
         use_winograd_(full.train())
 
 
+@requires_nnpack
 def test_prepared_full_model_agrees_with_and_without(nnpack_calls) -> None:
     model = build_basnet(config=ModelConfig(variant="full", backbone="resnet18", width=256, aspp_channels=64))
     model.eval()

@@ -117,7 +117,7 @@ def intersection_over_union(counts: Tensor) -> Tensor:
 
 # One bincount over gt*K + pred fills the matrix; ignored pixels go to an extra bin that is dropped
 # (cheaper than boolean indexing, which copies). int32 indices halve the memory traffic. On the CPU,
-# numpy does it single-threaded several times faster than torch's parallel elementwise ops.
+# numpy's single-threaded bincount beats torch's parallel elementwise ops (docs/performance.md).
 
 
 def pair_counts_torch(pred: Tensor, target: Tensor, *, num_classes: int, ignore_index: int) -> Tensor:

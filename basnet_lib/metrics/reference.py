@@ -2,8 +2,8 @@
 
 Written straight from the definition with scikit-image's ``binary_dilation`` and ``disk``: two
 masks, two boundary maps and two dilations per class and radius. It exists to check the fast
-implementation (tests) and to time it (``benchmarks/bench_metrics.py``); library code never calls
-it. Needs scikit-image (the ``dev`` extra).
+implementation (tests) and to time it (``benchmarks/bench_metrics.py``, docs/performance.md);
+library code never calls it. Needs scikit-image (the ``dev`` extra).
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from functools import partial
 import numpy as np
 
 from basnet_lib.data.labels import CLASS_NAMES, NUM_CLASSES, TRAIN_ID_TO_LABEL_ID
-from basnet_lib.data.synthcity import background, objects, vehicles
+from basnet_lib.data.synthcity import background, objects, people, vehicles
 from basnet_lib.data.synthcity import palette as P
 from basnet_lib.data.synthcity.canvas import SceneCanvas, Surface
 from basnet_lib.data.synthcity.perspective import Ground
@@ -183,9 +183,9 @@ def _make_thing(rng: np.random.Generator, street: Street, kind: str, *, near: bo
     if kind in ("vegetation", "person", "static", "bicycle"):
         draw = {
             "vegetation": objects.draw_tree,
-            "person": objects.draw_person,
+            "person": people.draw_person,
             "static": objects.draw_bin,
-            "bicycle": partial(objects.draw_two_wheeler, motor=False, ridden=bool(rng.random() < 0.5)),
+            "bicycle": partial(people.draw_two_wheeler, motor=False, ridden=bool(rng.random() < 0.5)),
         }[kind]
         return Thing(_depth(rng, 1.3, 3.0) if near else _depth(rng), _sidewalk_lateral(rng, street), draw)
     if kind == "train":
@@ -197,8 +197,8 @@ def _make_thing(rng: np.random.Generator, street: Street, kind: str, *, near: bo
         "parked car": partial(vehicles.draw_car, side_view=False),
         "truck": partial(vehicles.draw_large_vehicle, kind="truck", side_view=bool(rng.random() < 0.3)),
         "bus": partial(vehicles.draw_large_vehicle, kind="bus", side_view=bool(rng.random() < 0.4)),
-        "rider": partial(objects.draw_two_wheeler, motor=bool(rng.random() < 0.4), ridden=True),
-        "motorcycle": partial(objects.draw_two_wheeler, motor=True, ridden=bool(rng.random() < 0.6)),
+        "rider": partial(people.draw_two_wheeler, motor=bool(rng.random() < 0.4), ridden=True),
+        "motorcycle": partial(people.draw_two_wheeler, motor=True, ridden=bool(rng.random() < 0.6)),
     }[kind]
     lateral = (
         (rng.choice([-1.0, 1.0]) * (street.road - 0.2))
