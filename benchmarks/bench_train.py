@@ -24,7 +24,7 @@ import torch
 
 from basnet_lib.engine.presets import preset
 from basnet_lib.loss import LossConfig, joint_loss
-from basnet_lib.model import VARIANTS, build_basnet
+from basnet_lib.model import VARIANTS, build_basnet, prepare_for_training
 from basnet_lib.summary import system_info
 
 
@@ -39,7 +39,7 @@ def measure(preset_name: str, variant: str, batch_size: int, steps: int, warmup:
     torch.manual_seed(0)
     # As the trainer does: channels_last unless the preset turns it off (TrainConfig.channels_last).
     memory_format = torch.channels_last if run.train.channels_last else torch.contiguous_format
-    model = build_basnet(config=model_config).to(device, memory_format=memory_format).train()
+    model = prepare_for_training(build_basnet(config=model_config)).to(device, memory_format=memory_format).train()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
     height, width = run.data.crop_size
     generator = torch.Generator().manual_seed(0)
