@@ -15,7 +15,7 @@ from basnet_lib.engine.commands import (
     train_command,
 )
 from basnet_lib.model import BACKBONES
-from basnet_lib.reproduce import add_reproduce_arguments, reproduce_command
+from basnet_lib.reproduction.reproduce import add_reproduce_arguments, reproduce_command
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,7 +25,14 @@ def main(argv: list[str] | None = None) -> int:
         "for semantic segmentation.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_installation_commands(commands)
+    _add_data_commands(commands)
+    _add_run_commands(commands)
+    args = parser.parse_args(argv)
+    return args.handler(args)
 
+
+def _add_installation_commands(commands: argparse._SubParsersAction) -> None:
     info = commands.add_parser("info", help="versions, devices and threads of this installation")
     info.add_argument("--json", action="store_true", help="print JSON instead of aligned text")
     info.set_defaults(handler=_info)
@@ -36,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     params.add_argument("--out", type=Path, help="folder to write params.csv and params.md into")
     params.set_defaults(handler=_params)
 
+
+def _add_data_commands(commands: argparse._SubParsersAction) -> None:
     synthcity = commands.add_parser("synthcity", help="generate a SynthCity dataset (docs/decisions.md 'SynthCity')")
     synthcity.add_argument(
         "--out", type=Path, required=True, help="folder to write the Cityscapes layout into"
@@ -71,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     stats.set_defaults(handler=_data_stats)
 
+
+def _add_run_commands(commands: argparse._SubParsersAction) -> None:
     train = commands.add_parser(
         "train",
         help="train one run and evaluate it on val (also: torchrun -m basnet_lib.train)",
@@ -89,12 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     add_reproduce_arguments(reproduce)
     reproduce.set_defaults(handler=reproduce_command)
 
-    args = parser.parse_args(argv)
-    return args.handler(args)
-
 
 def _info(args: argparse.Namespace) -> int:
-    from basnet_lib.summary import system_info
+    from basnet_lib.engine.runtime import system_info
 
     info = system_info()
     if args.json:
@@ -106,7 +114,7 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _params(args: argparse.Namespace) -> int:
-    from basnet_lib.summary import parameter_table
+    from basnet_lib.reproduction.architecture import parameter_table
 
     table = parameter_table(backbones=tuple(args.backbones), width=args.width)
     markdown = table.to_markdown(index=False, floatfmt=".3f")

@@ -1,4 +1,4 @@
-"""BASNet's joint loss (Eq. 1, SPEC C1–C3) and the non-finite check of the training loop.
+"""BASNet's joint loss (Eq. 1, SPEC C1–C3).
 
 ``total = seg + edge_weight · edge + probe_weight · probes`` with
 
@@ -54,10 +54,6 @@ class LossConfig:
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
                 raise ValueError(f"LossConfig.{name}={value!r} must be a finite number >= 0")
-
-
-class NonFiniteLossError(RuntimeError):
-    """A loss term is NaN or infinite; the message names the iteration and the terms."""
 
 
 def balanced_bce_with_logits(logits: Tensor, target: Tensor, *, valid: Tensor | None = None) -> Tensor:
@@ -137,46 +133,3 @@ def joint_loss(
         probes = probes + balanced_bce_with_logits(probe, edge_target, valid=valid)
     total = seg + config.edge_weight * edge + config.probe_weight * probes
     return {"seg": seg, "edge": edge, "probes": probes, "total": total}
-
-
-class NonFiniteMonitor:
-    """Watches every step's loss terms without a host-device synchronisation.
-
-    :meth:`observe` keeps, on the device, the first iteration whose terms are not all finite and
-    their values; :meth:`check` (one synchronisation) raises :class:`NonFiniteLossError` naming
-    them. The training loop checks before every history row and checkpoint, so no checkpoint ever
-    holds weights updated by a non-finite loss, and the error names the first bad iteration even
-    when it is found a few steps later.
-    """
-
-    def __init__(self, names: Sequence[str] = LOSS_TERMS) -> None:
-        self.names = tuple(names)
-        self._first_iteration: Tensor | None = None  # 0 = none so far
-        self._values: Tensor | None = None
-
-    def observe(self, terms: Mapping[str, Tensor], *, iteration: int) -> None:
-        values = torch.stack([terms[name].detach().float().reshape(()) for name in self.names])
-        if self._first_iteration is None:
-            self._first_iteration = torch.zeros((), dtype=torch.int64, device=values.device)
-            self._values = torch.zeros_like(values)
-        first_bad = ~torch.isfinite(values).all() & (self._first_iteration == 0)
-        self._first_iteration = torch.where(first_bad, iteration, self._first_iteration)
-        self._values = torch.where(first_bad, values, self._values)
-
-    def found(self) -> Tensor:
-        """1 if a non-finite step was observed, else 0 (int64, on the device; no synchronisation)."""
-        if self._first_iteration is None:
-            return torch.zeros((), dtype=torch.int64)
-        return (self._first_iteration > 0).to(torch.int64)
-
-    def check(self) -> None:
-        if self._first_iteration is None:
-            return
-        iteration = self._first_iteration.item()
-        if iteration:
-            bad = ", ".join(
-                f"{name}={value:g}"
-                for name, value in zip(self.names, self._values.tolist(), strict=True)
-                if not math.isfinite(value)
-            )
-            raise NonFiniteLossError(f"non-finite loss at iteration {iteration}: {bad}")

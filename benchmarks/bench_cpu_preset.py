@@ -21,7 +21,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from basnet_lib.summary import system_info
+from basnet_lib.engine.runtime import system_info
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -33,6 +33,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from basnet_lib.engine.runtime import system_info
 from basnet_lib.metrics import (
     GSCNN_THRESHOLDS,
     ConfusionMatrix,
@@ -42,7 +43,6 @@ from basnet_lib.metrics import (
     train_ids_to_label_ids,
 )
 from basnet_lib.metrics.reference import reference_boundary_fscores
-from basnet_lib.summary import system_info
 
 # Street-like layout: sky, building, road bands, then objects of every class on top.
 SKY, BUILDING, ROAD = 10, 2, 0

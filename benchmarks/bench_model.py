@@ -12,7 +12,7 @@ training step of the joint loss. Settings of a row:
   (``TrainConfig.channels_last``). Applied to DeepLabV3 too, it is the same-settings peer.
 - ``bf16``: ``ours`` + bfloat16 autocast. ``compile``: ``ours`` + ``torch.compile`` (inductor) with frozen weights (``prepare_for_inference(compiled=True)``).
 
-The whole process, peers included, runs with :func:`basnet_lib.runtime.reuse_freed_memory` (as our
+The whole process, peers included, runs with :func:`basnet_lib.engine.runtime.reuse_freed_memory` (as our
 ``train`` and ``evaluate`` do): with glibc's default thresholds a model's page faults, and so its
 time, depended on which models ran before it in the process (``--default-malloc`` to compare).
 
@@ -43,11 +43,11 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 from tqdm.auto import tqdm
 
+from basnet_lib.engine.runtime import reuse_freed_memory, system_info
 from basnet_lib.loss import joint_loss
 from basnet_lib.model import VARIANTS, ModelConfig, build_basnet
 from basnet_lib.model.inference import float32_outputs, prepare_for_inference
-from basnet_lib.runtime import reuse_freed_memory
-from basnet_lib.summary import count_parameters, system_info, torchvision_deeplabv3
+from basnet_lib.reproduction.architecture import count_parameters, torchvision_deeplabv3
 
 PEER = "deeplabv3"
 TRAIN_SIZE = (480, 480)
@@ -368,7 +368,7 @@ def main() -> None:
     parser.add_argument(
         "--default-malloc",
         action="store_true",
-        help="leave glibc's malloc thresholds alone (default: basnet_lib.runtime.reuse_freed_memory, "
+        help="leave glibc's malloc thresholds alone (default: basnet_lib.engine.runtime.reuse_freed_memory, "
         "as our train and evaluate do, for every row in this process)",
     )
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")

@@ -18,7 +18,7 @@ VARIANTS = '["baseline", "ssb", "ssb_bdb", "full"]'
 SETUP = """\
 from IPython.display import Image, display
 
-from basnet_lib.experiments import enter_project_directory, resolve_results_root
+from basnet_lib.reproduction.experiments import enter_project_directory, resolve_results_root
 
 # Relative paths mean the repository root, also when JupyterLab starts in notebooks/.
 enter_project_directory()
@@ -67,9 +67,9 @@ import dataclasses
 
 from IPython.display import Markdown
 
-from basnet_lib.architecture import architecture_table, block_shapes, draw_block_diagram, pivot_components
-from basnet_lib.experiments import planned_run
-from basnet_lib.plots import save_figure
+from basnet_lib.plots import draw_block_diagram, save_figure
+from basnet_lib.reproduction.architecture import architecture_table, block_shapes, pivot_components
+from basnet_lib.reproduction.experiments import planned_run
 
 out_dir = results_root / "architecture"
 figures_dir = results_root / "figures"
@@ -150,9 +150,13 @@ overwrite = False
         (
             "code",
             """\
-from basnet_lib.config_io import config_to_dict
 from basnet_lib.engine import train
-from basnet_lib.experiments import planned_run
+from basnet_lib.engine.config_io import config_to_dict
+from basnet_lib.engine.runtime import reuse_freed_memory
+from basnet_lib.reproduction.experiments import planned_run
+
+# Process-wide, asked for here: glibc keeps freed feature maps for reuse (speed only, no value changes).
+reuse_freed_memory()
 
 run = planned_run(
     preset_name=preset,
@@ -180,7 +184,7 @@ print(("reused " if result.reused else "trained ") + str(result.run_dir))
             """\
 import pandas as pd
 
-from basnet_lib.tables import run_scores
+from basnet_lib.reproduction.tables import run_scores
 
 display(Image(filename=str(result.run_dir / "training_curves.png")))
 history = pd.read_csv(result.run_dir / "history.csv")
@@ -204,7 +208,7 @@ history.tail()
         (
             "code",
             """\
-from basnet_lib.learning_curves import validation_curves
+from basnet_lib.reproduction.learning_curves import validation_curves
 
 validation_curves([result]).round(2)
 """,
@@ -229,7 +233,7 @@ validation_curves([result]).round(2)
         (
             "code",
             """\
-from basnet_lib.experiments import ensure_runs, planned_runs
+from basnet_lib.reproduction.experiments import ensure_runs, planned_runs
 
 grid = dict(preset_name=preset, data_root=data_root, iterations=iterations, results_root=results_root)
 runs = planned_runs(variants=variants, backbones=backbones, seeds=seeds, **grid)
@@ -242,7 +246,7 @@ results = ensure_runs(runs, **grid)
 from IPython.display import Markdown
 
 from basnet_lib.plots import save_figure, table1_bar_chart
-from basnet_lib.tables import runs_frame, table1, table1_markdown, write_table
+from basnet_lib.reproduction.tables import PAPER_TABLE1, runs_frame, table1, table1_markdown, write_table
 
 tables_dir, figures_dir = results_root / "tables", results_root / "figures"
 runs_table = runs_frame(results)
@@ -256,7 +260,7 @@ display(Markdown(table1_markdown(table)))
         (
             "code",
             """\
-figure = table1_bar_chart(table)
+figure = table1_bar_chart(table, paper=PAPER_TABLE1)
 save_figure(figure, figures_dir / "table1_miou.png")
 display(Image(filename=str(figures_dir / "table1_miou.png")))
 """,
@@ -269,7 +273,7 @@ display(Image(filename=str(figures_dir / "table1_miou.png")))
         (
             "code",
             """\
-from basnet_lib.claims import claims, claims_markdown, noise_floor, noise_floor_markdown
+from basnet_lib.reproduction.claims import claims, claims_markdown, noise_floor, noise_floor_markdown
 
 floor = noise_floor(runs_table)
 (tables_dir / "noise_floor.md").write_text(noise_floor_markdown(floor))
@@ -286,8 +290,8 @@ display(Markdown(claims_markdown(claims(runs_table))))
         (
             "code",
             """\
-from basnet_lib.learning_curves import plateau_gap, read_long_runs, validation_curves
 from basnet_lib.plots import learning_curves_plot
+from basnet_lib.reproduction.learning_curves import plateau_gap, read_long_runs, validation_curves
 
 curves = validation_curves(results)
 curves.to_csv(tables_dir / "learning_curves.csv", index=False)
@@ -313,7 +317,7 @@ if long_runs is not None:
         (
             "code",
             """\
-from basnet_lib.learning_curves import read_width_runs, width_comparison, width_summary
+from basnet_lib.reproduction.learning_curves import read_width_runs, width_comparison, width_summary
 
 width_runs = read_width_runs(results_root)
 if width_runs is not None:
@@ -343,8 +347,8 @@ if width_runs is not None:
 from IPython.display import Markdown
 
 from basnet_lib.data import build_dataset
-from basnet_lib.experiments import ensure_runs, planned_runs
-from basnet_lib.tables import runs_frame, table3, table3_markdown, write_table
+from basnet_lib.reproduction.experiments import ensure_runs, planned_runs
+from basnet_lib.reproduction.tables import runs_frame, table3, table3_markdown, write_table
 
 grid = dict(preset_name=preset, data_root=data_root, iterations=iterations, results_root=results_root)
 runs = planned_runs(variants=variants, backbones=backbones, seeds=seeds, **grid)
@@ -360,9 +364,9 @@ display(Markdown(table3_markdown(table, eval_size=eval_size)))
             "code",
             """\
 from basnet_lib.plots import fscore_tolerance_plot, per_class_fscore_heatmap, save_figure
-from basnet_lib.tables import per_class_fscore
+from basnet_lib.reproduction.tables import F_COLUMNS, per_class_fscore
 
-save_figure(fscore_tolerance_plot(table), figures_dir / "fscore_vs_tolerance.png")
+save_figure(fscore_tolerance_plot(table, f_columns=F_COLUMNS), figures_dir / "fscore_vs_tolerance.png")
 per_class = per_class_fscore(results)
 per_class.to_csv(tables_dir / "per_class_fscore.csv")
 save_figure(per_class_fscore_heatmap(per_class), figures_dir / "per_class_fscore.png")
@@ -382,7 +386,7 @@ display(Image(filename=str(figures_dir / "per_class_fscore.png")))
         (
             "code",
             """\
-from basnet_lib.boundary_tables import (
+from basnet_lib.reproduction.boundary_tables import (
     boundary_map_frame,
     boundary_map_table,
     empty_pair_share,
@@ -453,14 +457,9 @@ widgets = True  # interactive view in JupyterLab; False under papermill
         (
             "code",
             """\
-from basnet_lib.experiments import ensure_runs, planned_runs
-from basnet_lib.plots import (
-    figure4_probes,
-    figure6_segmentation,
-    figure7_boundaries,
-    predict_runs,
-    save_figure,
-)
+from basnet_lib.plots import figure4_probes, figure6_segmentation, figure7_boundaries, save_figure
+from basnet_lib.reproduction.experiments import ensure_runs, planned_runs
+from basnet_lib.reproduction.predictions import predict_runs
 
 grid = dict(preset_name=preset, data_root=data_root, iterations=iterations, results_root=results_root)
 runs = planned_runs(variants=variants, backbones=[backbone], seeds=[seed], **grid)
@@ -493,7 +492,7 @@ for name, figure in saved.items():
 import pandas as pd
 from IPython.display import Markdown
 
-from basnet_lib.boundary_tables import periodic_pattern_strength
+from basnet_lib.reproduction.boundary_tables import periodic_pattern_strength
 
 strength = pd.DataFrame(
     [{"map": "ground-truth edges", "strength": periodic_pattern_strength(samples.edges.astype(float))}]
@@ -517,7 +516,7 @@ display(Markdown(checkerboard_markdown))
             "code",
             """\
 if widgets:
-    from basnet_lib.widgets import prediction_explorer
+    from basnet_lib.reproduction.widgets import prediction_explorer
 
     explorer = prediction_explorer(samples, predictions)
     display(explorer.widget)

@@ -159,10 +159,10 @@ def run_preset_variants(kind: str, variants: list[str], seeds: list[int], overri
 def long_runs(variants: list[str], factor: int, parallel: int) -> None:
     """The cpu preset's recipe with ``factor``× the steps (warm-up scaled alike, evaluations at half
     the scaled spacing):
-    curves into ``long_runs.csv`` (read by the report, basnet_lib.learning_curves)."""
+    curves into ``long_runs.csv`` (read by the report, basnet_lib.reproduction.learning_curves)."""
     from basnet_lib.engine.presets import preset
-    from basnet_lib.engine.trainer import load_run
-    from basnet_lib.learning_curves import validation_curves
+    from basnet_lib.engine.run_directory import load_run
+    from basnet_lib.reproduction.learning_curves import validation_curves
 
     train = preset("cpu").train
     overrides = [
@@ -181,8 +181,8 @@ def long_runs(variants: list[str], factor: int, parallel: int) -> None:
 def width_runs(width: int, seeds: list[int], parallel: int) -> None:
     """The full model at decoder width ``width`` (the cpu preset's is 64): final scores into
     ``width_runs.csv`` (read by the report: is the AM's deficit the narrow width or the method?)."""
-    from basnet_lib.engine.trainer import load_run
-    from basnet_lib.tables import runs_frame
+    from basnet_lib.engine.run_directory import load_run
+    from basnet_lib.reproduction.tables import runs_frame
 
     overrides = ["--model.width", str(width), "--train.checkpoint_every", "100000"]
     run_preset_variants(f"width{width}", ["full"], seeds, overrides, parallel)

@@ -1,4 +1,4 @@
-"""Boundary-map table and GSCNN's empty pairs (basnet_lib.boundary_tables) on hand-made metrics."""
+"""Boundary-map table and GSCNN's empty pairs (basnet_lib.reproduction.boundary_tables) on hand-made metrics."""
 
 from __future__ import annotations
 
@@ -9,7 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from basnet_lib.boundary_tables import (
+from basnet_lib.data.labels import CLASS_NAMES
+from basnet_lib.engine.presets import preset
+from basnet_lib.engine.run_directory import RunResult
+from basnet_lib.reproduction.boundary_tables import (
     CONSTANT_MAP_FACTOR,
     boundary_map_frame,
     boundary_map_table,
@@ -18,9 +21,6 @@ from basnet_lib.boundary_tables import (
     present_f_frame,
     present_f_table,
 )
-from basnet_lib.data.labels import CLASS_NAMES
-from basnet_lib.engine.presets import preset
-from basnet_lib.engine.trainer import RunResult
 
 THRESHOLDS = ("0.00088", "0.001875", "0.00375")
 BEATS_CANNY = "beats Canny (every seed)"
@@ -263,7 +263,7 @@ def test_empty_pair_summary_of_hand_made_frame() -> None:
 
 
 def test_periodic_pattern_strength_separates_a_checkerboard_from_noise() -> None:
-    from basnet_lib.boundary_tables import periodic_pattern_strength
+    from basnet_lib.reproduction.boundary_tables import periodic_pattern_strength
 
     rows, columns = np.meshgrid(np.arange(64), np.arange(128), indexing="ij")
     checkerboard = ((rows // 4 + columns // 4) % 2).astype(float)[None]  # period 8, like the red line's

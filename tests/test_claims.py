@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from basnet_lib.claims import (
+from basnet_lib.reproduction.claims import (
     CLAIM_COLUMNS,
     check_claims,
     claims,
@@ -21,7 +21,14 @@ from basnet_lib.claims import (
     noise_floor,
     noise_floor_markdown,
 )
-from basnet_lib.tables import CONTRADICTED, INCONCLUSIVE, SUPPORTED, paired_differences, paired_stats, table1
+from basnet_lib.reproduction.tables import (
+    CONTRADICTED,
+    INCONCLUSIVE,
+    SUPPORTED,
+    paired_differences,
+    paired_stats,
+    table1,
+)
 
 T_975_2 = 4.302652729911275  # t_{0.975, 2} = 0.95 / sqrt(2 · 0.975 · 0.025) (closed form for 2 dof)
 HALF = T_975_2 / math.sqrt(3)  # half-width for 3 seeds with sample std 1: 2.4841…

@@ -13,9 +13,9 @@ import torch
 from torchvision.models import ResNet18_Weights, resnet18
 
 from basnet_lib import cli
-from basnet_lib.config_io import load_config, save_config
 from basnet_lib.engine import commands
 from basnet_lib.engine.config import RunConfig
+from basnet_lib.engine.config_io import load_config, save_config
 from basnet_lib.model import ModelConfig, build_basnet
 from basnet_lib.model.backbone import (
     OFFLINE_ENV,

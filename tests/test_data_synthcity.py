@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from basnet_lib.cli import main
-from basnet_lib.config_io import load_config, save_config
 from basnet_lib.data import (
     DataConfig,
     DatasetError,
@@ -18,6 +17,7 @@ from basnet_lib.data import (
 )
 from basnet_lib.data.png_io import read_label_ids
 from basnet_lib.data.synthcity import SynthCityParams, read_manifest, render_sample
+from basnet_lib.engine.config_io import load_config, save_config
 
 SMALL = {"height": 64, "width": 128, "progress": False}
 

@@ -17,17 +17,19 @@ import pytest
 import torch
 from torch.overrides import TorchFunctionMode
 
-from basnet_lib.config_io import load_config
 from basnet_lib.data.build import build_dataset
 from basnet_lib.distributed import DistributedContext
 from basnet_lib.engine import trainer as trainer_module
 from basnet_lib.engine.checkpoint import CheckpointError, load_checkpoint
 from basnet_lib.engine.config import RunConfig
+from basnet_lib.engine.config_io import load_config
 from basnet_lib.engine.evaluate import evaluate
 from basnet_lib.engine.export import export_predictions
+from basnet_lib.engine.nonfinite import NonFiniteLossError, NonFiniteMonitor
 from basnet_lib.engine.presets import preset
-from basnet_lib.engine.trainer import RunDirectoryError, train
-from basnet_lib.loss import LOSS_TERMS, NonFiniteLossError, NonFiniteMonitor
+from basnet_lib.engine.run_directory import RunDirectoryError
+from basnet_lib.engine.trainer import train
+from basnet_lib.loss import LOSS_TERMS
 from basnet_lib.model import build_basnet
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -220,11 +222,11 @@ def test_training_steps_do_not_synchronise_between_logs(tmp_path, monkeypatch) -
     real_check = NonFiniteMonitor.check
     monkeypatch.setattr(trainer_module, "training_batches", counted_batches)
     monkeypatch.setattr(
-        trainer_module, "_check_loss_everywhere", not_counted(trainer_module._check_loss_everywhere)
+        trainer_module, "check_loss_everywhere", not_counted(trainer_module.check_loss_everywhere)
     )
     monkeypatch.setattr(trainer_module._Window, "row", not_counted(trainer_module._Window.row))
     monkeypatch.setattr(
-        trainer_module, "_save_training_state", not_counted(trainer_module._save_training_state)
+        trainer_module, "save_training_state", not_counted(trainer_module.save_training_state)
     )
     run = smoke(tmp_path, iterations=6, log_every=3, checkpoint_every=3)
     with counter:

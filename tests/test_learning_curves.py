@@ -1,4 +1,4 @@
-"""Validation learning curves and the plateau gap (basnet_lib.learning_curves) on hand-made histories."""
+"""Validation learning curves and the plateau gap (basnet_lib.reproduction.learning_curves) on hand-made histories."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pytest
 
 from basnet_lib.engine.history import HISTORY_COLUMNS
 from basnet_lib.engine.presets import preset
-from basnet_lib.engine.trainer import HISTORY_FILE, RunResult
-from basnet_lib.learning_curves import (
+from basnet_lib.engine.run_directory import HISTORY_FILE, RunResult
+from basnet_lib.reproduction.learning_curves import (
     CURVE_COLUMNS,
     LONG_RUNS_CSV,
     final_points,
@@ -257,7 +257,7 @@ def test_read_long_runs_reads_the_study_csv(tmp_path: Path) -> None:
 
 
 def test_width_comparison_and_summary_follow_the_numbers() -> None:
-    from basnet_lib.learning_curves import width_comparison, width_summary
+    from basnet_lib.reproduction.learning_curves import width_comparison, width_summary
 
     runs = pd.DataFrame(
         {

@@ -7,15 +7,9 @@ import math
 import pytest
 import torch
 
+from basnet_lib.engine.nonfinite import NonFiniteLossError, NonFiniteMonitor
 from basnet_lib.gradient_map import image_gradient_map
-from basnet_lib.loss import (
-    LOSS_TERMS,
-    LossConfig,
-    NonFiniteLossError,
-    NonFiniteMonitor,
-    balanced_bce_with_logits,
-    joint_loss,
-)
+from basnet_lib.loss import LOSS_TERMS, LossConfig, balanced_bce_with_logits, joint_loss
 from basnet_lib.model import ModelConfig, build_basnet
 
 LN2, LN3 = math.log(2), math.log(3)

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torchvision.models.segmentation import deeplabv3_resnet50, deeplabv3_resnet101
 
 from basnet_lib.model import VARIANTS, ModelConfig, build_basnet
-from basnet_lib.summary import count_parameters
+from basnet_lib.reproduction.architecture import count_parameters
 
 EXPECTED_KEYS = {
     "baseline": {"out"},

@@ -21,11 +21,24 @@ import papermill
 import pytest
 
 from basnet_lib.model import VARIANTS
-from basnet_lib.reproduce import add_reproduce_arguments, default_results_root, reproduce
-from basnet_lib.tables import F_COLUMNS, PAPER_TABLE3
+from basnet_lib.reproduction.experiments import (
+    TRAINING_NOTEBOOK,
+    checked_parameters,
+    planned_run,
+    training_notebook_parameters,
+)
+from basnet_lib.reproduction.report import ReproductionSettings
+from basnet_lib.reproduction.reproduce import (
+    NOTEBOOKS,
+    add_reproduce_arguments,
+    default_results_root,
+    notebook_parameters,
+    reproduce,
+)
+from basnet_lib.reproduction.tables import F_COLUMNS, PAPER_TABLE3
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+NOTEBOOK_PATHS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 # Two seeds: the fewest with a confidence interval; the smoke preset trains them side by side.
 SEEDS = (0, 1)
 FIGURES = (
@@ -127,7 +140,7 @@ def _parameters_cell(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return cells[0]
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.name)
+@pytest.mark.parametrize("path", NOTEBOOK_PATHS, ids=lambda path: path.name)
 def test_committed_notebook_is_clean_with_literal_parameters(path) -> None:
     notebook = nbformat.read(path, as_version=4)
     for cell in notebook.cells:
@@ -150,7 +163,7 @@ def test_notebooks_match_their_generator() -> None:
     )
     generator = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(generator)
-    assert sorted(generator.NOTEBOOKS) == [path.name for path in NOTEBOOKS]
+    assert sorted(generator.NOTEBOOKS) == [path.name for path in NOTEBOOK_PATHS]
     for name, cells in generator.NOTEBOOKS.items():
         committed = nbformat.read(ROOT / "notebooks" / name, as_version=4)
         assert nbformat.writes(generator.build_notebook(cells)) == nbformat.writes(committed), name
@@ -164,3 +177,28 @@ def test_reproduce_arguments_default_to_the_main_job() -> None:
     assert default_results_root("cpu") == "results" and default_results_root("smoke") == "results/smoke"
     args = parser.parse_args(["--preset", "paper", "--data-root", "/data/cityscapes", "--seeds", "0", "1"])
     assert args.data_root == "/data/cityscapes" and args.seeds == [0, 1]
+
+
+def _cell_parameters(path: Path) -> set[str]:
+    """The names assigned in a committed notebook's parameters cell."""
+    statements = ast.parse(_parameters_cell(nbformat.read(path, as_version=4)).source).body
+    return {(s.targets[0] if isinstance(s, ast.Assign) else s.target).id for s in statements}
+
+
+def test_parameters_given_to_the_notebooks_are_in_their_parameters_cells(tmp_path) -> None:
+    """The dictionaries of `basnet reproduce` and of the training runs name only parameters that
+    the notebooks' parameters cells define (a renamed parameter would be ignored by papermill)."""
+    settings = ReproductionSettings(
+        preset="smoke", variants=VARIANTS, backbones=("resnet18",), seeds=(0, 1), data_root="", iterations=2, command=""
+    )
+    given = notebook_parameters(settings, tmp_path, num_images=2)
+    assert list(given) == list(NOTEBOOKS)
+    run = planned_run(preset_name="smoke", variant="full", results_root=tmp_path)
+    given[TRAINING_NOTEBOOK] = training_notebook_parameters(run, preset_name="smoke", results_root=tmp_path)
+    assert sorted(given) == [path.name for path in NOTEBOOK_PATHS]
+    for name, parameters in given.items():
+        cell = _cell_parameters(ROOT / "notebooks" / name)
+        assert set(parameters) <= cell, (name, sorted(set(parameters) - cell))
+        assert {"preset", "results_root"} <= set(parameters), name
+    with pytest.raises(ValueError, match=r"no parameters \['variant_name'\]"):
+        checked_parameters(TRAINING_NOTEBOOK, {"variant_name": "full"})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from basnet_lib.config_io import config_to_dict
+from basnet_lib.engine.config_io import config_to_dict
 from basnet_lib.engine.presets import preset, with_paper_augmentation
 
 AUGMENTATION_FIELDS = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from basnet_lib.report import results_summary
+from basnet_lib.reproduction.report import results_summary
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -13,7 +13,7 @@ def test_readme_summary_matches_the_committed_tables() -> None:
     readme = (ROOT / "README.md").read_text()
     assert results_summary(ROOT / "results") in readme, (
         "README's results summary differs from the committed tables: paste "
-        "basnet_lib.report.results_summary('results') into README.md"
+        "basnet_lib.reproduction.report.results_summary('results') into README.md"
     )
 
 

@@ -1,12 +1,12 @@
-"""``preset_deviations_markdown``: where a preset departs from the paper's recipe (basnet_lib.report)."""
+"""``preset_deviations_markdown``: where a preset departs from the paper's recipe (basnet_lib.reproduction.report)."""
 
 from __future__ import annotations
 
 import pytest
 
-from basnet_lib.config_io import config_to_dict
+from basnet_lib.engine.config_io import config_to_dict
 from basnet_lib.engine.presets import PRESETS, preset
-from basnet_lib.report import preset_deviations_markdown
+from basnet_lib.reproduction.report import preset_deviations_markdown
 
 SECTIONS = ("model", "data", "train")
 BOOKKEEPING = (

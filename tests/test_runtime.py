@@ -30,7 +30,7 @@ requires_glibc = pytest.mark.skipif(
 PROBE = """
 import resource, sys
 import torch
-from basnet_lib.runtime import reuse_freed_memory
+from basnet_lib.engine.runtime import reuse_freed_memory
 if sys.argv[1] == "reuse":
     assert reuse_freed_memory()
 def touch():  # a 64 MiB feature map, written once and freed, as in every layer of a pass

@@ -10,7 +10,8 @@ import torch
 from torch import nn
 
 from basnet_lib.engine.config import OPTIMIZERS, TrainConfig
-from basnet_lib.engine.trainer import build_optimizer, build_scheduler, cpu_threads, learning_rate_factor
+from basnet_lib.engine.optimization import build_optimizer, build_scheduler, learning_rate_factor
+from basnet_lib.engine.trainer import cpu_threads
 
 
 def poly(iteration: int, total: int, power: float) -> float:

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from basnet_lib.data.labels import CLASS_NAMES
-from basnet_lib.engine.trainer import RunResult
-from basnet_lib.tables import (
+from basnet_lib.engine.run_directory import RunResult
+from basnet_lib.reproduction.tables import (
     INCONCLUSIVE,
     SUPPORTED,
     per_class_fscore,
@@ -131,7 +131,7 @@ def test_per_class_tables_and_writing(tmp_path) -> None:
 
 
 def test_unknown_variant_in_grid_is_refused() -> None:
-    from basnet_lib.experiments import planned_runs
+    from basnet_lib.reproduction.experiments import planned_runs
 
     with pytest.raises(ValueError, match="unknown variants"):
         planned_runs(preset_name="smoke", variants=["ssb", "gscnn"])

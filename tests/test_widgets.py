@@ -8,18 +8,19 @@ import pytest
 import torch
 from matplotlib.patches import FancyBboxPatch
 
-from basnet_lib.architecture import architecture_table, block_shapes, draw_block_diagram, pivot_components
 from basnet_lib.gradient_map import image_gradient_map
 from basnet_lib.model import ModelConfig, build_basnet
 from basnet_lib.plots import (
     ValSamples,
     VariantPrediction,
+    draw_block_diagram,
     figure4_probes,
     figure6_segmentation,
     figure7_boundaries,
-    segmentation_boundary,
 )
-from basnet_lib.widgets import prediction_explorer
+from basnet_lib.reproduction.architecture import architecture_table, block_shapes, pivot_components
+from basnet_lib.reproduction.predictions import segmentation_boundary
+from basnet_lib.reproduction.widgets import prediction_explorer
 
 
 @pytest.fixture

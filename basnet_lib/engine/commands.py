@@ -14,15 +14,17 @@ import os
 import typing
 from pathlib import Path
 
-from basnet_lib.config_io import load_config
 from basnet_lib.data.build import build_dataset
 from basnet_lib.data.config import DataConfig
 from basnet_lib.distributed import cleanup_distributed, setup_distributed
 from basnet_lib.engine.config import RunConfig, TrainConfig
+from basnet_lib.engine.config_io import load_config
 from basnet_lib.engine.evaluate import evaluate
 from basnet_lib.engine.export import export_predictions
 from basnet_lib.engine.presets import PRESETS, preset
-from basnet_lib.engine.trainer import load_trained_model, train
+from basnet_lib.engine.run_directory import load_trained_model
+from basnet_lib.engine.runtime import reuse_freed_memory
+from basnet_lib.engine.trainer import train
 from basnet_lib.model import VARIANTS
 from basnet_lib.model.backbone import OFFLINE_ENV
 from basnet_lib.model.config import ModelConfig
@@ -82,6 +84,7 @@ def run_config_from_args(args: argparse.Namespace) -> RunConfig:
 
 
 def train_command(args: argparse.Namespace) -> int:
+    reuse_freed_memory()  # this process only trains: no page faults on every step's feature maps
     if args.offline:
         # The command owns its process, so the environment is the simple channel down to the
         # backbone loader (build_backbone reads it) without threading a flag through train().
@@ -120,6 +123,7 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def evaluate_command(args: argparse.Namespace) -> int:
+    reuse_freed_memory()  # this process only evaluates: no page faults on every image's feature maps
     run, model = load_trained_model(args.run_dir, checkpoint=args.checkpoint)
     context = setup_distributed(args.device)
     try:

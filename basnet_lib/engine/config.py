@@ -107,7 +107,7 @@ class TrainConfig:
 class RunConfig:
     """Everything that determines one run's result.
 
-    Saved and read with :func:`basnet_lib.config_io.save_config` / ``load_config`` like its parts.
+    Saved and read with :func:`basnet_lib.engine.config_io.save_config` / ``load_config`` like its parts.
     """
 
     model: ModelConfig = field(default_factory=ModelConfig)

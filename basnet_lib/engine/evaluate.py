@@ -21,7 +21,6 @@ from basnet_lib.distributed import DistributedContext
 from basnet_lib.gradient_map import IMAGENET_MEAN, IMAGENET_STD, canny_edges, stack_gradient_map
 from basnet_lib.metrics import BoundaryFScore, BoundaryMapQuality, ConfusionMatrix
 from basnet_lib.model.inference import prepare_for_inference
-from basnet_lib.runtime import reuse_freed_memory
 
 # SPEC B5: the paper's "*" setting.
 MULTISCALE_SCALES = (0.5, 0.75, 1.0, 1.25, 1.5, 1.75)
@@ -29,14 +28,22 @@ MULTISCALE_SCALES = (0.5, 0.75, 1.0, 1.25, 1.5, 1.75)
 
 @dataclass(frozen=True)
 class Prediction:
-    """Class probabilities (N, K, H, W) and boundary probabilities (N, 1, H, W) or ``None``."""
+    """Class probabilities (N, K, H, W) and boundary probabilities (N, 1, H, W) or ``None``;
+    ``probe_logits``: the SAB probes' logits (3 × (N, 1, H, W), Fig. 4) of a single-scale pass
+    of a model with probes, else empty."""
 
     probabilities: Tensor
     boundary: Tensor | None
+    probe_logits: tuple[Tensor, ...] = ()
 
     @property
     def labels(self) -> Tensor:
         return self.probabilities.argmax(dim=1)
+
+    @property
+    def probes(self) -> list[Tensor] | None:
+        """Sigmoid of each SAB probe, or ``None`` without probes."""
+        return [logits.sigmoid() for logits in self.probe_logits] if self.probe_logits else None
 
 
 def model_inputs(batch: dict, device: torch.device) -> tuple[Tensor, Tensor]:
@@ -56,7 +63,11 @@ def predict(model: nn.Module, image: Tensor, canny: Tensor, *, multiscale: bool 
     """
     if not multiscale:
         outputs = model(image, stack_gradient_map(image, canny))
-        return Prediction(outputs["out"].softmax(dim=1), _sigmoid_or_none(outputs.get("boundary")))
+        return Prediction(
+            outputs["out"].softmax(dim=1),
+            _sigmoid_or_none(outputs.get("boundary")),
+            tuple(outputs.get("sab_probes") or ()),
+        )
     size = image.shape[-2:]
     probabilities, boundary, passes = 0.0, 0.0, 0
     for scale in MULTISCALE_SCALES:
@@ -108,13 +119,8 @@ def evaluate(
     """
     if not dataset.has_labels:
         raise ValueError(f"{dataset.root} split {dataset.split!r} has no labels to evaluate against")
-    reuse_freed_memory()  # no page faults on every image's feature maps (basnet_lib.runtime)
     prepared = prepare_for_inference(model, winograd=winograd, bf16=amp, compiled=compiled)
-    confusion = ConfusionMatrix(device=context.device)
-    fscore = BoundaryFScore(device=context.device)
-    # The boundary output against the edge target it was trained on (the Canny channel of G as the
-    # reference it must beat); counted only for models with a boundary output.
-    boundary_map, canny_map = BoundaryMapQuality(device=context.device), BoundaryMapQuality(device=context.device)
+    counts = _Counts(context.device)
     loader = shard_loader(dataset, context=context, num_workers=num_workers, max_images=max_images)
     stages = _StageClock(context.device if stage_timing else None)
     started = time.perf_counter()
@@ -125,22 +131,7 @@ def evaluate(
         image, canny = batch["image"].to(context.device), batch["canny"].to(context.device)
         target = batch["label"].to(context.device)
         stages.lap("data")
-        prediction = predict(prepared, image, canny, multiscale=multiscale)
-        labels = prediction.labels
-        stages.lap("model")
-        if prediction.boundary is not None:
-            edges = batch["edge"].to(context.device)
-            boundary_map.update(prediction.boundary.float(), edges)
-            canny_map.update(canny.float(), edges)
-        confusion.update(labels, target)
-        stages.lap("miou")
-        fscore.update(labels, target)
-        stages.lap("boundary_f")
-    for accumulator in (confusion, fscore, boundary_map, canny_map):
-        accumulator.reduce_()
-    segmentation = confusion.scores().as_dict()
-    boundary = fscore.scores().as_dict()
-    has_boundary_map = bool(boundary_map.edge_counts.sum() + boundary_map.non_edge_counts.sum())
+        counts.add(prepared, image, canny, target, batch.get("edge"), multiscale=multiscale, stages=stages)
     result = {
         "split": dataset.split,
         "multiscale": multiscale,
@@ -148,19 +139,68 @@ def evaluate(
         "compiled": compiled,
         "winograd": winograd,
         "num_images": min(max_images, len(dataset)) if max_images else len(dataset),
-        **segmentation,
-        "boundary_F": boundary["F"],
-        "per_class_boundary_F": boundary["per_class_F"],
-        "boundary_F_present": boundary["F_present"],
-        "per_class_boundary_F_present": boundary["per_class_F_present"],
-        "boundary_empty_pairs": boundary["empty_pairs"],
-        "boundary_map": _map_scores(boundary_map) if has_boundary_map else None,
-        "canny_map": _canny_scores(canny_map) if has_boundary_map else None,
+        **counts.scores(),
         "eval_seconds": time.perf_counter() - started,
     }
     if stage_timing:
         result["stage_seconds"] = stages.seconds
     return result
+
+
+class _Counts:
+    """The metric counts of an evaluation, summed over processes before they are scored (SPEC E3)."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self.confusion = ConfusionMatrix(device=device)
+        self.fscore = BoundaryFScore(device=device)
+        # The boundary output against the edge target it was trained on (the Canny channel of G as
+        # the reference it must beat); counted only for models with a boundary output.
+        self.boundary_map = BoundaryMapQuality(device=device)
+        self.canny_map = BoundaryMapQuality(device=device)
+
+    def add(
+        self,
+        model: nn.Module,
+        image: Tensor,
+        canny: Tensor,
+        target: Tensor,
+        edges: Tensor | None,
+        *,
+        multiscale: bool,
+        stages: _StageClock,
+    ) -> None:
+        """Count one batch's prediction against its labels (and, for a boundary output, the edge
+        target, still on the host: moved only when used)."""
+        prediction = predict(model, image, canny, multiscale=multiscale)
+        labels = prediction.labels
+        stages.lap("model")
+        if prediction.boundary is not None:
+            edges = edges.to(self.device)
+            self.boundary_map.update(prediction.boundary.float(), edges)
+            self.canny_map.update(canny.float(), edges)
+        self.confusion.update(labels, target)
+        stages.lap("miou")
+        self.fscore.update(labels, target)
+        stages.lap("boundary_f")
+
+    def scores(self) -> dict[str, object]:
+        """Every process's counts summed, then mIoU, boundary F and the boundary-map scores."""
+        for accumulator in (self.confusion, self.fscore, self.boundary_map, self.canny_map):
+            accumulator.reduce_()
+        boundary = self.fscore.scores().as_dict()
+        map_counts = self.boundary_map.edge_counts.sum() + self.boundary_map.non_edge_counts.sum()
+        has_boundary_map = bool(map_counts)
+        return {
+            **self.confusion.scores().as_dict(),
+            "boundary_F": boundary["F"],
+            "per_class_boundary_F": boundary["per_class_F"],
+            "boundary_F_present": boundary["F_present"],
+            "per_class_boundary_F_present": boundary["per_class_F_present"],
+            "boundary_empty_pairs": boundary["empty_pairs"],
+            "boundary_map": _map_scores(self.boundary_map) if has_boundary_map else None,
+            "canny_map": _canny_scores(self.canny_map) if has_boundary_map else None,
+        }
 
 
 def _map_scores(quality: BoundaryMapQuality) -> dict[str, object]:

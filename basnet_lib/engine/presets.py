@@ -33,9 +33,7 @@ def preset(
 def _smoke(*, variant: str, backbone: str, seed: int, data_root: str) -> RunConfig:
     """SPEC G1: ResNet-18, tiny widths, 64×128 SynthCity, a handful of iterations."""
     return RunConfig(
-        model=ModelConfig(
-            variant=variant, backbone=backbone, width=16, aspp_channels=32, sab_probes=_has_boundary(variant)
-        ),
+        model=_with_probes(ModelConfig(variant=variant, backbone=backbone, width=16, aspp_channels=32)),
         data=DataConfig(
             root=data_root,
             synthcity_train=8,
@@ -71,9 +69,7 @@ def _cpu(*, variant: str, backbone: str, seed: int, data_root: str) -> RunConfig
     """
     iterations = 600
     return RunConfig(
-        model=ModelConfig(
-            variant=variant, backbone=backbone, width=64, aspp_channels=128, sab_probes=_has_boundary(variant)
-        ),
+        model=_with_probes(ModelConfig(variant=variant, backbone=backbone, width=64, aspp_channels=128)),
         # Data loading in the training process: worker processes would compete with the compute
         # threads of the two runs sharing the 2 cores. Results do not depend on the worker count.
         data=DataConfig(root=data_root, crop_height=96, crop_width=192, scale_max=1.0, num_workers=0),
@@ -144,7 +140,7 @@ def with_paper_augmentation(run: RunConfig) -> RunConfig:
     return dataclasses.replace(run, data=data, train=train)
 
 
-def _has_boundary(variant: str) -> bool:
+def _with_probes(model: ModelConfig) -> ModelConfig:
     """SAB probes (Fig. 4) on every variant with a boundary branch: detached, they never change
     the model (SPEC A11), and they cost one 1×1 conv per SAB."""
-    return variant in ("ssb_bdb", "full")
+    return dataclasses.replace(model, sab_probes=model.has_boundary_branch)

@@ -1,5 +1,10 @@
-"""Figures of the reproduction: table charts, Figs. 4/6/7 grids, and the predictions they show."""
+"""The drawing library: bare matplotlib figures of tables, curves, image grids and the block diagram.
 
+It imports only core modules (``data.labels``); what a figure shows comes in as arguments, so the
+engine (training curves) and the reproduction (tables, Figs. 1/4/6/7) both draw with it.
+"""
+
+from basnet_lib.plots.block_diagram import draw_block_diagram
 from basnet_lib.plots.charts import (
     VARIANT_COLORS,
     fscore_tolerance_plot,
@@ -7,20 +12,21 @@ from basnet_lib.plots.charts import (
     save_figure,
     table1_bar_chart,
 )
-from basnet_lib.plots.curves import learning_curves_plot
-from basnet_lib.plots.grids import draw_explorer, figure4_probes, figure6_segmentation, figure7_boundaries
-from basnet_lib.plots.predictions import (
+from basnet_lib.plots.curves import learning_curves_plot, plot_training_curves
+from basnet_lib.plots.grids import (
     ValSamples,
     VariantPrediction,
-    predict_run,
-    predict_runs,
-    segmentation_boundary,
+    draw_explorer,
+    figure4_probes,
+    figure6_segmentation,
+    figure7_boundaries,
 )
 
 __all__ = [
     "VARIANT_COLORS",
     "ValSamples",
     "VariantPrediction",
+    "draw_block_diagram",
     "draw_explorer",
     "figure4_probes",
     "figure6_segmentation",
@@ -28,9 +34,7 @@ __all__ = [
     "fscore_tolerance_plot",
     "learning_curves_plot",
     "per_class_fscore_heatmap",
-    "predict_run",
-    "predict_runs",
+    "plot_training_curves",
     "save_figure",
-    "segmentation_boundary",
     "table1_bar_chart",
 ]

@@ -13,8 +13,6 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
-from basnet_lib.tables import F_COLUMNS, PAPER_TABLE1
-
 # Colours shared by every figure: one per Table 1 variant.
 VARIANT_COLORS = {"baseline": "tab:gray", "ssb": "tab:blue", "ssb_bdb": "tab:orange", "full": "tab:green"}
 
@@ -27,8 +25,9 @@ def save_figure(figure: Figure, path: str | Path, *, dpi: int = 100) -> Path:
     return path
 
 
-def table1_bar_chart(table1_frame: pd.DataFrame) -> Figure:
-    """Our mIoU per variant (mean, error bar = std over seeds) per backbone, beside the paper's bars."""
+def table1_bar_chart(table1_frame: pd.DataFrame, *, paper: dict[str, dict[str, float]]) -> Figure:
+    """Our mIoU per variant (mean, error bar = std over seeds) per backbone, beside the paper's bars
+    (``paper``: mIoU per variant per backbone, for ``resnet50`` and ``resnet101``)."""
     backbones = list(dict.fromkeys(table1_frame["backbone"]))
     figure = Figure(figsize=(4.5 * (len(backbones) + 1), 3.6), layout="constrained")
     axes = figure.subplots(1, len(backbones) + 1, squeeze=False)[0]
@@ -64,8 +63,8 @@ def table1_bar_chart(table1_frame: pd.DataFrame) -> Figure:
         axis.set_ylim(0, max(1.0, float((rows["mIoU_mean"] + errors).max()) * 1.25))
     paper_axis = axes[-1]
     width = 0.38
-    variants = list(PAPER_TABLE1["resnet50"])
-    for offset, (name, values) in zip((-width / 2, width / 2), PAPER_TABLE1.items(), strict=True):
+    variants = list(paper["resnet50"])
+    for offset, (name, values) in zip((-width / 2, width / 2), paper.items(), strict=True):
         paper_axis.bar(
             np.arange(len(variants)) + offset,
             [values[v] for v in variants],
@@ -84,15 +83,18 @@ def table1_bar_chart(table1_frame: pd.DataFrame) -> Figure:
     return figure
 
 
-def fscore_tolerance_plot(table3_frame: pd.DataFrame) -> Figure:
-    """Boundary F against the tolerance (3/5/9 px thresholds): ours per variant and the paper's rows."""
+def fscore_tolerance_plot(table3_frame: pd.DataFrame, *, f_columns: tuple[str, str, str]) -> Figure:
+    """Boundary F against the tolerance (3/5/9 px thresholds): ours per variant and the paper's rows.
+
+    ``f_columns`` names the frame's F columns of the three thresholds, strictest first.
+    """
     figure = Figure(figsize=(9, 3.6), layout="constrained")
     ours_axis, paper_axis = figure.subplots(1, 2)
     tolerances = [3, 5, 9]
     ours = table3_frame[table3_frame["source"] == "ours"]
     for _, row in ours.iterrows():
-        means = row[list(F_COLUMNS)].to_numpy(dtype=float)
-        errors = np.nan_to_num(row[[f"{c}_std" for c in F_COLUMNS]].to_numpy(dtype=float))
+        means = row[list(f_columns)].to_numpy(dtype=float)
+        errors = np.nan_to_num(row[[f"{c}_std" for c in f_columns]].to_numpy(dtype=float))
         label = row["method"] if ours["backbone"].nunique() == 1 else f"{row['backbone']}/{row['method']}"
         ours_axis.errorbar(
             tolerances,
@@ -109,7 +111,7 @@ def fscore_tolerance_plot(table3_frame: pd.DataFrame) -> Figure:
     ours_axis.legend(fontsize=8)
     for _, row in table3_frame[table3_frame["source"] == "paper"].iterrows():
         paper_axis.plot(
-            tolerances, row[list(F_COLUMNS)].to_numpy(dtype=float), marker="s", label=row["method"]
+            tolerances, row[list(f_columns)].to_numpy(dtype=float), marker="s", label=row["method"]
         )
     paper_axis.set(
         xlabel="threshold (px at 1024×2048)",

@@ -1,6 +1,10 @@
-"""Validation learning curves: every seed of every variant, and the long runs of the same recipe."""
+"""Curves over training steps: one run's losses, learning rate and val scores
+(``training_curves.png`` of a run directory), and the validation learning curves of every seed of
+every variant beside the long runs of the same recipe."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pandas as pd
 from matplotlib.figure import Figure
@@ -43,4 +47,31 @@ def learning_curves_plot(curves: pd.DataFrame, long_runs: pd.DataFrame | None = 
     return figure
 
 
-__all__ = ["learning_curves_plot"]
+def plot_training_curves(history: pd.DataFrame, path: Path, *, title: str) -> Path:
+    """Loss terms (log scale), learning rate and, when the run evaluated on val during training,
+    val mIoU and boundary F (3 px; boundary-map ODS F for variants with a boundary output)."""
+    evaluated = history[history["val_mIoU"].notna()] if "val_mIoU" in history else history.iloc[:0]
+    panels = 3 if len(evaluated) else 2
+    # A bare Figure (no pyplot): works under any backend, notebooks' inline one included.
+    figure = Figure(figsize=(5 * panels, 3.5), layout="constrained")
+    losses, rates, *validation = figure.subplots(1, panels)
+    for term in ("total", "seg", "edge", "probes"):
+        values = history[term]
+        if (values > 0).any():
+            losses.plot(history["iteration"], values, label=term)
+    losses.set(xlabel="iteration", ylabel="loss", yscale="log", title=title)
+    losses.legend()
+    rates.plot(history["iteration"], history["lr"], color="tab:gray")
+    rates.set(xlabel="iteration", ylabel="learning rate", title="learning-rate schedule")
+    if validation:
+        curves = {"val_mIoU": "mIoU", "val_F_3px": "boundary F 3 px", "val_boundary_ods_f": "boundary map ODS F"}
+        for column, label in curves.items():
+            if column in evaluated and evaluated[column].notna().any():
+                validation[0].plot(evaluated["iteration"], 100 * evaluated[column], marker="o", label=label)
+        validation[0].set(xlabel="iteration", ylabel="%", title="val during training")
+        validation[0].legend()
+    figure.savefig(path, dpi=100)
+    return path
+
+
+__all__ = ["learning_curves_plot", "plot_training_curves"]

@@ -1,5 +1,8 @@
 """Figs. 4, 6 and 7 as image grids (SPEC F4): one row per val image, input and ground truth first.
 
+What they show comes in as :class:`ValSamples` and one :class:`VariantPrediction` per variant
+(assembled from trained runs by :mod:`basnet_lib.reproduction.predictions`).
+
 - Fig. 4: SAB-probe boundary maps of the three stages (§3.3 last paragraph, SPEC A11);
 - Fig. 6: segmentation of each Table 1 variant;
 - Fig. 7: boundary of each variant (the head's sigmoid, or the boundary of the predicted
@@ -10,14 +13,43 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from basnet_lib.data.labels import colorize_train_ids
-from basnet_lib.plots.predictions import ValSamples, VariantPrediction
 
 PANEL_INCHES = 2.4
+
+
+@dataclass(frozen=True)
+class ValSamples:
+    """The val images the figures show: uint8 RGB (N, H, W, 3), trainIds (N, H, W), edge target
+    (N, H, W) of SPEC B4, and their names."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    edges: np.ndarray
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class VariantPrediction:
+    """One run's outputs on :class:`ValSamples`.
+
+    ``labels`` (N, H, W) argmax trainIds; ``boundary`` (N, H, W) in [0, 1]: the boundary head's
+    sigmoid, or (``boundary_from_segmentation``) the 0/1 boundary of ``labels``; ``probes``
+    (3, N, H, W) sigmoid of the SAB probes (Fig. 4) or ``None``.
+    """
+
+    variant: str
+    run_name: str
+    labels: np.ndarray
+    boundary: np.ndarray
+    boundary_from_segmentation: bool
+    probes: np.ndarray | None
 
 
 def figure4_probes(samples: ValSamples, prediction: VariantPrediction) -> Figure:
@@ -144,4 +176,12 @@ def _titles(axes: np.ndarray, titles: list[str]) -> None:
         axis.set_title(title, fontsize=8)
 
 
-__all__ = ["draw_explorer", "figure4_probes", "figure6_segmentation", "figure7_boundaries"]
+__all__ = [
+    "PANEL_INCHES",
+    "ValSamples",
+    "VariantPrediction",
+    "draw_explorer",
+    "figure4_probes",
+    "figure6_segmentation",
+    "figure7_boundaries",
+]

@@ -8,6 +8,7 @@ notebooks (``04``, ``05``) that read the results agree on every run directory (S
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import json
 import os
@@ -20,11 +21,11 @@ import torch
 
 from basnet_lib.engine.config import RunConfig
 from basnet_lib.engine.presets import preset
-from basnet_lib.engine.trainer import METRICS_FILE, RunResult, load_run
+from basnet_lib.engine.run_directory import METRICS_FILE, RunResult, load_run
 from basnet_lib.model import VARIANTS
 
 # The repository checkout holding ``notebooks/`` (an editable install, as the Makefile makes).
-CHECKOUT = Path(__file__).resolve().parents[1]
+CHECKOUT = Path(__file__).resolve().parents[2]
 NOTEBOOKS_DIR = CHECKOUT / "notebooks"
 TRAINING_NOTEBOOK = "02_training.ipynb"
 PAPERMILL_LOG = "papermill.log"
@@ -127,6 +128,31 @@ def is_finished(run: RunConfig) -> bool:
     return (run.run_dir / METRICS_FILE).is_file()
 
 
+def notebook_parameters(name: str) -> tuple[str, ...]:
+    """The parameter names of ``notebooks/{name}``: its cell tagged ``parameters`` (SPEC H1) is the
+    one source of what a notebook can be given."""
+    notebook = json.loads((NOTEBOOKS_DIR / name).read_text())
+    cells = [cell for cell in notebook["cells"] if "parameters" in cell["metadata"].get("tags", [])]
+    if len(cells) != 1:
+        raise ValueError(f"{NOTEBOOKS_DIR / name}: expected one cell tagged parameters, found {len(cells)}")
+    source = "".join(cells[0]["source"])
+    names = []
+    for statement in ast.parse(source).body:
+        target = statement.targets[0] if isinstance(statement, ast.Assign) else statement.target
+        names.append(target.id)
+    return tuple(names)
+
+
+def checked_parameters(name: str, parameters: dict) -> dict:
+    """``parameters`` for ``notebooks/{name}``, refused when one is not in its parameters cell
+    (papermill would only warn, and the notebook would run with its default)."""
+    known = notebook_parameters(name)
+    unknown = sorted(set(parameters) - set(known))
+    if unknown:
+        raise ValueError(f"{name} has no parameters {unknown}; its parameters cell has {list(known)}")
+    return parameters
+
+
 def execute_notebook(
     name: str, output_path: str | Path, *, parameters: dict, progress: bool = False
 ) -> float:
@@ -150,7 +176,7 @@ def execute_notebook(
     papermill.execute_notebook(
         str(source),
         str(output_path),
-        parameters=parameters,
+        parameters=checked_parameters(name, parameters),
         kernel_name=KERNEL_NAME,
         cwd=str(project_directory()),
         progress_bar=progress,
@@ -169,21 +195,38 @@ def training_notebook_command(
 ) -> list[str]:
     """The papermill command that trains ``run`` by executing ``02_training.ipynb`` into its run
     directory (SPEC F6: every run keeps its executed notebook)."""
-    parameters = {
-        "preset": preset_name,
-        "variant": run.model.variant,
-        "backbone": run.model.backbone,
-        "seed": run.train.seed,
-        "data_root": data_root,
-        "iterations": iterations,
-        "results_root": str(resolve_results_root(results_root)),
-        "progress": False,
-    }
+    parameters = training_notebook_parameters(
+        run, preset_name=preset_name, data_root=data_root, iterations=iterations, results_root=results_root
+    )
     return [
         sys.executable, "-m", "papermill", str(NOTEBOOKS_DIR / TRAINING_NOTEBOOK),
         str(run.run_dir / TRAINING_NOTEBOOK), "-y", json.dumps(parameters), "-k", KERNEL_NAME,
         "--cwd", str(project_directory()), "--no-progress-bar", "--no-log-output",
     ]  # fmt: skip
+
+
+def training_notebook_parameters(
+    run: RunConfig,
+    *,
+    preset_name: str,
+    data_root: str = "",
+    iterations: int = 0,
+    results_root: str | Path = "results",
+) -> dict:
+    """The parameters of ``02_training.ipynb`` that train ``run`` (checked against its cell)."""
+    return checked_parameters(
+        TRAINING_NOTEBOOK,
+        {
+            "preset": preset_name,
+            "variant": run.model.variant,
+            "backbone": run.model.backbone,
+            "seed": run.train.seed,
+            "data_root": data_root,
+            "iterations": iterations,
+            "results_root": str(resolve_results_root(results_root)),
+            "progress": False,
+        },
+    )
 
 
 def parallel_runs(runs: list[RunConfig]) -> int:
@@ -274,14 +317,17 @@ __all__ = [
     "KERNEL_NAME",
     "NOTEBOOKS_DIR",
     "TRAINING_NOTEBOOK",
+    "checked_parameters",
     "ensure_runs",
     "enter_project_directory",
     "execute_notebook",
     "is_finished",
+    "notebook_parameters",
     "parallel_runs",
     "planned_run",
     "planned_runs",
     "project_directory",
     "resolve_results_root",
     "training_notebook_command",
+    "training_notebook_parameters",
 ]

@@ -1,5 +1,6 @@
 """What each Table 1 variant is made of: parameters and FLOPs per component beside torchvision's
-DeepLabV3, tensor shapes through every block, and a drawn block diagram (Fig. 1, docs/decisions.md "Architecture").
+DeepLabV3, and tensor shapes through every block (Fig. 1, docs/decisions.md "Architecture"; the
+block diagram is drawn by :func:`basnet_lib.plots.draw_block_diagram`).
 
 FLOPs are counted by ``torch.utils.flop_counter.FlopCounterMode`` on a model built on the
 ``meta`` device (shapes only, no arithmetic: instant even for ResNet-101 at 1024×2048). It counts
@@ -11,18 +12,48 @@ from __future__ import annotations
 
 import pandas as pd
 import torch
-from matplotlib.figure import Figure
-from matplotlib.patches import FancyBboxPatch
 from torch import Tensor, nn
 from torch.utils.flop_counter import FlopCounterMode
+from torchvision.models.segmentation import deeplabv3_resnet50, deeplabv3_resnet101
 
-from basnet_lib.model import ModelConfig, build_basnet
-from basnet_lib.summary import COMPONENT_COLUMNS, COMPONENTS, count_parameters, torchvision_deeplabv3
+from basnet_lib.model import VARIANTS, ModelConfig, build_basnet
 
+# Paper names of the BASNet components (Fig. 1) for each attribute of :class:`BASNet`.
+COMPONENTS = {
+    "backbone": "ResNet",
+    "deeplab_head": "ASPP",  # baseline: ASPP + DeepLabV3 classifier head
+    "aspp": "ASPP",
+    "laterals": "laterals",
+    "semantic_branch": "SSB",
+    "boundary_branch": "BDB",
+    "aggregation": "AM",
+    "semantic_classifier": "classifiers",
+    "boundary_classifier": "classifiers",
+    "sab_probes": "probes",
+}
+COMPONENT_COLUMNS = ("ResNet", "ASPP", "laterals", "SSB", "BDB", "AM", "classifiers", "probes")
 # torchvision DeepLabV3's attributes in the paper's component names.
 _DEEPLABV3_COMPONENTS = {"backbone": "ResNet", "classifier": "ASPP"}
 # Modules whose children get their own row in the shapes table.
 _EXPANDED = ("backbone", "semantic_branch", "boundary_branch", "aggregation")
+_TORCHVISION_DEEPLABV3 = {"resnet50": deeplabv3_resnet50, "resnet101": deeplabv3_resnet101}
+# Parameter counts need only shapes: any image size gives the same table.
+_PARAMETER_IMAGE_SIZE = (64, 64)
+
+
+def torchvision_deeplabv3(backbone: str, *, num_classes: int = 19) -> nn.Module | None:
+    """torchvision's ``deeplabv3_resnet*(num_classes, aux_loss=False)`` without weights, the peer of
+    ``baseline`` (docs/decisions.md "Architecture"); ``None`` for backbones torchvision has no
+    DeepLabV3 for (18/34)."""
+    if backbone not in _TORCHVISION_DEEPLABV3:
+        return None
+    return _TORCHVISION_DEEPLABV3[backbone](
+        weights=None, weights_backbone=None, num_classes=num_classes, aux_loss=False
+    )
+
+
+def count_parameters(module: nn.Module) -> int:
+    return sum(parameter.numel() for parameter in module.parameters())
 
 
 def component_costs(
@@ -95,6 +126,35 @@ def pivot_components(table: pd.DataFrame, *, value: str) -> pd.DataFrame:
     return pivot[[name for name in order if name in pivot.columns]].fillna(0.0)
 
 
+def parameter_table(*, backbones: tuple[str, ...], width: int, num_classes: int = 19) -> pd.DataFrame:
+    """One row per (backbone, variant): parameters per component and total, in millions
+    (:func:`architecture_table`'s parameters, one column per component).
+
+    ``vs_deeplabv3`` is the total over torchvision's ``deeplabv3_resnet*(num_classes, aux_loss=False)``
+    (built without weights) where torchvision has one for the backbone.
+    """
+    configs = [
+        ModelConfig(variant=variant, backbone=backbone, width=width, num_classes=num_classes)
+        for backbone in backbones
+        for variant in VARIANTS
+    ]
+    table = architecture_table(configs, image_size=_PARAMETER_IMAGE_SIZE, num_classes=num_classes)
+    params = pivot_components(table, value="params_M").reset_index()
+    references = params[params["model"] == "torchvision DeepLabV3"].set_index("backbone")["total"]
+    rows = params[params["model"] != "torchvision DeepLabV3"]
+    frame = pd.DataFrame(
+        {
+            "backbone": rows["backbone"],
+            "variant": rows["model"].str.removeprefix("BASNet "),
+            "width": rows["width"],
+            **{name: rows[name] if name in rows else 0.0 for name in COMPONENT_COLUMNS},
+            "total_M": rows["total"],
+        }
+    ).reset_index(drop=True)
+    frame["vs_deeplabv3"] = frame["total_M"] / frame["backbone"].map(references)
+    return frame
+
+
 def block_shapes(model: nn.Module, image: Tensor, gradient_map: Tensor | None = None) -> pd.DataFrame:
     """Input and output shapes of every block in one forward pass (forward hooks), in call order.
 
@@ -142,128 +202,6 @@ def block_shapes(model: nn.Module, image: Tensor, gradient_map: Tensor | None = 
     return pd.DataFrame(rows)
 
 
-# Block diagram layout (column, row): backbone down the left, the two branches coarse to fine
-# upwards (docs/decisions.md "Architecture"), outputs on top, as in Fig. 1.
-_LAYOUT = {
-    "input": (0, 6),
-    "backbone.conv1": (0, 5),
-    "backbone.layer1": (0, 4),
-    "backbone.layer2": (0, 3),
-    "backbone.layer3": (0, 2),
-    "backbone.layer4": (0, 1),
-    "aspp": (1, 1),
-    "deeplab_head": (1, 1),
-    "semantic_branch.block1": (2, 2),
-    "semantic_branch.block2": (2, 3),
-    "semantic_branch.block3": (2, 4),
-    "boundary_branch.block1": (3, 2),
-    "boundary_branch.block2": (3, 3),
-    "boundary_branch.block3": (3, 4),
-    "gradient map G": (4, 3),
-    "semantic_classifier": (2, 5),
-    "boundary_classifier": (3, 5),
-    "aggregation": (2.5, 5),
-}
-_EDGES = [
-    ("input", "backbone.conv1"),
-    ("backbone.conv1", "backbone.layer1"),
-    ("backbone.layer1", "backbone.layer2"),
-    ("backbone.layer2", "backbone.layer3"),
-    ("backbone.layer3", "backbone.layer4"),
-    ("backbone.layer4", "aspp"),
-    ("backbone.layer4", "deeplab_head"),
-    *[
-        (f"backbone.layer{4 - k}", f"{branch}.block{k}")
-        for branch in ("semantic_branch", "boundary_branch")
-        for k in (1, 2, 3)
-    ],
-    *[
-        (f"{branch}.block{k}", f"{branch}.block{k + 1}")
-        for branch in ("semantic_branch", "boundary_branch")
-        for k in (1, 2)
-    ],
-    ("aspp", "semantic_branch.block1"),
-    ("aspp", "boundary_branch.block1"),
-    *[("gradient map G", f"boundary_branch.block{k}") for k in (1, 2, 3)],
-    ("semantic_branch.block3", "semantic_classifier"),
-    ("boundary_branch.block3", "boundary_classifier"),
-    ("semantic_branch.block3", "aggregation"),
-    ("boundary_branch.block3", "aggregation"),
-    ("aggregation", "output"),
-    ("semantic_classifier", "output"),
-    ("boundary_classifier", "output"),
-    ("deeplab_head", "output"),
-]
-# Edges that would cross the SSB column bend around it.
-_BENT = {(f"backbone.layer{4 - k}", f"boundary_branch.block{k}") for k in (1, 2, 3)}
-_HALF_WIDTH, _HALF_HEIGHT, _COLUMN_STEP = 1.0, 0.3, 2.4
-_BOX_COLORS = {"ResNet": "#d9d9d9", "ASPP": "#c6dbef", "SSB": "#9ecae1", "BDB": "#fdd0a2", "AM": "#a1d99b"}
-
-
-def draw_block_diagram(shapes: pd.DataFrame, *, title: str) -> Figure:
-    """Boxes for the blocks of a :func:`block_shapes` table with their output shapes, and arrows
-    along the data flow (laterals omitted: each tapped stage passes a 1×1 conv first, docs/decisions.md "Architecture")."""
-    outputs = dict(zip(shapes["block"], shapes["output"], strict=True))
-    components = dict(zip(shapes["block"], shapes["component"], strict=True))
-    outputs["input"] = _first_input(shapes)
-    if any(block.startswith("boundary_branch") for block in outputs):
-        outputs["gradient map G"] = "4×H×W (RGB + Canny)"
-    if "aggregation.segmentation" in outputs:  # docs/decisions.md "Architecture": one box for the module, both outputs
-        outputs["aggregation"] = f"{outputs['aggregation.segmentation']}; {outputs['aggregation.boundary']}"
-        components["aggregation"] = "AM"
-    layout = dict(_LAYOUT, output=(1, 2.3) if "deeplab_head" in outputs else (2.5, 6))
-    positions = {
-        name: (column * _COLUMN_STEP, row) for name, (column, row) in layout.items() if name in outputs
-    }
-    figure = Figure(figsize=(11, 6.5), layout="constrained")
-    axis = figure.subplots()
-    for name, (x, y) in positions.items():
-        shapes_text = "\n".join(outputs[name].split("; ")[:2])  # output: "out" and "boundary"
-        label = f"{name.replace('backbone.', '').replace('_branch', '')}\n{shapes_text}"
-        color = _BOX_COLORS.get(components.get(name, ""), "#f0f0f0")
-        axis.add_patch(
-            FancyBboxPatch(
-                (x - _HALF_WIDTH, y - _HALF_HEIGHT),
-                2 * _HALF_WIDTH,
-                2 * _HALF_HEIGHT,
-                boxstyle="round,pad=0.02",
-                facecolor=color,
-                edgecolor="black",
-            )
-        )
-        axis.text(x, y, label, ha="center", va="center", fontsize=7)
-    for start, end in _EDGES:
-        if start in positions and end in positions:
-            bend = (start, end) in _BENT
-            axis.annotate(
-                "",
-                xy=_box_edge(positions[end], positions[start], bend=bend),
-                xytext=_box_edge(positions[start], positions[end], bend=bend),
-                arrowprops={
-                    "arrowstyle": "->",
-                    "color": "tab:gray",
-                    "lw": 0.8,
-                    "connectionstyle": f"arc3,rad={-0.15 if bend else 0}",
-                },
-            )
-    axis.set_xlim(-1.3, 4 * _COLUMN_STEP + 1.3)
-    axis.set_ylim(0.4, 6.6)
-    axis.set_axis_off()
-    axis.set_title(title, fontsize=10)
-    return figure
-
-
-def _box_edge(center: tuple[float, float], toward: tuple[float, float], *, bend: bool) -> tuple[float, float]:
-    """Where the line from a box's centre towards ``toward`` leaves the box (bent edges leave its top)."""
-    if bend:
-        return center[0] + (_HALF_WIDTH if toward[0] > center[0] else -_HALF_WIDTH) * 0.6, center[
-            1
-        ] + _HALF_HEIGHT
-    dx, dy = toward[0] - center[0], toward[1] - center[1]
-    scale = min(_HALF_WIDTH / abs(dx) if dx else float("inf"), _HALF_HEIGHT / abs(dy) if dy else float("inf"))
-    return center[0] + scale * dx, center[1] + scale * dy
-
-
 def _blocks(model: nn.Module) -> list[tuple[str, nn.Module]]:
     blocks = []
     for name, module in model.named_children():
@@ -284,8 +222,14 @@ def _shape_text(value: object) -> str:
     return ""
 
 
-def _first_input(shapes: pd.DataFrame) -> str:
-    return shapes["inputs"].iloc[0].split(",")[0] if len(shapes) else ""
-
-
-__all__ = ["architecture_table", "block_shapes", "component_costs", "draw_block_diagram", "pivot_components"]
+__all__ = [
+    "COMPONENTS",
+    "COMPONENT_COLUMNS",
+    "architecture_table",
+    "block_shapes",
+    "component_costs",
+    "count_parameters",
+    "parameter_table",
+    "pivot_components",
+    "torchvision_deeplabv3",
+]

@@ -4,7 +4,7 @@ Our numbers come from run directories (``metrics.json``), as percentages, mean Â
 (SPEC F5). On SynthCity and a small backbone the paper's values are a reference, not a target:
 what we compare is the *direction* of each gain the paper claims. A gain is judged on the per-seed
 paired differences (:func:`paired_differences`) and their Student-t interval (:func:`paired_stats`),
-the one computation behind Table 1's verdicts and :mod:`basnet_lib.claims`.
+the one computation behind Table 1's verdicts and :mod:`basnet_lib.reproduction.claims`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pandas as pd
 from scipy import stats
 
 from basnet_lib.data.labels import CLASS_NAMES
-from basnet_lib.engine.trainer import RunResult
+from basnet_lib.engine.run_directory import RunResult
 from basnet_lib.metrics import GSCNN_THRESHOLDS, boundary_radii
 from basnet_lib.model import VARIANTS
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from basnet_lib.claims import claims, claims_markdown, noise_floor, noise_floor_markdown
-from basnet_lib.config_io import config_to_dict
+from basnet_lib.engine.config_io import config_to_dict
 from basnet_lib.engine.presets import preset
-from basnet_lib.summary import system_info
+from basnet_lib.engine.runtime import system_info
+from basnet_lib.reproduction.claims import claims, claims_markdown, noise_floor, noise_floor_markdown
 
 TABLES_DIR, FIGURES_DIR, NOTEBOOKS_OUT_DIR = "tables", "figures", "notebooks"
 INVOCATIONS_FILE = "invocations.json"

@@ -1,51 +1,23 @@
-"""Predictions of trained runs on a few val images, for Figs. 4, 6 and 7 and the widgets (SPEC F4).
+"""What Figs. 4, 6 and 7 and the widgets show: trained runs' predictions on a few val images (SPEC F4).
 
-Every variant predicts on the *same* images; a variant without a boundary head gets the boundary
+Every variant predicts on the *same* images, through the engine's checkpoint loading and its
+:func:`~basnet_lib.engine.evaluate.predict`; a variant without a boundary head gets the boundary
 of its predicted segmentation instead (SPEC F4).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from basnet_lib.data.build import build_dataset
 from basnet_lib.data.edges import edge_target
 from basnet_lib.engine.config import RunConfig
-from basnet_lib.engine.evaluate import model_inputs
-from basnet_lib.engine.trainer import load_run, load_trained_model
+from basnet_lib.engine.evaluate import predict
+from basnet_lib.engine.run_directory import load_run, load_trained_model
 from basnet_lib.model.inference import prepare_for_inference
-
-
-@dataclass(frozen=True)
-class ValSamples:
-    """The val images the figures show: uint8 RGB (N, H, W, 3), trainIds (N, H, W), edge target
-    (N, H, W) of SPEC B4, and their names."""
-
-    images: np.ndarray
-    labels: np.ndarray
-    edges: np.ndarray
-    names: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class VariantPrediction:
-    """One run's outputs on :class:`ValSamples`.
-
-    ``labels`` (N, H, W) argmax trainIds; ``boundary`` (N, H, W) in [0, 1]: the boundary head's
-    sigmoid, or (``boundary_from_segmentation``) the 0/1 boundary of ``labels``; ``probes``
-    (3, N, H, W) sigmoid of the SAB probes (Fig. 4) or ``None``.
-    """
-
-    variant: str
-    run_name: str
-    labels: np.ndarray
-    boundary: np.ndarray
-    boundary_from_segmentation: bool
-    probes: np.ndarray | None
+from basnet_lib.plots.grids import ValSamples, VariantPrediction
 
 
 def sample_indices(dataset_size: int, count: int) -> list[int]:
@@ -76,22 +48,20 @@ def segmentation_boundary(labels: np.ndarray) -> np.ndarray:
     return boundary.astype(np.float32)
 
 
-@torch.inference_mode()
 def predict_run(run_dir: str | Path, indices: list[int]) -> VariantPrediction:
-    """Load a finished run's checkpoint and predict the val images ``indices`` at full resolution."""
+    """A finished run's predictions on the val images ``indices`` at full resolution."""
     run, model = load_trained_model(run_dir)
     model = prepare_for_inference(model)
     dataset = build_dataset(run.data, split="val", train=False)
     labels, boundaries, probes = [], [], []
     for index in indices:
         sample = dataset[index]
-        batch = {"image": sample["image"][None], "canny": sample["canny"][None]}
-        outputs = model(*model_inputs(batch, torch.device("cpu")))
-        labels.append(outputs["out"].argmax(dim=1)[0].numpy())
-        if "boundary" in outputs:
-            boundaries.append(outputs["boundary"].sigmoid()[0, 0].numpy())
-        if "sab_probes" in outputs:
-            probes.append(np.stack([probe.sigmoid()[0, 0].numpy() for probe in outputs["sab_probes"]]))
+        prediction = predict(model, sample["image"][None], sample["canny"][None])
+        labels.append(prediction.labels[0].numpy())
+        if prediction.boundary is not None:
+            boundaries.append(prediction.boundary[0, 0].numpy())
+        if prediction.probes is not None:
+            probes.append(np.stack([probe[0, 0].numpy() for probe in prediction.probes]))
     labels_array = np.stack(labels)
     from_segmentation = not boundaries
     boundary = segmentation_boundary(labels_array) if from_segmentation else np.stack(boundaries)
@@ -123,8 +93,6 @@ def predict_runs(
 
 
 __all__ = [
-    "ValSamples",
-    "VariantPrediction",
     "load_val_samples",
     "predict_run",
     "predict_runs",

@@ -17,7 +17,9 @@ from pathlib import Path
 
 from basnet_lib.data.build import dataset_root
 from basnet_lib.engine.presets import PRESETS
-from basnet_lib.experiments import (
+from basnet_lib.engine.runtime import reuse_freed_memory
+from basnet_lib.model import BACKBONES, VARIANTS
+from basnet_lib.reproduction.experiments import (
     ensure_runs,
     execute_notebook,
     is_finished,
@@ -26,8 +28,12 @@ from basnet_lib.experiments import (
     planned_runs,
     resolve_results_root,
 )
-from basnet_lib.model import BACKBONES, VARIANTS
-from basnet_lib.report import NOTEBOOKS_OUT_DIR, ReproductionSettings, record_invocation, write_report
+from basnet_lib.reproduction.report import (
+    NOTEBOOKS_OUT_DIR,
+    ReproductionSettings,
+    record_invocation,
+    write_report,
+)
 
 # Three seeds: the fewest for which a paired difference has a confidence interval with
 # spread measured on more than one degree of freedom (docs/decisions.md "Verdicts").
@@ -63,60 +69,6 @@ def reproduce(
     """
     started = time.perf_counter()
     results_root = resolve_results_root(results_root or default_results_root(preset_name))
-    backbone = backbones[0] if backbones else ""
-    first_run = planned_run(
-        preset_name=preset_name, variant=variants[0], backbone=backbone, data_root=data_root
-    )
-    print(f"dataset: {dataset_root(first_run.data, progress=False)}", flush=True)
-    grid = {
-        "preset": preset_name,
-        "variants": list(variants),
-        "backbones": list(backbones),
-        "seeds": list(seeds),
-        "data_root": data_root,
-        "iterations": iterations,
-        "results_root": str(results_root),
-    }
-    parameters = {
-        "01_architecture.ipynb": {
-            "preset": preset_name,
-            "backbone": backbone,
-            "variants": list(variants),
-            "data_root": data_root,
-            "results_root": str(results_root),
-        },
-        "03_table1_ablations.ipynb": grid,
-        "04_table3_fscore.ipynb": grid,
-        "05_figures.ipynb": {
-            **{key: value for key, value in grid.items() if key not in ("backbones", "seeds")},
-            "backbone": backbone,
-            "seed": seeds[0],
-            "num_images": num_images,
-            "widgets": False,
-        },
-    }
-    # Train the grid first, side by side where the preset allows, with a line per finished run on
-    # the terminal; notebook 03 then finds every run finished and reuses it.
-    grid_runs = planned_runs(
-        preset_name=preset_name,
-        variants=variants,
-        backbones=backbones,
-        seeds=seeds,
-        data_root=data_root,
-        iterations=iterations,
-        results_root=results_root,
-    )
-    to_train = sum(not is_finished(run) for run in grid_runs)
-    print(f"training {to_train} of {len(grid_runs)} runs, {parallel_runs(grid_runs)} at a time", flush=True)
-    ensure_runs(
-        grid_runs, preset_name=preset_name, data_root=data_root, iterations=iterations, results_root=results_root
-    )
-    notebook_seconds = {}
-    for name in NOTEBOOKS:
-        output_path = results_root / NOTEBOOKS_OUT_DIR / name
-        print(f"executing {name} -> {output_path}", flush=True)
-        notebook_seconds[name] = execute_notebook(name, output_path, parameters=parameters[name])
-        print(f"  done in {notebook_seconds[name]:.0f} s", flush=True)
     settings = ReproductionSettings(
         preset=preset_name,
         variants=tuple(variants),
@@ -126,12 +78,79 @@ def reproduce(
         iterations=iterations,
         command=command or _reconstructed_command(preset_name),
     )
+    first_run = planned_run(
+        preset_name=preset_name, variant=variants[0], backbone=_backbone(settings), data_root=data_root
+    )
+    print(f"dataset: {dataset_root(first_run.data, progress=False)}", flush=True)
+    trained_runs, total_runs = _train_grid(settings, results_root)
+    parameters = notebook_parameters(settings, results_root, num_images=num_images)
+    notebook_seconds = {}
+    for name in NOTEBOOKS:
+        output_path = results_root / NOTEBOOKS_OUT_DIR / name
+        print(f"executing {name} -> {output_path}", flush=True)
+        notebook_seconds[name] = execute_notebook(name, output_path, parameters=parameters[name])
+        print(f"  done in {notebook_seconds[name]:.0f} s", flush=True)
     record_invocation(
-        results_root, wall_seconds=time.perf_counter() - started, trained_runs=to_train, total_runs=len(grid_runs)
+        results_root, wall_seconds=time.perf_counter() - started, trained_runs=trained_runs, total_runs=total_runs
     )
     report = write_report(results_root, settings=settings, notebook_seconds=notebook_seconds)
     print(f"wrote {report}", flush=True)
     return report
+
+
+def notebook_parameters(
+    settings: ReproductionSettings, results_root: Path, *, num_images: int
+) -> dict[str, dict[str, object]]:
+    """The papermill parameters of each notebook of :data:`NOTEBOOKS` (each checked against the
+    notebook's parameters cell when it is executed)."""
+    grid = {
+        "preset": settings.preset,
+        "variants": list(settings.variants),
+        "backbones": list(settings.backbones),
+        "seeds": list(settings.seeds),
+        "data_root": settings.data_root,
+        "iterations": settings.iterations,
+        "results_root": str(results_root),
+    }
+    return {
+        "01_architecture.ipynb": {
+            "preset": settings.preset,
+            "backbone": _backbone(settings),
+            "variants": list(settings.variants),
+            "data_root": settings.data_root,
+            "results_root": str(results_root),
+        },
+        "03_table1_ablations.ipynb": grid,
+        "04_table3_fscore.ipynb": grid,
+        "05_figures.ipynb": {
+            **{key: value for key, value in grid.items() if key not in ("backbones", "seeds")},
+            "backbone": _backbone(settings),
+            "seed": settings.seeds[0],
+            "num_images": num_images,
+            "widgets": False,
+        },
+    }
+
+
+def _train_grid(settings: ReproductionSettings, results_root: Path) -> tuple[int, int]:
+    """Train the grid first, side by side where the preset allows, with a line per finished run on
+    the terminal; notebook 03 then finds every run finished and reuses it. Returns (trained, total)."""
+    grid = dict(
+        preset_name=settings.preset,
+        data_root=settings.data_root,
+        iterations=settings.iterations,
+        results_root=results_root,
+    )
+    grid_runs = planned_runs(variants=settings.variants, backbones=settings.backbones, seeds=settings.seeds, **grid)
+    to_train = sum(not is_finished(run) for run in grid_runs)
+    print(f"training {to_train} of {len(grid_runs)} runs, {parallel_runs(grid_runs)} at a time", flush=True)
+    ensure_runs(grid_runs, **grid)
+    return to_train, len(grid_runs)
+
+
+def _backbone(settings: ReproductionSettings) -> str:
+    """The one backbone of notebooks 01 and 05 ("" = the preset's)."""
+    return settings.backbones[0] if settings.backbones else ""
 
 
 def add_reproduce_arguments(parser: argparse.ArgumentParser) -> None:
@@ -154,6 +173,7 @@ def add_reproduce_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def reproduce_command(args: argparse.Namespace) -> int:
+    reuse_freed_memory()  # asked for by the command, as by `basnet train` (basnet_lib.engine.runtime)
     reproduce(
         preset_name=args.preset,
         variants=tuple(args.variants),
@@ -192,4 +212,11 @@ def _reconstructed_command(preset_name: str) -> str:
     return f"basnet reproduce --preset {preset_name}"
 
 
-__all__ = ["NOTEBOOKS", "add_reproduce_arguments", "default_results_root", "reproduce", "reproduce_command"]
+__all__ = [
+    "NOTEBOOKS",
+    "add_reproduce_arguments",
+    "default_results_root",
+    "notebook_parameters",
+    "reproduce",
+    "reproduce_command",
+]

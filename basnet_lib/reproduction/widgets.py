@@ -14,8 +14,7 @@ from dataclasses import dataclass
 import ipywidgets
 from matplotlib.figure import Figure
 
-from basnet_lib.plots.grids import PANEL_INCHES, draw_explorer
-from basnet_lib.plots.predictions import ValSamples, VariantPrediction
+from basnet_lib.plots.grids import PANEL_INCHES, ValSamples, VariantPrediction, draw_explorer
 
 
 @dataclass(frozen=True)

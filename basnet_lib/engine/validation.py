@@ -1,0 +1,58 @@
+"""Validation of a run in training: the evaluations on val during training and the final one, and
+the ``history.csv`` columns they fill."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from basnet_lib.data.build import build_dataset
+from basnet_lib.distributed import DistributedContext, unwrap_model
+from basnet_lib.engine.checkpoint import capture_rng_state, restore_rng_state
+from basnet_lib.engine.config import RunConfig, TrainConfig
+from basnet_lib.engine.evaluate import evaluate
+from basnet_lib.engine.history import VAL_F_COLUMNS
+
+
+def periodic_evaluation_due(config: TrainConfig, done: int) -> bool:
+    """An evaluation on val during training (the final one happens after the loop)."""
+    return bool(config.eval_every) and done % config.eval_every == 0 and done < config.iterations
+
+
+def evaluate_during_training(run: RunConfig, model: nn.Module, context: DistributedContext) -> dict:
+    """Val metrics of the current weights (on ``eval_images`` images); the model stays in training
+    mode and its weights, buffers and the random state are untouched (evaluation uses a copy)."""
+    random_state = capture_rng_state()  # the data loader draws a seed: keep training's stream as it was
+    metrics = evaluate_on_val(run, model, context, max_images=run.train.eval_images, progress=False)
+    restore_rng_state(random_state)
+    model.train()
+    return metrics
+
+
+def evaluate_on_val(
+    run: RunConfig, model: nn.Module, context: DistributedContext, *, multiscale: bool = False, max_images: int = 0, progress: bool
+) -> dict:
+    """The run's val split through :func:`evaluate` (the final evaluation and those during training)."""
+    return evaluate(
+        unwrap_model(model),
+        build_dataset(run.data, split="val", train=False),
+        context=context,
+        multiscale=multiscale,
+        num_workers=run.data.num_workers,
+        amp=run.train.amp,
+        max_images=max_images,
+        progress=progress,
+    )
+
+
+def validation_columns(metrics: dict) -> dict[str, float]:
+    """``history.csv`` columns of one evaluation: mIoU and boundary F at the three thresholds (0–1)."""
+    columns = {"val_mIoU": metrics["mIoU"], "val_images": metrics["num_images"]}
+    for name, value in zip(VAL_F_COLUMNS, metrics["boundary_F"].values(), strict=True):
+        columns[name] = value
+    if metrics.get("boundary_map") is not None:
+        columns["val_boundary_ods_f"] = metrics["boundary_map"]["ODS_F"]
+        columns["val_boundary_ap"] = metrics["boundary_map"]["AP"]
+    return columns
+
+
+__all__ = ["evaluate_during_training", "evaluate_on_val", "periodic_evaluation_due", "validation_columns"]
