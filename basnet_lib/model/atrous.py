@@ -9,7 +9,7 @@ training when enough of the kernel reads padding, and is plain ``conv(x)`` other
 :class:`TapGradientASPPConv` is torchvision's ``ASPPConv`` running its conv this way; the pass
 :func:`basnet_lib.model.training_passes.use_tap_gradient_atrous_convs_` swaps it in.
 The forward pass and the input gradient are the library's own (oneDNN); only the weight gradient's
-sums are reassociated (float rounding, ~1e-6 relative, tests/test_atrous.py). Measurements:
+sums are reassociated (float rounding, ~1e-6 relative, tests/model/test_atrous.py). Measurements:
 docs/performance.md.
 """
 

@@ -1,7 +1,7 @@
 """``ModelConfig``: every architectural choice of one BASNet model (SPEC A).
 
 The fields are exactly the model parameters of the notebooks; the config is saved as JSON beside
-every result (see :mod:`basnet_lib.config_io`).
+every result (see :mod:`basnet_lib.engine.config_io`).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ layout-preserving pooling passes, Winograd 3×3 convolutions on large maps, opti
 What each step buys is measured in ``results/benchmarks/model.json`` (docs/performance.md).
 None of them changes what the model is; folding BatchNorm into the preceding convolution, the
 channels_last kernels and NNPACK's Winograd convolutions change float rounding only (logits within
-~1e-5 relative of the plain eval model; tests/test_inference.py and tests/test_winograd.py bound
+~1e-5 relative of the plain eval model; tests/model/test_inference.py and tests/model/test_winograd.py bound
 it). bf16 autocast is an opt-in whose accuracy effect is measured by ``benchmarks/bench_eval.py``.
 """
 

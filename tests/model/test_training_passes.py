@@ -30,7 +30,7 @@ from basnet_lib.model.training_passes import (
 )
 
 CHANNELS_LAST = torch.channels_last
-MODEL_DIR = Path(__file__).resolve().parents[1] / "basnet_lib" / "model"
+MODEL_DIR = Path(__file__).resolve().parents[2] / "basnet_lib" / "model"
 BLOCK_FILES = ("aspp.py", "global_attention.py", "spatial_attention.py", "aggregation.py", "branches.py")
 FAST_TYPES = (
     SplitConvOfConcatenation,

@@ -32,7 +32,7 @@ from basnet_lib.engine.trainer import train
 from basnet_lib.loss import LOSS_TERMS
 from basnet_lib.model import build_basnet
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ("config.json", "metrics.json", "history.csv", "checkpoint.pt", "training_curves.png")
 
 

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from basnet_lib.runtime import reuse_freed_memory
+from basnet_lib.engine.runtime import reuse_freed_memory
 
 
 def _has_glibc_mallopt() -> bool:
