@@ -18,7 +18,7 @@ VARIANTS = '["baseline", "ssb", "ssb_bdb", "full"]'
 SETUP = """\
 from IPython.display import Image, display
 
-from basnet_lib.reproduction.experiments import enter_project_directory, resolve_results_root
+from basnet_lib.reproduction.notebooks import enter_project_directory, resolve_results_root
 
 # Relative paths mean the repository root, also when JupyterLab starts in notebooks/.
 enter_project_directory()

@@ -21,10 +21,10 @@ import papermill
 import pytest
 
 from basnet_lib.model import VARIANTS
-from basnet_lib.reproduction.experiments import (
+from basnet_lib.reproduction.experiments import planned_run
+from basnet_lib.reproduction.notebooks import (
     TRAINING_NOTEBOOK,
     checked_parameters,
-    planned_run,
     training_notebook_parameters,
 )
 from basnet_lib.reproduction.report import ReproductionSettings

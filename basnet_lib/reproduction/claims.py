@@ -2,7 +2,7 @@
 
 Every claim is "X is higher than Y" (all the paper's gains are positive). Per seed we take the paired
 difference X − Y (same seed, same backbone; a seed only one side ran is dropped), and the Student-t
-interval of its mean (:func:`basnet_lib.reproduction.tables.paired_stats`, shared with Table 1) decides: supported
+interval of its mean (:func:`basnet_lib.reproduction.statistics.paired_stats`, shared with Table 1) decides: supported
 when it lies above 0, contradicted below 0, inconclusive when it spans 0 or one seed gives no
 interval. Nothing here is fixed text about the outcome: the statements follow the numbers.
 """
@@ -16,23 +16,25 @@ import numpy as np
 import pandas as pd
 
 from basnet_lib.model import VARIANTS
-from basnet_lib.reproduction.tables import (
+from basnet_lib.reproduction.statistics import (
     CONFIDENCE,
     CONTRADICTED,
-    F_COLUMNS,
     INCONCLUSIVE,
-    METRICS,
-    PAPER_TABLE1,
-    PAPER_TABLE3,
     SUPPORTED,
     PairedStats,
     format_ci,
     format_mean_std,
     format_points,
-    paired_differences,
     paired_stats,
-    present_variants,
     sample_std,
+)
+from basnet_lib.reproduction.tables import (
+    F_COLUMNS,
+    METRICS,
+    PAPER_TABLE1,
+    PAPER_TABLE3,
+    paired_differences,
+    present_variants,
     variant_above,
     variant_values,
 )

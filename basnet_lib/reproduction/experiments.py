@@ -1,4 +1,4 @@
-"""The runs of an experiment grid (preset × backbones × variants × seeds) and the notebooks that make them.
+"""The runs of an experiment grid (preset × backbones × variants × seeds), trained side by side.
 
 Every notebook derives its runs from the same function, :func:`planned_run`, so the training
 notebook (``02``), the Table 1 notebook (``03``) that launches it, and the Table 3 and figure
@@ -8,12 +8,9 @@ notebooks (``04``, ``05``) that read the results agree on every run directory (S
 
 from __future__ import annotations
 
-import ast
 import dataclasses
-import json
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -23,40 +20,13 @@ from basnet_lib.engine.config import RunConfig
 from basnet_lib.engine.presets import preset
 from basnet_lib.engine.run_directory import METRICS_FILE, RunResult, load_run
 from basnet_lib.model import VARIANTS
-
-# The repository checkout holding ``notebooks/`` (an editable install, as the Makefile makes).
-CHECKOUT = Path(__file__).resolve().parents[2]
-NOTEBOOKS_DIR = CHECKOUT / "notebooks"
-TRAINING_NOTEBOOK = "02_training.ipynb"
-PAPERMILL_LOG = "papermill.log"
-# SPEC H1: the stock kernel name; custom ones raise NoSuchKernel on clean machines.
-KERNEL_NAME = "python3"
-
-
-def resolve_results_root(results_root: str | Path) -> Path:
-    """``results_root`` as an absolute path; a relative one is taken from the repository root.
-
-    Notebooks opened in JupyterLab run in ``notebooks/``; resolving against the checkout makes
-    ``"results"`` mean the same folder there, under papermill and on the command line.
-    """
-    path = Path(results_root).expanduser()
-    if path.is_absolute():
-        return path
-    return (project_directory() / path).resolve()
-
-
-def project_directory() -> Path:
-    """The repository checkout (where notebooks and the command line run), else the working directory."""
-    return CHECKOUT if (CHECKOUT / "pyproject.toml").is_file() else Path.cwd()
-
-
-def enter_project_directory() -> Path:
-    """Make the repository root the working directory (notebooks opened in JupyterLab start in
-    ``notebooks/``), so that run directories inside it can be kept relative, as ``basnet train``
-    writes them; return it."""
-    directory = project_directory()
-    os.chdir(directory)
-    return directory
+from basnet_lib.reproduction.notebooks import (
+    PAPERMILL_LOG,
+    TRAINING_NOTEBOOK,
+    project_directory,
+    resolve_results_root,
+    training_notebook_command,
+)
 
 
 def planned_run(
@@ -127,106 +97,6 @@ def planned_runs(
 def is_finished(run: RunConfig) -> bool:
     return (run.run_dir / METRICS_FILE).is_file()
 
-
-def notebook_parameters(name: str) -> tuple[str, ...]:
-    """The parameter names of ``notebooks/{name}``: its cell tagged ``parameters`` (SPEC H1) is the
-    one source of what a notebook can be given."""
-    notebook = json.loads((NOTEBOOKS_DIR / name).read_text())
-    cells = [cell for cell in notebook["cells"] if "parameters" in cell["metadata"].get("tags", [])]
-    if len(cells) != 1:
-        raise ValueError(f"{NOTEBOOKS_DIR / name}: expected one cell tagged parameters, found {len(cells)}")
-    source = "".join(cells[0]["source"])
-    names = []
-    for statement in ast.parse(source).body:
-        target = statement.targets[0] if isinstance(statement, ast.Assign) else statement.target
-        names.append(target.id)
-    return tuple(names)
-
-
-def checked_parameters(name: str, parameters: dict) -> dict:
-    """``parameters`` for ``notebooks/{name}``, refused when one is not in its parameters cell
-    (papermill would only warn, and the notebook would run with its default)."""
-    known = notebook_parameters(name)
-    unknown = sorted(set(parameters) - set(known))
-    if unknown:
-        raise ValueError(f"{name} has no parameters {unknown}; its parameters cell has {list(known)}")
-    return parameters
-
-
-def execute_notebook(
-    name: str, output_path: str | Path, *, parameters: dict, progress: bool = False
-) -> float:
-    """Execute ``notebooks/{name}`` with papermill into ``output_path``; return the seconds it took.
-
-    The kernel is ``python3`` (SPEC H1), started with this interpreter, and runs in the repository
-    root. A failing cell raises papermill's ``PapermillExecutionError`` with the cell's traceback;
-    the partly executed notebook stays at ``output_path`` for inspection.
-    """
-    import papermill
-
-    source = NOTEBOOKS_DIR / name
-    if not source.is_file():
-        raise FileNotFoundError(
-            f"{source} not found: the notebooks live in the repository checkout; "
-            "install it with `pip install -e .` from a clone"
-        )
-    output_path = Path(output_path)
-    output_path.parent.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
-    papermill.execute_notebook(
-        str(source),
-        str(output_path),
-        parameters=checked_parameters(name, parameters),
-        kernel_name=KERNEL_NAME,
-        cwd=str(project_directory()),
-        progress_bar=progress,
-        log_output=False,
-    )
-    return time.perf_counter() - started
-
-
-def training_notebook_command(
-    run: RunConfig,
-    *,
-    preset_name: str,
-    data_root: str = "",
-    iterations: int = 0,
-    results_root: str | Path = "results",
-) -> list[str]:
-    """The papermill command that trains ``run`` by executing ``02_training.ipynb`` into its run
-    directory (SPEC F6: every run keeps its executed notebook)."""
-    parameters = training_notebook_parameters(
-        run, preset_name=preset_name, data_root=data_root, iterations=iterations, results_root=results_root
-    )
-    return [
-        sys.executable, "-m", "papermill", str(NOTEBOOKS_DIR / TRAINING_NOTEBOOK),
-        str(run.run_dir / TRAINING_NOTEBOOK), "-y", json.dumps(parameters), "-k", KERNEL_NAME,
-        "--cwd", str(project_directory()), "--no-progress-bar", "--no-log-output",
-    ]  # fmt: skip
-
-
-def training_notebook_parameters(
-    run: RunConfig,
-    *,
-    preset_name: str,
-    data_root: str = "",
-    iterations: int = 0,
-    results_root: str | Path = "results",
-) -> dict:
-    """The parameters of ``02_training.ipynb`` that train ``run`` (checked against its cell)."""
-    return checked_parameters(
-        TRAINING_NOTEBOOK,
-        {
-            "preset": preset_name,
-            "variant": run.model.variant,
-            "backbone": run.model.backbone,
-            "seed": run.train.seed,
-            "data_root": data_root,
-            "iterations": iterations,
-            "results_root": str(resolve_results_root(results_root)),
-            "progress": False,
-        },
-    )
 
 
 def parallel_runs(runs: list[RunConfig]) -> int:
@@ -313,21 +183,9 @@ def _f_text(metrics: dict) -> str:
 
 
 __all__ = [
-    "CHECKOUT",
-    "KERNEL_NAME",
-    "NOTEBOOKS_DIR",
-    "TRAINING_NOTEBOOK",
-    "checked_parameters",
     "ensure_runs",
-    "enter_project_directory",
-    "execute_notebook",
     "is_finished",
-    "notebook_parameters",
     "parallel_runs",
     "planned_run",
     "planned_runs",
-    "project_directory",
-    "resolve_results_root",
-    "training_notebook_command",
-    "training_notebook_parameters",
 ]

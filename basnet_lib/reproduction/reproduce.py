@@ -21,13 +21,12 @@ from basnet_lib.engine.runtime import reuse_freed_memory
 from basnet_lib.model import BACKBONES, VARIANTS
 from basnet_lib.reproduction.experiments import (
     ensure_runs,
-    execute_notebook,
     is_finished,
     parallel_runs,
     planned_run,
     planned_runs,
-    resolve_results_root,
 )
+from basnet_lib.reproduction.notebooks import execute_notebook, resolve_results_root
 from basnet_lib.reproduction.report import (
     NOTEBOOKS_OUT_DIR,
     ReproductionSettings,

@@ -3,24 +3,30 @@
 Our numbers come from run directories (``metrics.json``), as percentages, mean ± std over seeds
 (SPEC F5). On SynthCity and a small backbone the paper's values are a reference, not a target:
 what we compare is the *direction* of each gain the paper claims. A gain is judged on the per-seed
-paired differences (:func:`paired_differences`) and their Student-t interval (:func:`paired_stats`),
+paired differences (:func:`paired_differences`) and their Student-t interval (:func:`basnet_lib.reproduction.statistics.paired_stats`),
 the one computation behind Table 1's verdicts and :mod:`basnet_lib.reproduction.claims`.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from basnet_lib.data.labels import CLASS_NAMES
 from basnet_lib.engine.run_directory import RunResult
 from basnet_lib.metrics import GSCNN_THRESHOLDS, boundary_radii
 from basnet_lib.model import VARIANTS
+from basnet_lib.reproduction.statistics import (
+    CONFIDENCE,
+    format_ci,
+    format_mean_std,
+    format_points,
+    paired_stats,
+    sample_std,
+)
 
 # Table 1 of the paper: Cityscapes val mIoU (%) without augmentation.
 PAPER_TABLE1 = {
@@ -44,48 +50,6 @@ MODULES = {
 }
 # The per-run metrics (%) a runs frame holds.
 METRICS = ("mIoU", *F_COLUMNS)
-# Coverage of the intervals on paired differences, and their verdicts.
-CONFIDENCE = 0.95
-SUPPORTED, CONTRADICTED, INCONCLUSIVE = "supported", "contradicted", "inconclusive"
-
-
-@dataclass(frozen=True)
-class PairedStats:
-    """Per-seed differences (variant − reference, in points) and the Student-t interval of their mean.
-
-    ``std`` is the differences' sample std and ``half_width`` is t_{(1+CONFIDENCE)/2, n−1}·std/√n:
-    the smallest mean gain the interval separates from 0. Both are NaN below two seeds.
-    """
-
-    seeds: tuple[int, ...]
-    differences: tuple[float, ...]
-    mean: float
-    std: float
-    half_width: float
-
-    @property
-    def n(self) -> int:
-        return len(self.differences)
-
-    @property
-    def ci_low(self) -> float:
-        return self.mean - self.half_width
-
-    @property
-    def ci_high(self) -> float:
-        return self.mean + self.half_width
-
-    @property
-    def verdict(self) -> str:
-        """Supported (interval above 0), contradicted (below 0), else inconclusive; a positive
-        difference is the paper's direction. One seed gives no interval, hence no decision."""
-        if self.n < 2:
-            return f"{INCONCLUSIVE} ({'1 seed' if self.n == 1 else 'no paired seeds'})"
-        if self.ci_low > 0:
-            return SUPPORTED
-        if self.ci_high < 0:
-            return CONTRADICTED
-        return INCONCLUSIVE
 
 
 def paired_differences(
@@ -98,21 +62,6 @@ def paired_differences(
     ours, theirs = (variant_values(runs, backbone, name, metric) for name in (variant, reference))
     differences = ours - theirs
     return differences.dropna().sort_index().rename(metric)
-
-
-def paired_stats(differences: pd.Series) -> PairedStats:
-    """Mean, sample std and the ``CONFIDENCE`` Student-t interval of per-seed differences (index: seed)."""
-    values = differences.dropna()
-    n = len(values)
-    std = sample_std(values)
-    quantile = float(stats.t.ppf((1 + CONFIDENCE) / 2, n - 1)) if n > 1 else math.nan
-    return PairedStats(
-        seeds=tuple(int(seed) for seed in values.index),
-        differences=tuple(float(value) for value in values),
-        mean=float(values.mean()) if n else math.nan,
-        std=std,
-        half_width=quantile * std / math.sqrt(n) if n > 1 else math.nan,
-    )
 
 
 def runs_frame(results: list[RunResult]) -> pd.DataFrame:
@@ -301,11 +250,6 @@ def _percent(value: float | None) -> float:
     return math.nan if value is None else 100 * value
 
 
-def sample_std(values: pd.Series) -> float:
-    """Sample std over seeds (NaN for one seed: no spread is measured)."""
-    return float(values.std(ddof=1)) if len(values) > 1 else math.nan
-
-
 def present_variants(runs: pd.DataFrame, backbone: str) -> list[str]:
     """The Table 1 variants ``runs`` holds for ``backbone``, in Table 1 order."""
     ran = set(runs.loc[runs["backbone"] == backbone, "variant"])
@@ -318,24 +262,6 @@ def variant_values(runs: pd.DataFrame, backbone: str, variant: str, metric: str)
     if rows["seed"].duplicated().any():
         raise ValueError(f"several {backbone}/{variant} runs share a seed: {sorted(rows['seed'])}")
     return rows.set_index("seed")[metric].astype(float).dropna()
-
-
-def format_mean_std(mean: float, std: float, n: int) -> str:
-    """``mean ± std (n=…)`` with 2 decimals; without ``± std`` where one seed measures no spread."""
-    if n == 0:
-        return "—"
-    text = f"{mean:.2f}" if math.isnan(std) else f"{mean:.2f} ± {std:.2f}"
-    return f"{text} (n={n})"
-
-
-def format_points(value: float) -> str:
-    """A signed difference in percentage points, 2 decimals (``—`` where undefined)."""
-    return "—" if math.isnan(value) else f"{value:+.2f}"
-
-
-def format_ci(low: float, high: float) -> str:
-    """An interval as ``[low, high]`` in signed points (``—`` where fewer than two seeds pair up)."""
-    return "—" if math.isnan(low) or math.isnan(high) else f"[{low:+.2f}, {high:+.2f}]"
 
 
 def variant_above(variant: str, *, present: list[str]) -> str | None:
@@ -354,25 +280,15 @@ def _mean_std_gain(mean: float, std: float, gain: float) -> str:
 
 
 __all__ = [
-    "CONFIDENCE",
-    "CONTRADICTED",
     "F_COLUMNS",
-    "INCONCLUSIVE",
     "METRICS",
     "PAPER_TABLE1",
     "PAPER_TABLE3",
-    "SUPPORTED",
-    "PairedStats",
-    "format_ci",
-    "format_mean_std",
-    "format_points",
     "paired_differences",
-    "paired_stats",
     "per_class_fscore",
     "present_variants",
     "run_scores",
     "runs_frame",
-    "sample_std",
     "table1",
     "table1_markdown",
     "table3",

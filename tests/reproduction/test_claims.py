@@ -21,12 +21,14 @@ from basnet_lib.reproduction.claims import (
     noise_floor,
     noise_floor_markdown,
 )
-from basnet_lib.reproduction.tables import (
+from basnet_lib.reproduction.statistics import (
     CONTRADICTED,
     INCONCLUSIVE,
     SUPPORTED,
-    paired_differences,
     paired_stats,
+)
+from basnet_lib.reproduction.tables import (
+    paired_differences,
     table1,
 )
 

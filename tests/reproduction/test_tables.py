@@ -10,9 +10,11 @@ import pytest
 
 from basnet_lib.data.labels import CLASS_NAMES
 from basnet_lib.engine.run_directory import RunResult
-from basnet_lib.reproduction.tables import (
+from basnet_lib.reproduction.statistics import (
     INCONCLUSIVE,
     SUPPORTED,
+)
+from basnet_lib.reproduction.tables import (
     per_class_fscore,
     run_scores,
     runs_frame,

@@ -1,0 +1,165 @@
+"""Notebooks as functions: where they live, their parameters (each notebook's ``parameters`` cell is the
+one source of what it accepts), and papermill execution, in-process or as a command."""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from basnet_lib.engine.config import RunConfig
+
+# The repository checkout holding ``notebooks/`` (an editable install, as the Makefile makes).
+CHECKOUT = Path(__file__).resolve().parents[2]
+NOTEBOOKS_DIR = CHECKOUT / "notebooks"
+TRAINING_NOTEBOOK = "02_training.ipynb"
+PAPERMILL_LOG = "papermill.log"
+# SPEC H1: the stock kernel name; custom ones raise NoSuchKernel on clean machines.
+KERNEL_NAME = "python3"
+
+
+def resolve_results_root(results_root: str | Path) -> Path:
+    """``results_root`` as an absolute path; a relative one is taken from the repository root.
+
+    Notebooks opened in JupyterLab run in ``notebooks/``; resolving against the checkout makes
+    ``"results"`` mean the same folder there, under papermill and on the command line.
+    """
+    path = Path(results_root).expanduser()
+    if path.is_absolute():
+        return path
+    return (project_directory() / path).resolve()
+
+
+def project_directory() -> Path:
+    """The repository checkout (where notebooks and the command line run), else the working directory."""
+    return CHECKOUT if (CHECKOUT / "pyproject.toml").is_file() else Path.cwd()
+
+
+def enter_project_directory() -> Path:
+    """Make the repository root the working directory (notebooks opened in JupyterLab start in
+    ``notebooks/``), so that run directories inside it can be kept relative, as ``basnet train``
+    writes them; return it."""
+    directory = project_directory()
+    os.chdir(directory)
+    return directory
+
+
+def notebook_parameters(name: str) -> tuple[str, ...]:
+    """The parameter names of ``notebooks/{name}``: its cell tagged ``parameters`` (SPEC H1) is the
+    one source of what a notebook can be given."""
+    notebook = json.loads((NOTEBOOKS_DIR / name).read_text())
+    cells = [cell for cell in notebook["cells"] if "parameters" in cell["metadata"].get("tags", [])]
+    if len(cells) != 1:
+        raise ValueError(f"{NOTEBOOKS_DIR / name}: expected one cell tagged parameters, found {len(cells)}")
+    source = "".join(cells[0]["source"])
+    names = []
+    for statement in ast.parse(source).body:
+        target = statement.targets[0] if isinstance(statement, ast.Assign) else statement.target
+        names.append(target.id)
+    return tuple(names)
+
+
+def checked_parameters(name: str, parameters: dict) -> dict:
+    """``parameters`` for ``notebooks/{name}``, refused when one is not in its parameters cell
+    (papermill would only warn, and the notebook would run with its default)."""
+    known = notebook_parameters(name)
+    unknown = sorted(set(parameters) - set(known))
+    if unknown:
+        raise ValueError(f"{name} has no parameters {unknown}; its parameters cell has {list(known)}")
+    return parameters
+
+
+def execute_notebook(
+    name: str, output_path: str | Path, *, parameters: dict, progress: bool = False
+) -> float:
+    """Execute ``notebooks/{name}`` with papermill into ``output_path``; return the seconds it took.
+
+    The kernel is ``python3`` (SPEC H1), started with this interpreter, and runs in the repository
+    root. A failing cell raises papermill's ``PapermillExecutionError`` with the cell's traceback;
+    the partly executed notebook stays at ``output_path`` for inspection.
+    """
+    import papermill
+
+    source = NOTEBOOKS_DIR / name
+    if not source.is_file():
+        raise FileNotFoundError(
+            f"{source} not found: the notebooks live in the repository checkout; "
+            "install it with `pip install -e .` from a clone"
+        )
+    output_path = Path(output_path)
+    output_path.parent.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    papermill.execute_notebook(
+        str(source),
+        str(output_path),
+        parameters=checked_parameters(name, parameters),
+        kernel_name=KERNEL_NAME,
+        cwd=str(project_directory()),
+        progress_bar=progress,
+        log_output=False,
+    )
+    return time.perf_counter() - started
+
+
+def training_notebook_command(
+    run: RunConfig,
+    *,
+    preset_name: str,
+    data_root: str = "",
+    iterations: int = 0,
+    results_root: str | Path = "results",
+) -> list[str]:
+    """The papermill command that trains ``run`` by executing ``02_training.ipynb`` into its run
+    directory (SPEC F6: every run keeps its executed notebook)."""
+    parameters = training_notebook_parameters(
+        run, preset_name=preset_name, data_root=data_root, iterations=iterations, results_root=results_root
+    )
+    return [
+        sys.executable, "-m", "papermill", str(NOTEBOOKS_DIR / TRAINING_NOTEBOOK),
+        str(run.run_dir / TRAINING_NOTEBOOK), "-y", json.dumps(parameters), "-k", KERNEL_NAME,
+        "--cwd", str(project_directory()), "--no-progress-bar", "--no-log-output",
+    ]  # fmt: skip
+
+
+def training_notebook_parameters(
+    run: RunConfig,
+    *,
+    preset_name: str,
+    data_root: str = "",
+    iterations: int = 0,
+    results_root: str | Path = "results",
+) -> dict:
+    """The parameters of ``02_training.ipynb`` that train ``run`` (checked against its cell)."""
+    return checked_parameters(
+        TRAINING_NOTEBOOK,
+        {
+            "preset": preset_name,
+            "variant": run.model.variant,
+            "backbone": run.model.backbone,
+            "seed": run.train.seed,
+            "data_root": data_root,
+            "iterations": iterations,
+            "results_root": str(resolve_results_root(results_root)),
+            "progress": False,
+        },
+    )
+
+
+__all__ = [
+    "CHECKOUT",
+    "KERNEL_NAME",
+    "NOTEBOOKS_DIR",
+    "PAPERMILL_LOG",
+    "TRAINING_NOTEBOOK",
+    "checked_parameters",
+    "enter_project_directory",
+    "execute_notebook",
+    "notebook_parameters",
+    "project_directory",
+    "resolve_results_root",
+    "training_notebook_command",
+    "training_notebook_parameters",
+]
