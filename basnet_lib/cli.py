@@ -28,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     _add_installation_commands(commands)
     _add_data_commands(commands)
     _add_run_commands(commands)
+    _add_predict_command(commands)
     args = parser.parse_args(argv)
     return args.handler(args)
 
@@ -99,6 +100,19 @@ def _add_run_commands(commands: argparse._SubParsersAction) -> None:
     )
     add_reproduce_arguments(reproduce)
     reproduce.set_defaults(handler=reproduce_command)
+
+
+def _add_predict_command(commands: argparse._SubParsersAction) -> None:
+    from basnet_lib.engine.predict_images import add_predict_arguments, predict_command
+
+    predict = commands.add_parser(
+        "predict",
+        help="a run's model on your images: trainIds, colour, boundary and overlay PNGs",
+        description="Predict PNG/JPEG images of any size with a trained run; four PNGs per image, "
+        "at the image's size (docs/usage.md 'Predicting your own images').",
+    )
+    add_predict_arguments(predict)
+    predict.set_defaults(handler=predict_command)
 
 
 def _info(args: argparse.Namespace) -> int:

@@ -437,7 +437,7 @@ display(Markdown(present_markdown))
             "stage (SPEC A11); Fig. 6, the segmentation of each variant; Fig. 7, the boundary of each variant "
             "(for variants without a boundary head, the boundary of the predicted segmentation). The PNGs are "
             "always saved; with `widgets = True` an interactive view follows (sliders over images and SAB stages, "
-            "a variant selector). Papermill runs leave it off (SPEC H3).",
+            "a variant selector), then a view of your own image. Papermill runs leave them off (SPEC H3).",
         ),
         (
             "parameters",
@@ -520,6 +520,24 @@ if widgets:
 
     explorer = prediction_explorer(samples, predictions)
     display(explorer.widget)
+""",
+        ),
+        (
+            "markdown",
+            "## Your own image\n\nUpload a PNG or JPEG, or type its path and press Enter: the chosen run's model "
+            "predicts it and shows what `basnet predict` writes (trainIds, Cityscapes colours, boundary, overlay; "
+            "at the photo's own size, the model seeing it with its long side at `long side` pixels, 0 = as it is) "
+            "and, for a run with SAB probes, the probe map of each stage (Fig. 4). Building the view loads no "
+            "model, so a papermill run pays nothing for it; the widget shows with `widgets = True`.",
+        ),
+        (
+            "code",
+            """\
+from basnet_lib.reproduction.widgets import own_image_view
+
+own_image = own_image_view([result.run_dir for result in results])
+if widgets:
+    display(own_image.widget)
 """,
         ),
     ],

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
+
 import pytest
 import torch
 
+from basnet_lib.engine.checkpoint import save_checkpoint
+from basnet_lib.engine.config_io import config_to_dict
+from basnet_lib.engine.presets import preset
+from basnet_lib.engine.run_directory import CHECKPOINT_FILE, CONFIG_FILE, write_json
 from basnet_lib.gradient_map import image_gradient_map
+from basnet_lib.model import build_basnet
 
 
 @pytest.fixture(autouse=True)
@@ -20,3 +28,21 @@ def tiny_batch() -> tuple[torch.Tensor, torch.Tensor]:
     images = torch.randint(0, 256, (2, 3, 70, 90), dtype=torch.uint8, generator=generator)
     gradient_map = image_gradient_map(images)
     return gradient_map[:, :3].clone(), gradient_map
+
+
+@pytest.fixture(scope="session")
+def saved_smoke_runs(tmp_path_factory) -> dict[str, Path]:
+    """Run directories (config.json + checkpoint.pt) of untrained smoke models (width 16), by
+    variant: ``full`` (boundary head and SAB probes) and ``baseline`` (neither)."""
+    root = tmp_path_factory.mktemp("saved_runs")
+    runs = {}
+    for variant in ("full", "baseline"):
+        run = preset("smoke", variant=variant)
+        run = dataclasses.replace(run, train=dataclasses.replace(run.train, results_dir=str(root)))
+        torch.manual_seed(0)
+        model = build_basnet(config=run.model)
+        state = {"iteration": 0, "config": config_to_dict(run), "model": model.state_dict()}
+        save_checkpoint(run.run_dir / CHECKPOINT_FILE, {**state, "optimizer": {}, "scheduler": {}, "rng": {}})
+        write_json(run.run_dir / CONFIG_FILE, config_to_dict(run))
+        runs[variant] = run.run_dir
+    return runs

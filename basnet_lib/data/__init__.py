@@ -3,9 +3,10 @@
 from basnet_lib.data.build import build_dataset, dataset_root
 from basnet_lib.data.cityscapes import SPLITS, CityscapesSegmentation, SampleFiles, find_samples, sample_seed
 from basnet_lib.data.config import DataConfig
-from basnet_lib.data.edges import edge_target
-from basnet_lib.data.errors import DatasetError
+from basnet_lib.data.edges import edge_target, segmentation_boundary
+from basnet_lib.data.errors import DatasetError, ImageFileError
 from basnet_lib.data.figures import draw_samples_figure
+from basnet_lib.data.image_files import read_rgb_image
 from basnet_lib.data.labels import (
     CLASS_NAMES,
     IGNORE_INDEX,
@@ -32,6 +33,7 @@ __all__ = [
     "DataConfig",
     "DatasetError",
     "EvalTransform",
+    "ImageFileError",
     "SampleFiles",
     "TrainTransform",
     "build_dataset",
@@ -47,6 +49,8 @@ __all__ = [
     "generate_synthcity",
     "label_ids_to_train_ids",
     "plot_class_frequencies",
+    "read_rgb_image",
     "sample_seed",
+    "segmentation_boundary",
     "verify_dataset",
 ]

@@ -1,4 +1,5 @@
-"""The one exception of the data package: a dataset on disk is not what the reader expects."""
+"""The exceptions of the data package: a dataset on disk, or an image file given to a model, is not
+what the reader expects."""
 
 from __future__ import annotations
 
@@ -8,4 +9,11 @@ class DatasetError(ValueError):
 
     The message always names the offending path and what was expected there, so that the error
     is useful even when it is re-raised from inside a ``DataLoader`` worker.
+    """
+
+
+class ImageFileError(ValueError):
+    """A file given as an image (``basnet predict``, an upload) cannot be decoded as one.
+
+    The message names the file and fits on one line.
     """

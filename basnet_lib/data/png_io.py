@@ -1,7 +1,10 @@
-"""Reading and writing the PNGs of a Cityscapes-layout dataset, with errors that name the file."""
+"""Reading and writing the PNGs of a Cityscapes-layout dataset, with errors that name the file, and
+writing a set of PNGs atomically (``basnet predict``)."""
 
 from __future__ import annotations
 
+import os
+import secrets
 from pathlib import Path
 
 import cv2
@@ -62,3 +65,36 @@ def write_png(path: Path, array: np.ndarray) -> None:
         array = cv2.cvtColor(array, cv2.COLOR_RGB2BGR)
     if not cv2.imwrite(str(path), array, [cv2.IMWRITE_PNG_COMPRESSION, 3]):
         raise OSError(f"{path}: OpenCV could not write the PNG")
+
+
+def encode_png(array: np.ndarray) -> bytes:
+    """PNG bytes of a uint8 grayscale (H, W) or RGB (H, W, 3) array, as :func:`write_png` writes them."""
+    if array.ndim == 3:
+        array = cv2.cvtColor(array, cv2.COLOR_RGB2BGR)
+    encoded, buffer = cv2.imencode(".png", array, [cv2.IMWRITE_PNG_COMPRESSION, 3])
+    if not encoded:
+        raise OSError(f"OpenCV could not encode a {array.dtype} array of shape {array.shape} as PNG")
+    return buffer.tobytes()
+
+
+def write_pngs_atomically(arrays: dict[Path, np.ndarray]) -> None:
+    """Write each ``path: array`` as PNG so that a path holds either its complete new file or what
+    it held before: every PNG goes to a temporary file in its own folder first, and only when all
+    are written are they renamed into place (``os.replace``). On any error the temporary files are
+    removed and the error is raised; parents are created.
+    """
+    temporaries: dict[Path, Path] = {}
+    try:
+        for path, array in arrays.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
+            # O_EXCL: never write into another writer's file; 0o666 less the umask, as open() would.
+            handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            temporaries[path] = temporary
+            with os.fdopen(handle, "wb") as file:
+                file.write(encode_png(array))
+        for path, temporary in temporaries.items():
+            os.replace(temporary, path)
+    finally:
+        for temporary in temporaries.values():
+            temporary.unlink(missing_ok=True)  # renamed ones are gone already

@@ -8,7 +8,8 @@ What they show comes in as :class:`ValSamples` and one :class:`VariantPrediction
 - Fig. 7: boundary of each variant (the head's sigmoid, or the boundary of the predicted
   segmentation for variants without a boundary head, marked "seg. boundary").
 
-:func:`draw_explorer` is the one-row view the widgets redraw in place.
+:func:`draw_explorer` is the one-row view the widgets redraw in place; :func:`draw_own_image` the
+view of a photo of one's own (``basnet predict``'s four outputs and the SAB probes).
 """
 
 from __future__ import annotations
@@ -139,6 +140,47 @@ def draw_explorer(
     return figure
 
 
+def draw_own_image(
+    figure: Figure,
+    panels: dict[str, np.ndarray],
+    probes: np.ndarray | None,
+    *,
+    title: str,
+    max_side: int = 800,
+) -> Figure:
+    """Redraw ``figure`` in place: a row of ``panels`` (title: uint8 RGB (H, W, 3), or (H, W) in
+    gray: floats from 0 to 1, integers such as trainIds from 0 to their maximum), and below it the
+    SAB probe maps (3, H, W) when there are probes. Pictures larger than ``max_side`` are shown
+    subsampled."""
+    figure.clear()
+    columns = max(len(panels), 3)
+    axes = figure.subplots(2 if probes is not None else 1, columns, squeeze=False)
+    for axis, (name, picture) in zip(axes[0], panels.items(), strict=False):
+        picture = _subsampled(picture, max_side)
+        gray = picture.ndim == 2
+        top = (1 if picture.dtype.kind == "f" else max(int(picture.max()), 1)) if gray else None
+        axis.imshow(
+            picture, cmap="gray" if gray else None, vmin=0 if gray else None, vmax=top, interpolation="nearest"
+        )
+        axis.set_title(name, fontsize=8)
+    if probes is not None:
+        for stage, probe in enumerate(probes):
+            _show(axes[1, stage], _subsampled(probe, max_side), gray=True)
+            axes[1, stage].set_title(f"SAB {stage + 1} probe", fontsize=8)
+    for axis in axes.flat:
+        axis.set_xticks([])
+        axis.set_yticks([])
+        if not axis.images:
+            axis.set_axis_off()
+    figure.suptitle(title, fontsize=8)
+    return figure
+
+
+def _subsampled(picture: np.ndarray, max_side: int) -> np.ndarray:
+    step = -(-max(picture.shape[:2]) // max_side)
+    return picture[::step, ::step]
+
+
 def _boundary_title(prediction: VariantPrediction) -> str:
     return (
         f"{prediction.variant} (seg. boundary)"
@@ -181,6 +223,7 @@ __all__ = [
     "ValSamples",
     "VariantPrediction",
     "draw_explorer",
+    "draw_own_image",
     "figure4_probes",
     "figure6_segmentation",
     "figure7_boundaries",

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from basnet_lib.data.build import build_dataset
-from basnet_lib.data.edges import edge_target
+from basnet_lib.data.edges import edge_target, segmentation_boundary
 from basnet_lib.engine.config import RunConfig
 from basnet_lib.engine.evaluate import predict
 from basnet_lib.engine.run_directory import load_run, load_trained_model
@@ -36,16 +36,6 @@ def load_val_samples(run: RunConfig, indices: list[int]) -> ValSamples:
         names.append(dataset.samples[index].name)
     edges = [edge_target(label) for label in labels]
     return ValSamples(np.stack(images), np.stack(labels), np.stack(edges).astype(np.float32), tuple(names))
-
-
-def segmentation_boundary(labels: np.ndarray) -> np.ndarray:
-    """0/1 boundary (…, H, W) of label maps: a pixel differs from its east, south or south-east
-    neighbour (SPEC E2's boundary map, over all classes at once)."""
-    boundary = np.zeros(labels.shape, dtype=bool)
-    boundary[..., :, :-1] |= labels[..., :, :-1] != labels[..., :, 1:]
-    boundary[..., :-1, :] |= labels[..., :-1, :] != labels[..., 1:, :]
-    boundary[..., :-1, :-1] |= labels[..., :-1, :-1] != labels[..., 1:, 1:]
-    return boundary.astype(np.float32)
 
 
 def predict_run(run_dir: str | Path, indices: list[int]) -> VariantPrediction:
@@ -97,5 +87,4 @@ __all__ = [
     "predict_run",
     "predict_runs",
     "sample_indices",
-    "segmentation_boundary",
 ]

@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 from cityscapesscripts.helpers.labels import id2label, labels
 
-from basnet_lib.data import CLASS_NAMES, LABEL_ID_TO_TRAIN_ID, edge_target, label_ids_to_train_ids
+from basnet_lib.data import (
+    CLASS_NAMES,
+    LABEL_ID_TO_TRAIN_ID,
+    edge_target,
+    label_ids_to_train_ids,
+    segmentation_boundary,
+)
 
 
 def test_train_ids_agree_with_cityscapesscripts_for_every_label_id():
@@ -62,3 +68,10 @@ def test_three_labels_and_class_ignore_corner():
     assert edges[0, 0] == 0 and edges[0, 3] == 1 and edges[0, 9] == 0
     assert edges[5, 0] == 1 and edges[4, 0] == 0  # 2 rows above the ignore band
     assert edges[9, 0] == 0 and edges[8, 0] == 1
+
+
+def test_segmentation_boundary_marks_label_changes() -> None:
+    labels = np.zeros((4, 4), dtype=np.int64)
+    labels[:, 2:] = 1
+    boundary = segmentation_boundary(labels)
+    assert boundary[:, 1].all() and boundary.sum() == 4  # the column before the change, no image border

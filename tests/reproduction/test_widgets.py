@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from basnet_lib.data.edges import segmentation_boundary
 from basnet_lib.plots import (
     ValSamples,
     VariantPrediction,
@@ -12,7 +13,6 @@ from basnet_lib.plots import (
     figure6_segmentation,
     figure7_boundaries,
 )
-from basnet_lib.reproduction.predictions import segmentation_boundary
 from basnet_lib.reproduction.widgets import prediction_explorer
 
 
@@ -70,9 +70,3 @@ def test_static_figures_have_a_panel_per_column(samples_and_predictions) -> None
     with pytest.raises(ValueError, match="no SAB probes"):
         figure4_probes(samples, predictions["baseline"])
 
-
-def test_segmentation_boundary_marks_label_changes() -> None:
-    labels = np.zeros((4, 4), dtype=np.int64)
-    labels[:, 2:] = 1
-    boundary = segmentation_boundary(labels)
-    assert boundary[:, 1].all() and boundary.sum() == 4  # the column before the change, no image border
