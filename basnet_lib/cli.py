@@ -1,5 +1,5 @@
 """``basnet`` command line: ``info``, ``params``, ``synthcity``, ``synthcity-samples``, ``data-verify``,
-``data-stats``, ``train``, ``evaluate``, ``reproduce``."""
+``data-stats``, ``train``, ``evaluate``, ``reproduce``, ``predict``, ``export``."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     _add_data_commands(commands)
     _add_run_commands(commands)
     _add_predict_command(commands)
+    _add_export_command(commands)
     args = parser.parse_args(argv)
     return args.handler(args)
 
@@ -113,6 +114,44 @@ def _add_predict_command(commands: argparse._SubParsersAction) -> None:
     )
     add_predict_arguments(predict)
     predict.set_defaults(handler=predict_command)
+
+
+def _add_export_command(commands: argparse._SubParsersAction) -> None:
+    export = commands.add_parser(
+        "export",
+        help="a run's model as ONNX (onnxruntime and others), checked against PyTorch",
+        description="Export a run's inference model to ONNX (inputs image and gradient_map, H and W "
+        "multiples of 8; README 'ONNX'), then run it with onnxruntime on a SynthCity scene and "
+        "print its largest logit difference from PyTorch.",
+    )
+    export.add_argument("run_dir", type=Path, help="a run directory (config.json + checkpoint.pt)")
+    export.add_argument("--onnx", type=Path, required=True, help="the .onnx file to write")
+    export.add_argument("--checkpoint", type=Path, help="default: RUN_DIR/checkpoint.pt")
+    export.add_argument("--overwrite", action="store_true", help="replace an existing --onnx file")
+    export.add_argument(
+        "--check-size", type=_size, default=(256, 512), metavar="HxW", help="size of the check image"
+    )
+    export.set_defaults(handler=_export)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from basnet_lib.engine.onnx_export import MIN_ARGMAX_AGREEMENT, check_onnx, export_onnx, synthcity_images
+    from basnet_lib.engine.run_directory import load_trained_model
+
+    if args.onnx.exists() and not args.overwrite:
+        print(f"{args.onnx} exists; pass --overwrite to replace it", file=sys.stderr)
+        return 1
+    _, model = load_trained_model(args.run_dir, checkpoint=args.checkpoint)
+    path = export_onnx(model, args.onnx, overwrite=args.overwrite)
+    height, width = args.check_size
+    check = check_onnx(model, path, synthcity_images(1, height=height, width=width))
+    differences = ", ".join(f"{name} {value:.3g}" for name, value in check.max_abs_difference.items())
+    print(f"wrote {path}")
+    print(
+        f"onnxruntime vs PyTorch on a {height}x{width} SynthCity scene: max abs logit difference "
+        f"{differences}; argmax agreement {100 * check.argmax_agreement:.3f}% of pixels"
+    )
+    return 0 if check.argmax_agreement >= MIN_ARGMAX_AGREEMENT else 1
 
 
 def _info(args: argparse.Namespace) -> int:
