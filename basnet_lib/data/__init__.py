@@ -3,7 +3,7 @@
 from basnet_lib.data.build import build_dataset, dataset_root
 from basnet_lib.data.cityscapes import SPLITS, CityscapesSegmentation, SampleFiles, find_samples, sample_seed
 from basnet_lib.data.config import DataConfig
-from basnet_lib.data.edges import edge_target, segmentation_boundary
+from basnet_lib.data.edges import edge_target
 from basnet_lib.data.errors import DatasetError, ImageFileError
 from basnet_lib.data.figures import draw_samples_figure
 from basnet_lib.data.image_files import read_rgb_image
@@ -51,6 +51,5 @@ __all__ = [
     "plot_class_frequencies",
     "read_rgb_image",
     "sample_seed",
-    "segmentation_boundary",
     "verify_dataset",
 ]

@@ -6,8 +6,9 @@ border is not an edge. This is GSCNN's distance-transform band without its two a
 keeps all 19 classes (GSCNN drops trainId 0) and does not zero-pad the mask (which marks the
 border).
 
-:func:`segmentation_boundary` is the thinner boundary of a predicted segmentation, what a variant
-without a boundary head shows in Fig. 7 and writes in ``basnet predict``.
+The thinner boundary of a predicted segmentation (what a variant without a boundary head shows in
+Fig. 7 and writes in ``basnet predict``) is the metric's boundary map,
+:func:`basnet_lib.metrics.boundary_dense.segmentation_boundary`.
 """
 
 from __future__ import annotations
@@ -50,13 +51,3 @@ def edge_target(labels: np.ndarray, *, radius: float = EDGE_RADIUS) -> np.ndarra
         band = (window > 0) & (distance <= radius + _DISTANCE_TOLERANCE)
         edges[top:bottom, left:right][band] = 1.0
     return edges
-
-
-def segmentation_boundary(labels: np.ndarray) -> np.ndarray:
-    """0/1 boundary (…, H, W) of label maps: a pixel differs from its east, south or south-east
-    neighbour (SPEC E2's boundary map, over all classes at once)."""
-    boundary = np.zeros(labels.shape, dtype=bool)
-    boundary[..., :, :-1] |= labels[..., :, :-1] != labels[..., :, 1:]
-    boundary[..., :-1, :] |= labels[..., :-1, :] != labels[..., 1:, :]
-    boundary[..., :-1, :-1] |= labels[..., :-1, :-1] != labels[..., 1:, 1:]
-    return boundary.astype(np.float32)

@@ -22,13 +22,13 @@ import torchvision.transforms.v2.functional as TF
 from torch import Tensor, nn
 from torchvision.transforms.v2 import InterpolationMode
 
-from basnet_lib.data.edges import segmentation_boundary
 from basnet_lib.data.labels import colorize_train_ids
 from basnet_lib.distributed import resolve_device
 from basnet_lib.engine.config import RunConfig
 from basnet_lib.engine.evaluate import predict
 from basnet_lib.engine.run_directory import METRICS_FILE, load_trained_model
 from basnet_lib.gradient_map import canny_edges, normalize_image
+from basnet_lib.metrics.boundary_dense import segmentation_boundary
 from basnet_lib.model.inference import prepare_for_inference
 
 # The four PNGs of a photo, by the name part that follows its stem (``<stem>_<kind>.png``).

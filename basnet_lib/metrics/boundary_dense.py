@@ -14,6 +14,7 @@ arithmetic is on int32, so the counts equal the literal dilation's on any device
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -32,6 +33,12 @@ def boundary_maps(masks: Tensor) -> Tensor:
     boundary[..., :-1, :] |= masks[..., :-1, :] != masks[..., 1:, :]
     boundary[..., :-1, :-1] |= masks[..., :-1, :-1] != masks[..., 1:, 1:]
     return boundary
+
+
+def segmentation_boundary(labels: np.ndarray) -> np.ndarray:
+    """0/1 float32 boundary (…, H, W) of label maps: :func:`boundary_maps` over all classes at once
+    (a pixel differs from its east, south or south-east neighbour)."""
+    return boundary_maps(torch.from_numpy(np.ascontiguousarray(labels))).numpy().astype(np.float32)
 
 
 def capped_squared_distance(boundary: Tensor, *, max_radius: int) -> Tensor:

@@ -12,10 +12,11 @@ from pathlib import Path
 import numpy as np
 
 from basnet_lib.data.build import build_dataset
-from basnet_lib.data.edges import edge_target, segmentation_boundary
+from basnet_lib.data.edges import edge_target
 from basnet_lib.engine.config import RunConfig
 from basnet_lib.engine.evaluate import predict
 from basnet_lib.engine.run_directory import load_run, load_trained_model
+from basnet_lib.metrics.boundary_dense import segmentation_boundary
 from basnet_lib.model.inference import prepare_for_inference
 from basnet_lib.plots.grids import ValSamples, VariantPrediction
 

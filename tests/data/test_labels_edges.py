@@ -9,8 +9,8 @@ from basnet_lib.data import (
     LABEL_ID_TO_TRAIN_ID,
     edge_target,
     label_ids_to_train_ids,
-    segmentation_boundary,
 )
+from basnet_lib.metrics.boundary_dense import segmentation_boundary
 
 
 def test_train_ids_agree_with_cityscapesscripts_for_every_label_id():

@@ -16,7 +16,6 @@ from PIL import Image
 
 from basnet_lib.cli import main
 from basnet_lib.data import png_io
-from basnet_lib.data.edges import segmentation_boundary
 from basnet_lib.data.labels import colorize_train_ids
 from basnet_lib.engine.image_prediction import (
     OUTPUT_KINDS,
@@ -31,6 +30,7 @@ from basnet_lib.engine.predict_images import (
     find_input_images,
     predict_images,
 )
+from basnet_lib.metrics.boundary_dense import segmentation_boundary
 
 ROOT = Path(__file__).resolve().parents[2]
 ORIENTATION_TAG = 0x0112

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from basnet_lib.data.edges import segmentation_boundary
+from basnet_lib.metrics.boundary_dense import segmentation_boundary
 from basnet_lib.plots import (
     ValSamples,
     VariantPrediction,
