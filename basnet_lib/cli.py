@@ -216,7 +216,7 @@ def _default_root(root: Path | None) -> Path:
 
 
 def _synthcity_samples(args: argparse.Namespace) -> int:
-    from basnet_lib.data import draw_samples_figure
+    from basnet_lib.plots.dataset import draw_samples_figure
 
     out = draw_samples_figure(_default_root(args.root), args.out, split=args.split, count=args.count)
     print(f"wrote {out}")
@@ -234,7 +234,8 @@ def _data_verify(args: argparse.Namespace) -> int:
 def _data_stats(args: argparse.Namespace) -> int:
     import matplotlib.pyplot as plt
 
-    from basnet_lib.data import class_frequencies, plot_class_frequencies
+    from basnet_lib.data import class_frequencies
+    from basnet_lib.plots.dataset import plot_class_frequencies
 
     root = _default_root(args.root)
     frequencies = class_frequencies(root, splits=tuple(args.splits))

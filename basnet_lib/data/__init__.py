@@ -5,7 +5,6 @@ from basnet_lib.data.cityscapes import SPLITS, CityscapesSegmentation, SampleFil
 from basnet_lib.data.config import DataConfig
 from basnet_lib.data.edges import edge_target
 from basnet_lib.data.errors import DatasetError, ImageFileError
-from basnet_lib.data.figures import draw_samples_figure
 from basnet_lib.data.image_files import read_rgb_image
 from basnet_lib.data.labels import (
     CLASS_NAMES,
@@ -17,7 +16,7 @@ from basnet_lib.data.labels import (
     colorize_train_ids,
     label_ids_to_train_ids,
 )
-from basnet_lib.data.stats import class_frequencies, plot_class_frequencies
+from basnet_lib.data.stats import class_frequencies
 from basnet_lib.data.synthcity import ensure_synthcity, generate_synthcity
 from basnet_lib.data.transforms import EvalTransform, TrainTransform, build_transform
 from basnet_lib.data.verify import verify_dataset
@@ -42,13 +41,11 @@ __all__ = [
     "colorize_label_ids",
     "colorize_train_ids",
     "dataset_root",
-    "draw_samples_figure",
     "edge_target",
     "ensure_synthcity",
     "find_samples",
     "generate_synthcity",
     "label_ids_to_train_ids",
-    "plot_class_frequencies",
     "read_rgb_image",
     "sample_seed",
     "verify_dataset",

@@ -1,13 +1,11 @@
-"""Dataset statistics: class pixel frequencies per split, and their bar plot."""
+"""Dataset statistics: class pixel frequencies per split (drawn by :func:`basnet_lib.plots.dataset.plot_class_frequencies`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 from tqdm.auto import tqdm
 
 from basnet_lib.data.cityscapes import find_samples
@@ -15,7 +13,6 @@ from basnet_lib.data.labels import (
     CLASS_NAMES,
     IGNORE_INDEX,
     NUM_CLASSES,
-    TRAIN_ID_COLORS,
     label_ids_to_train_ids,
 )
 from basnet_lib.data.png_io import read_label_ids
@@ -55,35 +52,3 @@ def class_frequencies(
                 }
             )
     return pd.DataFrame(rows)
-
-
-def plot_class_frequencies(frequencies: pd.DataFrame, *, title: str = "Class pixel frequencies") -> Figure:
-    """Grouped bar plot (log scale) of :func:`class_frequencies`' ``fraction``: classes × splits.
-
-    Each class's bars carry its Cityscapes colour; splits differ by hatching.
-    """
-    classes = [*CLASS_NAMES, "ignore"]
-    splits = list(dict.fromkeys(frequencies["split"]))
-    figure, axis = plt.subplots(figsize=(11, 3.8), layout="constrained")
-    bar_width = 0.8 / max(len(splits), 1)
-    hatches = ["", "//", "..", "xx"]
-    for position, split in enumerate(splits):
-        table = frequencies[frequencies["split"] == split].set_index("class").reindex(classes)
-        x = np.arange(len(classes)) + (position - (len(splits) - 1) / 2) * bar_width
-        colors = [TRAIN_ID_COLORS[i] / 255 for i in range(NUM_CLASSES)] + [(0.5, 0.5, 0.5)]
-        axis.bar(
-            x,
-            table["fraction"].fillna(0).to_numpy(),
-            bar_width,
-            color=colors,
-            edgecolor="black",
-            linewidth=0.4,
-            hatch=hatches[position % len(hatches)],
-            label=split,
-        )
-    axis.set_yscale("log")
-    axis.set_xticks(np.arange(len(classes)), classes, rotation=45, ha="right")
-    axis.set_ylabel("fraction of pixels")
-    axis.set_title(title)
-    axis.legend(title="split (hatching)")
-    return figure

@@ -13,11 +13,11 @@ from basnet_lib.data import (
     ensure_synthcity,
     generate_synthcity,
     label_ids_to_train_ids,
-    plot_class_frequencies,
 )
 from basnet_lib.data.png_io import read_label_ids
 from basnet_lib.data.synthcity import SynthCityParams, read_manifest, render_sample
 from basnet_lib.engine.config_io import load_config, save_config
+from basnet_lib.plots.dataset import plot_class_frequencies
 
 SMALL = {"height": 64, "width": 128, "progress": False}
 

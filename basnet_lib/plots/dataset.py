@@ -1,4 +1,5 @@
-"""The dataset picture: image, colour labels, edge target and Canny map of a few samples."""
+"""Pictures of a dataset: image, colour labels, edge target and Canny map of a few samples, and the
+class pixel frequencies per split."""
 
 from __future__ import annotations
 
@@ -6,10 +7,12 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
 
 from basnet_lib.data.cityscapes import CityscapesSegmentation
 from basnet_lib.data.edges import edge_target
-from basnet_lib.data.labels import colorize_train_ids
+from basnet_lib.data.labels import CLASS_NAMES, NUM_CLASSES, TRAIN_ID_COLORS, colorize_train_ids
 from basnet_lib.data.transforms import EvalTransform
 from basnet_lib.gradient_map import canny_edges
 
@@ -45,3 +48,35 @@ def draw_samples_figure(root: str | Path, out: str | Path, *, split: str = "val"
     figure.savefig(out, dpi=100)
     plt.close(figure)
     return out
+
+
+def plot_class_frequencies(frequencies: pd.DataFrame, *, title: str = "Class pixel frequencies") -> Figure:
+    """Grouped bar plot (log scale) of :func:`class_frequencies`' ``fraction``: classes × splits.
+
+    Each class's bars carry its Cityscapes colour; splits differ by hatching.
+    """
+    classes = [*CLASS_NAMES, "ignore"]
+    splits = list(dict.fromkeys(frequencies["split"]))
+    figure, axis = plt.subplots(figsize=(11, 3.8), layout="constrained")
+    bar_width = 0.8 / max(len(splits), 1)
+    hatches = ["", "//", "..", "xx"]
+    for position, split in enumerate(splits):
+        table = frequencies[frequencies["split"] == split].set_index("class").reindex(classes)
+        x = np.arange(len(classes)) + (position - (len(splits) - 1) / 2) * bar_width
+        colors = [TRAIN_ID_COLORS[i] / 255 for i in range(NUM_CLASSES)] + [(0.5, 0.5, 0.5)]
+        axis.bar(
+            x,
+            table["fraction"].fillna(0).to_numpy(),
+            bar_width,
+            color=colors,
+            edgecolor="black",
+            linewidth=0.4,
+            hatch=hatches[position % len(hatches)],
+            label=split,
+        )
+    axis.set_yscale("log")
+    axis.set_xticks(np.arange(len(classes)), classes, rotation=45, ha="right")
+    axis.set_ylabel("fraction of pixels")
+    axis.set_title(title)
+    axis.legend(title="split (hatching)")
+    return figure
