@@ -123,15 +123,7 @@ def own_image_view(run_dirs: list[str | Path], *, device: str = "auto", long_sid
     if not run_dirs:
         raise ValueError("own_image_view needs at least one finished run directory")
     options = {Path(run_dir).name: Path(run_dir) for run_dir in run_dirs}
-    default = next((name for name in reversed(options) if name.startswith("full")), list(options)[-1])
-    run_selector = ipywidgets.Dropdown(options=list(options), value=default, description="run")
-    upload = ipywidgets.FileUpload(accept=".png,.jpg,.jpeg", multiple=False, description="upload")
-    path_box = ipywidgets.Text(
-        placeholder="path/to/photo.jpg, then Enter", description="or path", continuous_update=False
-    )
-    long_side_box = ipywidgets.IntText(value=long_side, description="long side")
-    message = ipywidgets.HTML("Upload a PNG or JPEG, or type a path and press Enter.")
-    picture = ipywidgets.Image(format="png")
+    run_selector, upload, path_box, long_side_box, message, picture = _own_image_controls(options, long_side)
     figure = Figure(figsize=(PANEL_INCHES * 5, PANEL_INCHES * 1.6), layout="constrained")
     predictors: dict[Path, TrainedPredictor] = {}
     last_shown: list[tuple[bytes | Path, str]] = []
@@ -172,14 +164,21 @@ def own_image_view(run_dirs: list[str | Path], *, device: str = "auto", long_sid
     controls = ipywidgets.HBox([run_selector, upload, path_box, long_side_box])
     return OwnImageView(
         ipywidgets.VBox([controls, message, picture]),
-        upload,
-        path_box,
-        run_selector,
-        long_side_box,
-        message,
-        picture,
-        figure,
-        show,
+        upload, path_box, run_selector, long_side_box, message, picture, figure, show,
+    )  # fmt: skip
+
+
+def _own_image_controls(options: dict[str, Path], long_side: int) -> tuple:
+    """The view's widgets: run selector (a ``full`` run first), upload, path box, long side,
+    message line and picture."""
+    default = next((name for name in reversed(options) if name.startswith("full")), list(options)[-1])
+    return (
+        ipywidgets.Dropdown(options=list(options), value=default, description="run"),
+        ipywidgets.FileUpload(accept=".png,.jpg,.jpeg", multiple=False, description="upload"),
+        ipywidgets.Text(placeholder="path/to/photo.jpg, then Enter", description="or path", continuous_update=False),
+        ipywidgets.IntText(value=long_side, description="long side"),
+        ipywidgets.HTML("Upload a PNG or JPEG, or type a path and press Enter."),
+        ipywidgets.Image(format="png"),
     )
 
 
