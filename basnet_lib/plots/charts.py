@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import seaborn as sns
 from matplotlib.figure import Figure
 
 # Colours shared by every figure: one per Table 1 variant.
@@ -125,6 +124,9 @@ def fscore_tolerance_plot(table3_frame: pd.DataFrame, *, f_columns: tuple[str, s
 
 def per_class_fscore_heatmap(per_class: pd.DataFrame, *, threshold_label: str = "3px") -> Figure:
     """Seaborn heatmap of per-class boundary F (%): rows variants, columns classes."""
+    # Imported here: seaborn adds ~750 modules (~60 MB) to every training process that draws curves.
+    import seaborn as sns
+
     figure = Figure(figsize=(12, 1.2 + 0.45 * len(per_class)), layout="constrained")
     axis = figure.subplots()
     sns.heatmap(
