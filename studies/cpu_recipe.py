@@ -62,6 +62,8 @@ CANDIDATES = {
                                         "--train.amp", "true", "--data.scale_min", "0.5", "--data.scale_max", "1.0",
                                         "--train.class_balance", "0.75"],
     "preset_edge1": ["--train.edge_weight", "1.0"],
+    "preset_edge3": ["--train.edge_weight", "3.0"],
+    "preset_crop128": ["--data.crop_height", "128", "--data.crop_width", "256"],
     "preset_scale0.75-1.25": ["--data.scale_min", "0.75", "--data.scale_max", "1.25"],
     "adamw1e-3_w128": ["--train.optimizer", "adamw", "--train.learning_rate", "0.001",
                        "--train.warmup_iterations", "50", "--train.weight_decay", "0.0001", "--train.amp", "true",

@@ -38,7 +38,8 @@ def boundary_maps(masks: Tensor) -> Tensor:
 def segmentation_boundary(labels: np.ndarray) -> np.ndarray:
     """0/1 float32 boundary (…, H, W) of label maps: :func:`boundary_maps` over all classes at once
     (a pixel differs from its east, south or south-east neighbour)."""
-    return boundary_maps(torch.from_numpy(np.ascontiguousarray(labels))).numpy().astype(np.float32)
+    # A copy: a read-only array (e.g. from a PNG decoder) cannot back a tensor.
+    return boundary_maps(torch.from_numpy(np.array(labels))).numpy().astype(np.float32)
 
 
 def capped_squared_distance(boundary: Tensor, *, max_radius: int) -> Tensor:
