@@ -1,4 +1,4 @@
-"""``DataConfig``: where the data comes from and how training samples are augmented (SPEC B)."""
+"""``DataConfig``: where the data comes from and how training samples are augmented (docs/decisions.md "Data")."""
 
 from __future__ import annotations
 
@@ -10,17 +10,17 @@ class DataConfig:
     """One dataset and its augmentation; the fields are the notebooks' data parameters.
 
     Attributes:
-        root: a folder in the Cityscapes layout (SPEC B1), SynthCity or the real dataset.
+        root: a folder in the Cityscapes layout (docs/decisions.md "Data"), SynthCity or the real dataset.
             ``""`` means the default SynthCity set, generated into the cache on first use
             from the ``synthcity_*`` fields (see :func:`basnet_lib.data.ensure_synthcity`).
         synthcity_train, synthcity_val, synthcity_test: images per split of the default set.
-        synthcity_height, synthcity_width: size of the default set's images (SPEC B2: 256×512).
+        synthcity_height, synthcity_width: size of the default set's images (docs/decisions.md "SynthCity": 256×512).
         synthcity_seed: seed of the default set.
-        crop_height, crop_width: training crop (SPEC B3); the paper's is 480×480 (SPEC D1), the
-            default suits the CPU preset (SPEC G2, 128×256 steps).
-        scale_min, scale_max: random scale range of training images (SPEC B3: 0.5..2.0), drawn
+        crop_height, crop_width: training crop (docs/decisions.md "Data"); the paper's is 480×480 (paper §4.2), the
+            default suits the CPU preset (docs/decisions.md "cpu recipe").
+        scale_min, scale_max: random scale range of training images (0.5..2.0 in the paper's "*" setting, docs/decisions.md "Training protocol"), drawn
             uniformly.
-        hflip: flip training samples horizontally with probability 1/2 (SPEC B3).
+        hflip: flip training samples horizontally with probability 1/2 (docs/decisions.md "Data").
         num_workers: ``DataLoader`` worker processes.
     """
 

@@ -1,4 +1,4 @@
-"""Binary edge targets from segmentation labels (SPEC B4).
+"""Binary edge targets from segmentation labels (docs/decisions.md "Data").
 
 A pixel is an edge pixel when some pixel within Euclidean distance 2 has a different label; 255
 (ignore) counts as a label of its own. Pixels outside the image are not labels, so the image
@@ -16,7 +16,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-# SPEC B4: band half-width in pixels.
+# Band half-width in pixels (docs/decisions.md "Data").
 EDGE_RADIUS = 2.0
 # Distances between pixel centres are square roots of integers; the next one after 2 is √5 ≈ 2.24,
 # so a small tolerance makes "exactly 2" count without admitting anything farther.
@@ -24,7 +24,7 @@ _DISTANCE_TOLERANCE = 1e-3
 
 
 def edge_target(labels: np.ndarray, *, radius: float = EDGE_RADIUS) -> np.ndarray:
-    """Edge map (H, W) float32 in {0, 1} of a label image (H, W) uint8 (SPEC B4).
+    """Edge map (H, W) float32 in {0, 1} of a label image (H, W) uint8 (docs/decisions.md "Data").
 
     For each label value ``c`` OpenCV's exact Euclidean distance transform of ``labels == c``
     gives every ``c`` pixel its distance to the nearest pixel of another label; OpenCV treats

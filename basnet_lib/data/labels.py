@@ -1,4 +1,4 @@
-"""Cityscapes label tables built from ``cityscapesscripts.helpers.labels`` (SPEC B1).
+"""Cityscapes label tables built from ``cityscapesscripts.helpers.labels`` (docs/decisions.md "Data").
 
 Nothing here is hand-written: the labelId → trainId table, the class names and the colours all
 come from cityscapesscripts, so that SynthCity, the real dataset and cityscapesscripts' own

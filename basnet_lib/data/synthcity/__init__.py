@@ -1,4 +1,4 @@
-"""SynthCity: the procedural street-scene dataset in the Cityscapes layout (SPEC B2)."""
+"""SynthCity: the procedural street-scene dataset in the Cityscapes layout (docs/decisions.md "SynthCity")."""
 
 from basnet_lib.data.synthcity.cache import cache_dir, default_synthcity_root, ensure_synthcity
 from basnet_lib.data.synthcity.scene import render_scene

@@ -1,5 +1,5 @@
 """The static street: sky, ground (road, markings, sidewalks, curbs, terrain), facades with
-windows, the far end of the street, and walls, fences and hedges along the sidewalk (SPEC B2)."""
+windows, the far end of the street, and walls, fences and hedges along the sidewalk (docs/decisions.md "SynthCity")."""
 
 from __future__ import annotations
 
@@ -215,7 +215,7 @@ def draw_boundary_structures(
     """Walls, fences, hedges and guard rails along the outer edge of the sidewalks.
 
     Args:
-        force: ``"wall"`` or ``"fence"`` to guarantee one of that kind (SPEC B2: all classes).
+        force: ``"wall"`` or ``"fence"`` to guarantee one of that kind (docs/decisions.md "SynthCity": every class appears).
     """
     kinds = ["wall", "fence", "hedge", "guard_rail", None, None]
     for side in (-1, 1):
