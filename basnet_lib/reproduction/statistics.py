@@ -77,8 +77,12 @@ def format_mean_std(mean: float, std: float, n: int) -> str:
     """``mean ± std (n=…)`` with 2 decimals; without ``± std`` where one seed measures no spread."""
     if n == 0:
         return "—"
-    text = f"{mean:.2f}" if math.isnan(std) else f"{mean:.2f} ± {std:.2f}"
-    return f"{text} (n={n})"
+    return f"{format_mean_or_mean_std(mean, std)} (n={n})"
+
+
+def format_mean_or_mean_std(mean: float, std: float) -> str:
+    """``mean ± std`` with 2 decimals, or ``mean`` alone where ``std`` is NaN (one seed, or the paper)."""
+    return f"{mean:.2f}" if math.isnan(std) else f"{mean:.2f} ± {std:.2f}"
 
 
 def format_points(value: float) -> str:
@@ -98,6 +102,7 @@ __all__ = [
     "SUPPORTED",
     "PairedStats",
     "format_ci",
+    "format_mean_or_mean_std",
     "format_mean_std",
     "format_points",
     "paired_stats",

@@ -22,6 +22,7 @@ from basnet_lib.model import VARIANTS
 from basnet_lib.reproduction.statistics import (
     CONFIDENCE,
     format_ci,
+    format_mean_or_mean_std,
     format_mean_std,
     format_points,
     paired_stats,
@@ -275,7 +276,7 @@ def _backbone_title(backbone: str) -> str:
 
 
 def _mean_std_gain(mean: float, std: float, gain: float) -> str:
-    text = f"{mean:.2f}" if math.isnan(std) else f"{mean:.2f} ± {std:.2f}"
+    text = format_mean_or_mean_std(mean, std)
     return text if math.isnan(gain) else f"{text} ({gain:+.2f})"
 
 
