@@ -1,4 +1,4 @@
-"""One entry point from one CPU to N GPUs or nodes (SPEC D2, H5).
+"""One entry point from one CPU to N GPUs or nodes (docs/method.md §4.2, §8.5).
 
 :func:`setup_distributed` does nothing outside ``torchrun``; under it, it joins the process group
 with gloo on CPU and nccl on GPU. Only rank 0 writes files; metric counts are summed with
@@ -66,7 +66,7 @@ def cleanup_distributed() -> None:
 
 
 def wrap_model(model: nn.Module, context: DistributedContext) -> nn.Module:
-    """DDP when distributed; SyncBatchNorm only with several CUDA processes (SPEC D1, H5)."""
+    """DDP when distributed; SyncBatchNorm only with several CUDA processes (docs/method.md §4.1, §8.5)."""
     model = model.to(context.device)
     if not context.is_distributed:
         return model
@@ -85,7 +85,7 @@ def all_reduce_sum_(tensor: torch.Tensor) -> torch.Tensor:
     """Sum ``tensor`` in place over all processes; a no-op outside ``torch.distributed``.
 
     The tensor must live where the backend can reduce it (CUDA for nccl, CPU or CUDA for gloo);
-    every process must call this in the same order (metric counts, SPEC E3).
+    every process must call this in the same order (metric counts, docs/method.md §5.3).
     """
     if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
         dist.all_reduce(tensor, op=dist.ReduceOp.SUM)

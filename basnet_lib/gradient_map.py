@@ -1,4 +1,4 @@
-"""The image-gradient map ``G`` fed to the boundary branch (SPEC A7, Fig. 1 blue line).
+"""The image-gradient map ``G`` fed to the boundary branch (docs/method.md §1.7, Fig. 1 blue line).
 
 ``G`` has 4 channels: the ImageNet-normalized RGB input and its Canny edge map (0/1). Canny runs
 with OpenCV on the uint8 image after augmentation, thresholds 10 and 100 as in GSCNN. Inside the
@@ -20,7 +20,7 @@ cv2.setNumThreads(0)
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-# SPEC A7: GSCNN's Canny thresholds.
+# docs/method.md §1.7: GSCNN's Canny thresholds.
 CANNY_LOW, CANNY_HIGH = 10, 100
 
 
@@ -70,7 +70,8 @@ def stack_gradient_map(normalized_images: Tensor, canny: Tensor) -> Tensor:
 
 
 def resize_gradient_map(gradient_map: Tensor, size: tuple[int, int] | torch.Size) -> Tensor:
-    """Resize ``G`` to ``size``: RGB bilinearly, Canny with max-pooling (edges survive, SPEC A7)."""
+    """Resize ``G`` to ``size``: RGB bilinearly, Canny with max-pooling so that edges survive
+    (docs/method.md §1.7)."""
     if tuple(gradient_map.shape[-2:]) == tuple(size):
         return gradient_map
     rgb = F.interpolate(gradient_map[:, :3], size=tuple(size), mode="bilinear", align_corners=False)

@@ -1,11 +1,12 @@
-"""BASNet's joint loss (Eq. 1, SPEC C1–C3).
+"""BASNet's joint loss (Eq. 1, docs/method.md §3.1–3.3).
 
 ``total = seg + edge_weight · edge + probe_weight · probes`` with
 
-- ``seg``: cross-entropy of ``out`` against the trainIds, ignoring 255 (SPEC C1);
-- ``edge``: class-balanced BCE (GSCNN) of the ``boundary`` logits against the edge target (SPEC C1,
-  B4); 0 for variants without a boundary output (``baseline``, ``ssb``);
-- ``probes``: the sum of the balanced BCE of each SAB probe (SPEC C2, A11); 0 without probes.
+- ``seg``: cross-entropy of ``out`` against the trainIds, ignoring 255 (docs/method.md §3.1);
+- ``edge``: class-balanced BCE (GSCNN) of the ``boundary`` logits against the edge target
+  (docs/method.md §3.1, §2.4); 0 for variants without a boundary output (``baseline``, ``ssb``);
+- ``probes``: the sum of the balanced BCE of each SAB probe (docs/method.md §3.2, §1.11); 0 without
+  probes.
 
 Every term is returned unweighted, so logs compare across ``edge_weight`` settings.
 """
@@ -30,15 +31,15 @@ class LossConfig:
     """Weights and ignore rules of the joint loss.
 
     Attributes:
-        edge_weight: λ of Eq. 1 (0.05 in the paper, SPEC C1).
-        probe_weight: weight of the probe term. The probes see detached features (SPEC A11), so this
-            only sets how fast the probe heads learn; 1 trains each head like a plain edge loss.
+        edge_weight: λ of Eq. 1 (0.05 in the paper, docs/method.md §3.1).
+        probe_weight: weight of the probe term. The probes see detached features (docs/method.md §1.11),
+            so this only sets how fast the probe heads learn; 1 trains each head like a plain edge loss.
         ignore_index: label of unlabeled pixels (255 in Cityscapes trainIds).
         mask_ignored_edges: leave pixels whose *label* is ``ignore_index`` out of the edge and probe
             terms (weight 0, and not counted in N_pos, N_neg, N). The edge target itself treats 255 as
-            a label (SPEC B4), so a class boundary against a void region is still a positive on the
-            labelled side; only the void side, where we do not know what is there (crop padding,
-            ego vehicle, out-of-ROI), is unsupervised, as the segmentation term already is.
+            a label (docs/method.md §2.4), so a class boundary against a void region is still a positive
+            on the labelled side; only the void side, where we do not know what is there (crop
+            padding, ego vehicle, out-of-ROI), is unsupervised, as the segmentation term already is.
         class_weights: per-class weights of the segmentation cross-entropy (a weighted mean over
             the labelled pixels); empty = unweighted, the paper's (see ``TrainConfig.class_balance``).
     """
@@ -57,7 +58,7 @@ class LossConfig:
 
 
 def balanced_bce_with_logits(logits: Tensor, target: Tensor, *, valid: Tensor | None = None) -> Tensor:
-    """GSCNN's class-balanced binary cross-entropy on logits, over the whole batch (SPEC C1).
+    """GSCNN's class-balanced binary cross-entropy on logits, over the whole batch (docs/method.md §3.1).
 
     Positives (``target == 1``) are weighted by ``N_neg / N`` and negatives by ``N_pos / N``, with the
     counts taken over the valid pixels of the batch; the weighted sum is divided by ``N``. A batch
@@ -92,19 +93,19 @@ def joint_loss(
     edge_target: Tensor | None,
     config: LossConfig | None = None,
 ) -> dict[str, Tensor]:
-    """Named loss terms ``seg``, ``edge``, ``probes``, ``total`` (SPEC C3) of one batch.
+    """Named loss terms ``seg``, ``edge``, ``probes``, ``total`` (docs/method.md §3.3) of one batch.
 
     Args:
-        outputs: the model's dict (SPEC A12): ``"out"`` (N, K, H, W) logits, optional ``"boundary"``
-            (N, 1, H, W) logits and ``"sab_probes"`` (list of (N, 1, H, W) logits).
+        outputs: the model's dict (docs/method.md §1.12): ``"out"`` (N, K, H, W) logits, optional
+            ``"boundary"`` (N, 1, H, W) logits and ``"sab_probes"`` (list of (N, 1, H, W) logits).
         labels: (N, H, W) int64 trainIds, ``config.ignore_index`` for unlabeled pixels.
-        edge_target: (N, H, W) or (N, 1, H, W) 0/1 edge target (SPEC B4); may be ``None`` only
+        edge_target: (N, H, W) or (N, 1, H, W) 0/1 edge target (docs/method.md §2.4); may be ``None`` only
             when ``outputs`` has neither boundary logits nor probes.
         config: weights and ignore rules (default :class:`LossConfig()`).
 
     ``edge`` (or ``probes``) is a zero tensor when the model has no boundary output (or no probes):
-    such variants have no edge loss (SPEC A10). Probe logits come from detached features, and the
-    probe term touches nothing else, so it only trains the probe heads (SPEC C2).
+    such variants have no edge loss (docs/method.md §1.10). Probe logits come from detached features,
+    and the probe term touches nothing else, so it only trains the probe heads (docs/method.md §3.2).
     """
     config = LossConfig() if config is None else config
     logits = outputs["out"]
@@ -126,7 +127,9 @@ def joint_loss(
     boundary = outputs.get("boundary")
     probe_logits = outputs.get("sab_probes") or ()
     if edge_target is None and (boundary is not None or probe_logits):
-        raise ValueError("the model has boundary outputs, so joint_loss needs edge_target (SPEC B4)")
+        raise ValueError(
+            "the model has boundary outputs, so joint_loss needs edge_target (docs/method.md §2.4)"
+        )
     edge = zero if boundary is None else balanced_bce_with_logits(boundary, edge_target, valid=valid)
     probes = zero
     for probe in probe_logits:

@@ -1,4 +1,4 @@
-"""Benchmark of the evaluation metrics at Cityscapes resolution (SPEC E1, E2).
+"""Benchmark of the evaluation metrics at Cityscapes resolution (docs/method.md §5.1, §5.2).
 
 On the same synthetic 1024×2048 label maps (street-like bands and polygons of all 19 classes,
 an ignored strip at the bottom, a prediction warped by a smooth displacement of a few pixels

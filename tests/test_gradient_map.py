@@ -1,4 +1,4 @@
-"""SPEC A7: the 4-channel image-gradient map and its resizing."""
+"""docs/method.md §1.7: the 4-channel image-gradient map and its resizing."""
 
 from __future__ import annotations
 
@@ -45,7 +45,8 @@ def test_canny_matches_opencv_on_each_image_of_the_batch() -> None:
 
 
 def test_thin_edges_survive_downsampling() -> None:
-    """A one-pixel line disappears under bilinear resizing but not under max-pooling (SPEC A7)."""
+    """A one-pixel line disappears under bilinear resizing but not under max-pooling
+    (docs/method.md §1.7)."""
     gradient_map = torch.zeros(1, 4, 64, 96)
     gradient_map[0, 3, 33, :] = 1.0  # horizontal line on an odd row
     gradient_map[0, 3, :, 47] = 1.0  # vertical line on an odd column

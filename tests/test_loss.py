@@ -1,4 +1,4 @@
-"""SPEC C1–C3: joint loss values, ignore handling, balanced weights, probes, non-finite check."""
+"""Joint loss values, ignore handling, balanced weights, probes, non-finite check (docs/method.md §3)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
-"""SPEC H1–H3, F1–F6: the notebooks run under papermill (smoke preset) and write their artifacts.
+"""The notebooks run under papermill (smoke preset) and write their artifacts (docs/method.md §8.1–8.3,
+§6).
 
 One smoke reproduction (``basnet reproduce --preset smoke`` with 2 iterations per run) is shared
-by the module; the tests check what it wrote to ``results/``, not cell outputs (SPEC H2).
+by the module; the tests check what it wrote to ``results/``, not cell outputs (docs/method.md §8.2).
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ FIGURES = (
 def smoke_results(tmp_path_factory) -> Path:
     results_root = tmp_path_factory.mktemp("results")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MPLBACKEND", "agg")  # SPEC H1
+        patch.setenv("MPLBACKEND", "agg")  # docs/method.md §8.1
         reproduce(preset_name="smoke", results_root=results_root, iterations=2, num_images=2, seeds=SEEDS)
     return results_root
 
@@ -136,7 +137,7 @@ def test_report_states_claims_from_the_numbers(smoke_results) -> None:
 
 def _parameters_cell(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
     cells = [cell for cell in notebook.cells if "parameters" in cell.metadata.get("tags", [])]
-    assert len(cells) == 1, "exactly one cell tagged parameters (SPEC H1)"
+    assert len(cells) == 1, "exactly one cell tagged parameters (docs/method.md §8.1)"
     return cells[0]
 
 
@@ -145,7 +146,9 @@ def test_committed_notebook_is_clean_with_literal_parameters(path) -> None:
     notebook = nbformat.read(path, as_version=4)
     for cell in notebook.cells:
         if cell.cell_type == "code":
-            assert cell.outputs == [] and cell.execution_count is None, "committed with outputs (SPEC H2)"
+            assert cell.outputs == [] and cell.execution_count is None, (
+                "committed with outputs (docs/method.md §8.2)"
+            )
     assert notebook.metadata["kernelspec"]["name"] == "python3"
     parameters = {}
     for statement in ast.parse(_parameters_cell(notebook).source).body:

@@ -1,4 +1,4 @@
-"""Data (SPEC B): Cityscapes-layout reader, SynthCity generator, transforms, edge targets."""
+"""Data (docs/method.md §2): Cityscapes-layout reader, SynthCity generator, transforms, edge targets."""
 
 from basnet_lib.data.build import build_dataset, dataset_root
 from basnet_lib.data.cityscapes import SPLITS, CityscapesSegmentation, SampleFiles, find_samples, sample_seed

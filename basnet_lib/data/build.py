@@ -26,7 +26,8 @@ def dataset_root(config: DataConfig, *, progress: bool = True) -> Path:
 
 
 def build_dataset(config: DataConfig, *, split: str, train: bool, seed: int = 0) -> CityscapesSegmentation:
-    """The ``split`` of ``config``'s dataset with the training (docs/decisions.md "Data") or evaluation (B5) transform.
+    """The ``split`` of ``config``'s dataset with the training (docs/decisions.md "Data") or evaluation
+    (docs/method.md §2.5) transform.
 
     ``seed`` seeds the augmentation (see :class:`CityscapesSegmentation`); it does not matter for
     evaluation.

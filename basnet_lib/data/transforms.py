@@ -1,8 +1,8 @@
-"""Joint image/label transforms (SPEC B3) with torchvision's functional ops.
+"""Joint image/label transforms (docs/method.md §2.3) with torchvision's functional ops.
 
 Training: random scale in [0.5, 2.0], pad to the crop size (image 0, label 255), random crop,
-horizontal flip. Evaluation: the full image, untouched (SPEC B5). ImageNet normalization happens
-in the dataset after the Canny map is taken from the uint8 result (SPEC A7).
+horizontal flip. Evaluation: the full image, untouched (docs/method.md §2.5). ImageNet normalization happens
+in the dataset after the Canny map is taken from the uint8 result (docs/method.md §1.7).
 
 torchvision's random transforms draw from the global torch RNG; these draw every random number
 from a ``torch.Generator`` passed in, so that a sample's augmentation depends only on the seed the
@@ -24,12 +24,12 @@ from basnet_lib.data.labels import IGNORE_INDEX
 
 @dataclass(frozen=True)
 class TrainTransform:
-    """SPEC B3 geometric augmentation of a uint8 image (3, H, W) and its label (H, W).
+    """Geometric augmentation (docs/method.md §2.3) of a uint8 image (3, H, W) and its label (H, W).
 
-    Choices where SPEC is silent: the scale is uniform in [scale_min, scale_max] and applied to
-    both sides (aspect kept); the image is resized bilinearly with antialiasing and the label
-    with exact nearest neighbour (``NEAREST_EXACT``, which samples at the same pixel centres as
-    bilinear, so image and label stay aligned); padding goes to the bottom and right, as in
+    Choices the paper leaves open (docs/decisions.md "Data"): the scale is uniform in
+    [scale_min, scale_max] and applied to both sides (aspect kept); the image is resized bilinearly
+    with antialiasing and the label with exact nearest neighbour (``NEAREST_EXACT``, which samples
+    at the same pixel centres as bilinear, so image and label stay aligned); padding goes to the bottom and right, as in
     torchvision's segmentation reference, before a uniformly placed crop.
     """
 
@@ -41,7 +41,7 @@ class TrainTransform:
         self, image: Tensor, label: Tensor | None, *, generator: torch.Generator
     ) -> tuple[Tensor, Tensor | None]:
         _check_pair(image, label)
-        # SPEC B3: random scale.
+        # docs/method.md §2.3: random scale.
         low, high = self.scale_range
         scale = low + (high - low) * float(torch.rand((), generator=generator))
         height, width = image.shape[-2:]
@@ -49,7 +49,7 @@ class TrainTransform:
         image = TF.resize(image, size, interpolation=InterpolationMode.BILINEAR, antialias=True)
         if label is not None:
             label = TF.resize(label[None], size, interpolation=InterpolationMode.NEAREST_EXACT)[0]
-        # SPEC B3: pad image with 0 and label with 255 up to the crop size, then crop.
+        # docs/method.md §2.3: pad image with 0 and label with 255 up to the crop size, then crop.
         crop_height, crop_width = self.crop_size
         pad_bottom, pad_right = max(crop_height - size[0], 0), max(crop_width - size[1], 0)
         if pad_bottom or pad_right:
@@ -62,7 +62,7 @@ class TrainTransform:
         image = TF.crop(image, top, left, crop_height, crop_width)
         if label is not None:
             label = TF.crop(label[None], top, left, crop_height, crop_width)[0]
-        # SPEC B3: horizontal flip. The draw happens even when flipping is off, so that the
+        # docs/method.md §2.3: horizontal flip. The draw happens even when flipping is off, so that the
         # crops of a seed do not change with the flag.
         flip = bool(torch.rand((), generator=generator) < 0.5)
         if self.hflip and flip:
@@ -74,7 +74,7 @@ class TrainTransform:
 
 @dataclass(frozen=True)
 class EvalTransform:
-    """SPEC B5: evaluation input is the full-resolution image, no crop or resize."""
+    """The evaluation input is the full-resolution image, no crop or resize (docs/method.md §2.5)."""
 
     def __call__(
         self, image: Tensor, label: Tensor | None, *, generator: torch.Generator
@@ -84,7 +84,7 @@ class EvalTransform:
 
 
 def build_transform(config: DataConfig, *, train: bool) -> TrainTransform | EvalTransform:
-    """The SPEC B3 training transform of ``config``, or the SPEC B5 evaluation transform."""
+    """The training transform of ``config`` (docs/method.md §2.3), or the evaluation transform (§2.5)."""
     if not train:
         return EvalTransform()
     return TrainTransform(

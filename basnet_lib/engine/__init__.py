@@ -1,4 +1,4 @@
-"""Training and evaluation engine (SPEC D): configs, presets, ``train``, ``evaluate``."""
+"""Training and evaluation engine (docs/method.md §4): configs, presets, ``train``, ``evaluate``."""
 
 from basnet_lib.engine.config import RunConfig, TrainConfig
 from basnet_lib.engine.evaluate import evaluate, predict

@@ -1,4 +1,4 @@
-"""Training checkpoints: complete, atomic, and safe to load (SPEC D2).
+"""Training checkpoints: complete, atomic, and safe to load (docs/method.md §4.2).
 
 A checkpoint holds the unwrapped model, optimizer, LR scheduler, AMP scaler, the iteration, the
 run's config and the RNG states, so that a resumed run continues exactly as an uninterrupted one.

@@ -33,8 +33,10 @@ SECTIONS = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--preset", choices=PRESETS, default="cpu", help="starting point (SPEC G)")
-    parser.add_argument("--variant", choices=VARIANTS, default="full", help="Table 1 row (SPEC A10)")
+    parser.add_argument("--preset", choices=PRESETS, default="cpu", help="starting point (docs/method.md §7)")
+    parser.add_argument(
+        "--variant", choices=VARIANTS, default="full", help="Table 1 row (docs/method.md §1.10)"
+    )
     parser.add_argument("--backbone", default="", help="override the preset's backbone")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data-root", default="", help="Cityscapes-layout folder (default: SynthCity)")
@@ -104,7 +106,9 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dir", type=Path, help="a run directory (config.json + checkpoint.pt)")
     parser.add_argument("--checkpoint", type=Path, help="default: RUN_DIR/checkpoint.pt")
     parser.add_argument("--split", choices=("train", "val", "test"), default="val")
-    parser.add_argument("--multiscale", action="store_true", help="scales 0.5..1.75 and flip (SPEC B5)")
+    parser.add_argument(
+        "--multiscale", action="store_true", help="scales 0.5..1.75 and flip (docs/method.md §2.5)"
+    )
     parser.add_argument("--device", default="auto")
     parser.add_argument(
         "--amp",
@@ -118,7 +122,9 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
         help="torch.compile the model with frozen weights (one compile per image size; pays off "
         "on long evaluations at one size, README 'Performance')",
     )
-    parser.add_argument("--export", type=Path, help="write labelId PNGs here (test split: SPEC F3)")
+    parser.add_argument(
+        "--export", type=Path, help="write labelId PNGs here (test split: docs/method.md §6.3)"
+    )
     parser.add_argument("--quiet", action="store_true")
 
 

@@ -17,20 +17,20 @@ OPTIMIZERS = ("sgd", "adamw")
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Optimisation (SPEC D1) and run bookkeeping.
+    """Optimisation (docs/method.md §4.1) and run bookkeeping.
 
     Attributes:
-        iterations: optimizer steps (the paper gives none; SPEC D1 assumes 80,000 at batch 8).
+        iterations: optimizer steps (the paper gives none; docs/method.md §4.1 assumes 80,000 at batch 8).
         batch_size: images per step over all processes (the paper's is 8); each of N processes
             takes ``batch_size / N``.
-        optimizer: ``"sgd"`` (the paper's, SPEC D1) or ``"adamw"`` (the cpu preset's: from
+        optimizer: ``"sgd"`` (the paper's, docs/method.md §4.1) or ``"adamw"`` (the cpu preset's: from
             scratch it converges faster in a short budget, docs/decisions.md "cpu recipe").
-        learning_rate, momentum, weight_decay: SGD (SPEC D1: 0.01, 0.9, 1e-4); for AdamW,
+        learning_rate, momentum, weight_decay: SGD (docs/method.md §4.1: 0.01, 0.9, 1e-4); for AdamW,
             ``momentum`` is β1 (β2 = 0.999) and the weight decay is decoupled.
         warmup_iterations: linear warm-up of the learning rate from 0 over this many steps,
             then the poly schedule over the remaining ones (0 = none, the paper's).
-        poly_power: the poly schedule ``(1 - iter/max_iter)^power`` (SPEC D1: 0.9).
-        edge_weight: λ of the joint loss (SPEC C1: 0.05).
+        poly_power: the poly schedule ``(1 - iter/max_iter)^power`` (docs/method.md §4.1: 0.9).
+        edge_weight: λ of the joint loss (docs/method.md §3.1: 0.05).
         class_balance: exponent p of the segmentation loss's class weights ``(median f / f_c)^p``
             from the training split's pixel frequencies f_c; 0 = unweighted, the paper's.
         seed: seeds the model initialisation, the data order and every augmentation.
@@ -49,7 +49,7 @@ class TrainConfig:
         eval_every: also evaluate on val every this many iterations during training, adding
             ``val_*`` columns to ``history.csv`` (0 = only at the end).
         eval_images: images of val used by those evaluations (0 = all; the final one uses all).
-        eval_multiscale: evaluate with scales (0.5 … 1.75) and flip, the paper's "*" (SPEC B5).
+        eval_multiscale: evaluate with scales (0.5 … 1.75) and flip, the paper's "*" (docs/method.md §2.5).
         results_dir: parent of the run directories.
         run_name: run directory name; ``""`` derives ``{variant}-{backbone}-seed{seed}``.
     """

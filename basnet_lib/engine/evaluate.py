@@ -1,7 +1,7 @@
-"""Evaluation: full-resolution single scale or multi-scale + flip (SPEC B5), metrics as counts.
+"""Evaluation: full-resolution single scale or multi-scale + flip (docs/method.md §2.5), metrics as counts.
 
 Each process evaluates every ``world_size``-th image; the metric counts are summed over processes
-(SPEC E3, H5), so the result is the same as one process evaluating everything.
+(docs/method.md §5.3, §8.5), so the result is the same as one process evaluating everything.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from basnet_lib.gradient_map import IMAGENET_MEAN, IMAGENET_STD, canny_edges, st
 from basnet_lib.metrics import BoundaryFScore, BoundaryMapQuality, ConfusionMatrix
 from basnet_lib.model.inference import prepare_for_inference
 
-# SPEC B5: the paper's "*" setting.
+# docs/method.md §2.5: the paper's "*" setting.
 MULTISCALE_SCALES = (0.5, 0.75, 1.0, 1.25, 1.5, 1.75)
 
 
@@ -47,7 +47,7 @@ class Prediction:
 
 
 def model_inputs(batch: dict, device: torch.device) -> tuple[Tensor, Tensor]:
-    """(normalized image, gradient map G) of a data batch on ``device`` (SPEC A7)."""
+    """(normalized image, gradient map G) of a data batch on ``device`` (docs/method.md §1.7)."""
     image = batch["image"].to(device, non_blocking=True)
     canny = batch["canny"].to(device, non_blocking=True)
     return image, stack_gradient_map(image, canny)
@@ -57,9 +57,9 @@ def model_inputs(batch: dict, device: torch.device) -> tuple[Tensor, Tensor]:
 def predict(model: nn.Module, image: Tensor, canny: Tensor, *, multiscale: bool = False) -> Prediction:
     """Softmax (and boundary sigmoid) of ``model`` on a normalized image batch and its Canny map.
 
-    ``multiscale`` averages over :data:`MULTISCALE_SCALES` and horizontal flips (SPEC B5). At each
-    scale the Canny map is recomputed from the resized uint8 image, as the data pipeline would
-    (SPEC A7); the flipped pass flips image and Canny map.
+    ``multiscale`` averages over :data:`MULTISCALE_SCALES` and horizontal flips (docs/method.md §2.5).
+    At each scale the Canny map is recomputed from the resized uint8 image, as the data pipeline would
+    (docs/method.md §1.7); the flipped pass flips image and Canny map.
     """
     if not multiscale:
         outputs = model(image, stack_gradient_map(image, canny))
@@ -107,7 +107,7 @@ def evaluate(
     max_images: int = 0,
     progress: bool = True,
 ) -> dict[str, object]:
-    """mIoU (SPEC E1) and boundary F-scores (SPEC E2) of ``model`` on a labelled ``dataset``.
+    """mIoU and boundary F-scores (docs/method.md §5.1, §5.2) of ``model`` on a labelled ``dataset``.
 
     The model runs through :func:`prepare_for_inference` (a channels_last copy with BatchNorm
     folded, large 3×3 convolutions by Winograd unless ``winograd=False``; ``amp`` adds bf16 autocast,
@@ -148,7 +148,8 @@ def evaluate(
 
 
 class _Counts:
-    """The metric counts of an evaluation, summed over processes before they are scored (SPEC E3)."""
+    """The metric counts of an evaluation, summed over processes before they are scored
+    (docs/method.md §5.3)."""
 
     def __init__(self, device: torch.device) -> None:
         self.device = device

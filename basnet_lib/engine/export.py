@@ -1,4 +1,4 @@
-"""Test-split predictions as Cityscapes labelId PNGs for the evaluation server (SPEC F3)."""
+"""Test-split predictions as Cityscapes labelId PNGs for the evaluation server (docs/method.md §6.3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The optimiser and its learning-rate schedule (SPEC D1): SGD with momentum or AdamW, linear
+"""The optimiser and its learning-rate schedule (docs/method.md §4.1): SGD with momentum or AdamW, linear
 warm-up, then poly decay."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from basnet_lib.engine.config import TrainConfig
 
 
 def build_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
-    """SGD with momentum (the paper's, SPEC D1) or AdamW (``config.optimizer``)."""
+    """SGD with momentum (the paper's, docs/method.md §4.1) or AdamW (``config.optimizer``)."""
     if config.optimizer == "adamw":
         return torch.optim.AdamW(
             model.parameters(),

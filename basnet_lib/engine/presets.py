@@ -1,4 +1,5 @@
-"""The three presets of SPEC G: ``smoke`` (tests), ``cpu`` (the main job), ``paper`` (Cityscapes on GPUs)."""
+"""The three presets of docs/method.md §7: ``smoke`` (tests), ``cpu`` (the main job), ``paper``
+(Cityscapes on GPUs)."""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ def preset(
 
 
 def _smoke(*, variant: str, backbone: str, seed: int, data_root: str) -> RunConfig:
-    """SPEC G1: ResNet-18, tiny widths, 64×128 SynthCity, a handful of iterations."""
+    """ResNet-18, tiny widths, 64×128 SynthCity, a handful of iterations (docs/method.md §7.1)."""
     return RunConfig(
         model=_with_probes(ModelConfig(variant=variant, backbone=backbone, width=16, aspp_channels=32)),
         data=DataConfig(
@@ -96,10 +97,10 @@ def _cpu(*, variant: str, backbone: str, seed: int, data_root: str) -> RunConfig
 
 
 def _paper(*, variant: str, backbone: str, seed: int, data_root: str) -> RunConfig:
-    """SPEC D1/G3: Cityscapes, ImageNet ResNet-101, 480×480 crops, batch 8, 80k iterations, GPUs.
+    """Cityscapes, ImageNet ResNet-101, 480×480 crops, batch 8, 80k iterations, GPUs (docs/method.md §7.3).
 
     Table 1's protocol: random 480×480 crops only (the caption says "without data augmentation";
-    §4.2 names only the crops) and fp32, as nothing in the paper mentions mixed precision.
+    paper §4.2 names only the crops) and fp32, as nothing in the paper mentions mixed precision.
     :func:`with_paper_augmentation` gives Table 2's "*" setting; ``--train.amp true`` is the
     opt-in mixed precision (docs/decisions.md "Training protocol").
     """
@@ -146,5 +147,5 @@ def with_paper_augmentation(run: RunConfig) -> RunConfig:
 
 def _with_probes(model: ModelConfig) -> ModelConfig:
     """SAB probes (Fig. 4) on every variant with a boundary branch: detached, they never change
-    the model (SPEC A11), and they cost one 1×1 conv per SAB."""
+    the model (docs/method.md §1.11), and they cost one 1×1 conv per SAB."""
     return dataclasses.replace(model, sab_probes=model.has_boundary_branch)

@@ -1,5 +1,5 @@
-"""A run directory (SPEC F6): its files, a finished run read back, a trained model loaded from its
-checkpoint, and the checks before a run writes into it.
+"""A run directory (docs/method.md §6.6): its files, a finished run read back, a trained model loaded
+from its checkpoint, and the checks before a run writes into it.
 
 ``{results_dir}/{run_name}/``: ``config.json``, ``metrics.json``, ``history.csv``,
 ``checkpoint.pt``, ``training_curves.png``. Checkpoints are loaded here and nowhere else.
@@ -62,7 +62,7 @@ def load_trained_model(
 ) -> tuple[RunConfig, nn.Module]:
     """A run's config and its model with the weights of ``checkpoint`` (default: the run's own).
 
-    The checkpoint is read with ``weights_only=True``; errors name the file (SPEC D2).
+    The checkpoint is read with ``weights_only=True``; errors name the file (docs/method.md §4.2).
     """
     run_dir = Path(run_dir)
     run = load_config(RunConfig, run_dir / CONFIG_FILE)

@@ -1,6 +1,6 @@
 """Which samples each process trains on at each iteration, resumable at any iteration.
 
-Epochs are permutations from ``DistributedSampler`` (``set_epoch``, SPEC H5), sharded over the
+Epochs are permutations from ``DistributedSampler`` (``set_epoch``, docs/method.md §8.5), sharded over the
 processes, cut into per-process batches of ``batch_size / world_size``; an incomplete last batch
 is dropped. Iteration ``i`` is batch ``i mod B`` of epoch ``i div B``, so a resumed run skips the
 batches it has done without loading them.

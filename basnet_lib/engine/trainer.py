@@ -1,4 +1,4 @@
-"""``train(run)``: one entry point for one CPU, one GPU, or N GPUs/nodes under torchrun (SPEC D).
+"""``train(run)``: one entry point for one CPU, one GPU, or N GPUs/nodes under torchrun (docs/method.md §4).
 
 A run is set up (fresh, or resumed exactly from its checkpoint), steps through its iterations
 (logging, validating and checkpointing on the way), is evaluated on val, and writes its run
@@ -66,7 +66,7 @@ from basnet_lib.plots.curves import plot_training_curves
 def train(
     run: RunConfig, *, resume: bool = False, overwrite: bool = False, progress: bool = True
 ) -> RunResult:
-    """Train ``run`` and evaluate it on the val split; write the run directory (SPEC F6).
+    """Train ``run`` and evaluate it on the val split; write the run directory (docs/method.md §6.6).
 
     A finished run with the same config is reused (``reused=True``) unless ``overwrite``. With
     ``resume`` an unfinished run continues exactly from its checkpoint; a checkpoint whose config

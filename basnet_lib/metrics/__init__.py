@@ -1,4 +1,5 @@
-"""Evaluation metrics (SPEC E): mIoU, GSCNN's boundary F-score and the boundary-map quality, as reducible counts first."""
+"""Evaluation metrics (docs/method.md §5): mIoU, GSCNN's boundary F-score and the boundary-map
+quality, as reducible counts first."""
 
 from basnet_lib.data.labels import IGNORE_INDEX, NUM_CLASSES
 from basnet_lib.distributed import all_reduce_sum_

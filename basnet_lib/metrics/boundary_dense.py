@@ -1,4 +1,4 @@
-"""Exact boundary matching with dense torch ops, for GPU tensors (SPEC E2).
+"""Exact boundary matching with dense torch ops, for GPU tensors (docs/method.md §5.2).
 
 For each class present in either map, the boundary maps are built as boolean images, and the
 squared Euclidean distance to the nearest boundary pixel is computed exactly up to ``R²`` by the
@@ -23,7 +23,7 @@ _CLASS_CHUNK = 4
 
 
 def boundary_maps(masks: Tensor) -> Tensor:
-    """Boundary maps (..., H, W) bool of masks (..., H, W) bool (SPEC E2).
+    """Boundary maps (..., H, W) bool of masks (..., H, W) bool (docs/method.md §5.2).
 
     A pixel is on the boundary when its mask value differs from its east, south or south-east
     neighbour; neighbours outside the image count as equal.
@@ -89,7 +89,8 @@ def dense_boundary_match_counts(
     gt_boundary = torch.zeros_like(pred_boundary)
     pred_matched = torch.zeros(len(radii), num_classes, dtype=torch.int64, device=device)
     gt_matched = torch.zeros_like(pred_matched)
-    # Only classes in either map can have a boundary (SPEC E2 masks are all-zero otherwise).
+    # Only classes in either map can have a boundary (the other classes' masks of docs/method.md §5.2
+    # are all zero).
     present = torch.unique(torch.cat([gt[valid], pred[valid]]))
     for classes in torch.split(present, _CLASS_CHUNK):
         shape = (-1, 1, 1)

@@ -1,4 +1,4 @@
-"""GSCNN's boundary F-score, count-exact and fast (SPEC E2, E3).
+"""GSCNN's boundary F-score, count-exact and fast (docs/method.md §5.2, §5.3).
 
 For each image and class ``c``: boundary maps of ``pred==c`` and ``gt==c`` (both zeroed where gt is
 ignored), precision ``P = |B_pred ∩ dilate(B_gt, disk r)| / |B_pred|``, recall likewise,
@@ -38,13 +38,14 @@ from basnet_lib.metrics.boundary_sparse import sparse_boundary_match_counts
 from basnet_lib.metrics.cityscapes import cityscapes_class_names
 from basnet_lib.metrics.reduction import as_state_tensor
 
-# SPEC E2: GSCNN's thresholds as fractions of the image diagonal (3, 5, 9 px at 1024×2048).
+# docs/method.md §5.2: GSCNN's thresholds as fractions of the image diagonal (3, 5, 9 px at 1024×2048).
 GSCNN_THRESHOLDS = (0.00088, 0.001875, 0.00375)
 METHODS = ("auto", "sparse", "dense")
 
 
 def boundary_radius(threshold: float, *, height: int, width: int) -> int:
-    """``ceil(threshold · sqrt(H² + W²))`` pixels (SPEC E2), ``threshold`` a fraction of the diagonal."""
+    """``ceil(threshold · sqrt(H² + W²))`` pixels, ``threshold`` a fraction of the diagonal
+    (docs/method.md §5.2)."""
     if not 0 < threshold < 1:
         raise ValueError(f"threshold={threshold} must be a fraction of the image diagonal in (0, 1)")
     return math.ceil(threshold * math.sqrt(height * height + width * width))
@@ -56,7 +57,7 @@ def boundary_radii(thresholds: tuple[float, ...], *, height: int, width: int) ->
 
 @dataclass(frozen=True)
 class BoundaryCounts:
-    """Integer counts of one image (SPEC E2), int64 tensors on one device.
+    """Integer counts of one image (docs/method.md §5.2), int64 tensors on one device.
 
     ``pred_boundary``/``gt_boundary`` (K,): boundary pixels of each class mask;
     ``pred_matched`` (T, K): ``|B_pred ∩ dilate(B_gt, disk r_t)|``; ``gt_matched`` (T, K):
@@ -102,7 +103,7 @@ def boundary_match_counts(
 
 
 def boundary_f_measure(counts: BoundaryCounts) -> Tensor:
-    """F (T, K) float64 from counts, with GSCNN's empty-map rules (SPEC E2).
+    """F (T, K) float64 from counts, with GSCNN's empty-map rules (docs/method.md §5.2).
 
     The arithmetic is the reference's, in the same order (``P = m/n``, ``2·P·R/(P+R)`` in float64),
     so equal counts give bit-identical F.
@@ -136,7 +137,7 @@ def boundary_fscores(
 
 @dataclass(frozen=True)
 class BoundaryFScores:
-    """Boundary F per threshold: mean over (image, class) pairs and per class (SPEC E2).
+    """Boundary F per threshold: mean over (image, class) pairs and per class (docs/method.md §5.2).
 
     ``present_mean``/``present_per_class``: the same over the pairs where at least one of the two
     boundary maps is non-empty (NaN where there is none); ``empty_pair_share`` per class: the
@@ -183,8 +184,8 @@ class BoundaryFScore:
     """Accumulator of GSCNN boundary F-scores: per-threshold per-class F sums and image counts.
 
     ``f_sums`` (T, K) float64 and ``image_counts`` (K,) int64 add across batches (:meth:`update`),
-    accumulators (:meth:`merge`) and DDP processes (:meth:`reduce_`) (SPEC E3). Every image counts
-    for every class, as in GSCNN (a class absent from both maps scores F = 1).
+    accumulators (:meth:`merge`) and DDP processes (:meth:`reduce_`) (docs/method.md §5.3). Every
+    image counts for every class, as in GSCNN (a class absent from both maps scores F = 1).
 
     Beside them, for reading that convention: ``present_f_sums`` (T, K) float64 and
     ``present_counts`` (K,) int64 over the pairs where at least one boundary map is non-empty,
@@ -259,7 +260,8 @@ class BoundaryFScore:
             state += as_state_tensor(other_state, like=state)
 
     def reduce_(self) -> None:
-        """Sum state over DDP processes in place (no-op outside ``torch.distributed``, SPEC H5)."""
+        """Sum state over DDP processes in place (no-op outside ``torch.distributed``;
+        docs/method.md §8.5)."""
         for state in self._state():
             all_reduce_sum_(state)
 

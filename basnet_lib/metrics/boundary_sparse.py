@@ -1,4 +1,4 @@
-"""Exact boundary matching on the CPU from sparse boundary pixels (numpy; SPEC E2).
+"""Exact boundary matching on the CPU from sparse boundary pixels (numpy; docs/method.md §5.2).
 
 The literal algorithm dilates 2 × 19 boundary maps per threshold. Here every boundary pixel of
 every class is listed once, as a sorted int64 key ``(class, row, column)``, and for each boundary
@@ -28,7 +28,7 @@ def class_label_maps(
 ) -> tuple[np.ndarray, np.ndarray]:
     """uint8 maps whose value at each pixel is the one class mask containing it, or ``NO_CLASS``.
 
-    SPEC E2 sets both masks ``pred==c`` and ``gt==c`` to 0 where gt is ``ignore_index``, so pred
+    docs/method.md §5.2 sets both masks ``pred==c`` and ``gt==c`` to 0 where gt is ``ignore_index``, so pred
     pixels under ignored ground truth belong to no class mask.
     """
     if pred.shape != gt.shape or pred.ndim != 2:
@@ -46,7 +46,7 @@ def class_label_maps(
 def class_boundary_pixels(classes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(class, row, column)`` of each pixel of ``B(classes == c)`` for every class ``c``.
 
-    SPEC E2: a pixel is on the boundary of mask ``m`` when ``m`` differs between it and its east,
+    docs/method.md §5.2: a pixel is on the boundary of mask ``m`` when ``m`` differs between it and its east,
     south or south-east neighbour; neighbours outside the image count as equal. With ``L`` the
     class map, pixel ``p`` is on the boundary of class ``c`` exactly when some neighbour ``q`` has
     ``L[q] != L[p]`` and ``c`` is ``L[p]`` or such an ``L[q]``. Each (class, pixel) pair is listed

@@ -3,7 +3,7 @@
 Class names and the trainId → labelId table come from ``cityscapesscripts.helpers.labels`` (never a
 hand-written table). :func:`evaluate_with_cityscapesscripts` runs the official
 ``evalPixelLevelSemanticLabeling`` on label PNGs: the tests and the benchmark compare our mIoU with it
-(SPEC E1).
+(docs/method.md §5.1).
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ def cityscapes_class_names(num_classes: int = NUM_CLASSES) -> tuple[str, ...]:
 
 
 def train_ids_to_label_ids(train_ids: np.ndarray) -> np.ndarray:
-    """Map a uint8/int trainId map to Cityscapes labelIds (255 → ``unlabeled``), for the server (SPEC F3)."""
+    """Map a uint8/int trainId map to Cityscapes labelIds (255 → ``unlabeled``), for the server
+    (docs/method.md §6.3)."""
     if train_ids.min(initial=0) < 0 or train_ids.max(initial=0) > 255:
         raise ValueError("trainIds must lie in 0..255")
     return _TRAIN_ID_TO_LABEL_ID_LUT[train_ids.astype(np.intp)]

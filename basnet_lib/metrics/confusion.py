@@ -1,4 +1,4 @@
-"""mIoU as a confusion-matrix accumulator (SPEC E1, E3): counts first, scores second."""
+"""mIoU as a confusion-matrix accumulator (docs/method.md §5.1, §5.3): counts first, scores second."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ class SegmentationScores:
 
 
 class ConfusionMatrix:
-    """Pixel counts ``counts[gt, pred]`` over trainIds ``0..num_classes-1`` (SPEC E1).
+    """Pixel counts ``counts[gt, pred]`` over trainIds ``0..num_classes-1`` (docs/method.md §5.1).
 
     Pixels whose ground truth is ``ignore_index`` are not counted. A prediction outside
     ``0..num_classes-1`` (anywhere, ignored pixels included) is an error (a model's argmax never produces one; a silently dropped or
@@ -90,11 +90,13 @@ class ConfusionMatrix:
         self.counts += as_state_tensor(other.counts, like=self.counts)
 
     def reduce_(self) -> None:
-        """Sum ``counts`` over DDP processes in place (no-op outside ``torch.distributed``, SPEC H5)."""
+        """Sum ``counts`` over DDP processes in place (no-op outside ``torch.distributed``;
+        docs/method.md §8.5)."""
         all_reduce_sum_(self.counts)
 
     def scores(self) -> SegmentationScores:
-        """IoU_c = TP/(TP+FP+FN); mIoU = mean over classes with a non-zero denominator (SPEC E1)."""
+        """IoU_c = TP/(TP+FP+FN); mIoU = mean over classes with a non-zero denominator
+        (docs/method.md §5.1)."""
         iou = intersection_over_union(self.counts)
         present = ~torch.isnan(iou)
         mean_iou = float(iou[present].mean()) if bool(present.any()) else float("nan")

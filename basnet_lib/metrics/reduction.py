@@ -1,4 +1,5 @@
-"""Merging metric state (SPEC E3); summing over processes is :func:`basnet_lib.distributed.all_reduce_sum_`."""
+"""Merging metric state (docs/method.md §5.3); summing over processes is
+:func:`basnet_lib.distributed.all_reduce_sum_`."""
 
 from __future__ import annotations
 

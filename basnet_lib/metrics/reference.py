@@ -1,4 +1,4 @@
-"""The literal boundary F-score of SPEC E2 (GSCNN's ``db_eval_boundary``), slow on purpose.
+"""The literal boundary F-score of docs/method.md §5.2 (GSCNN's ``db_eval_boundary``), slow on purpose.
 
 Written straight from the definition with scikit-image's ``binary_dilation`` and ``disk``: two
 masks, two boundary maps and two dilations per class and radius. It exists to check the fast
@@ -19,7 +19,8 @@ def reference_radius(threshold: float, *, height: int, width: int) -> int:
 
 
 def disk_footprint(radius: int) -> np.ndarray:
-    """scikit-image's ``disk(radius)`` as bool; SPEC E2 needs ``{dx²+dy² <= r²}`` (a test checks)."""
+    """scikit-image's ``disk(radius)`` as bool; docs/method.md §5.2 needs ``{dx²+dy² <= r²}``
+    (a test checks)."""
     from skimage.morphology import disk
 
     return disk(radius).astype(bool)
@@ -81,7 +82,7 @@ def reference_boundary_fscores(
     num_classes: int = 19,
     ignore_index: int = 255,
 ) -> np.ndarray:
-    """F (T, K) float64 of one image for explicit radii, literally as SPEC E2 states it."""
+    """F (T, K) float64 of one image for explicit radii, literally as docs/method.md §5.2 states it."""
     ignored = gt == ignore_index
     scores = np.zeros((len(radii), num_classes))
     for class_id in range(num_classes):

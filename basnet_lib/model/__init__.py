@@ -1,4 +1,4 @@
-"""BASNet model (SPEC A): config, blocks, and the builder."""
+"""BASNet model (docs/method.md §1): config, blocks, and the builder."""
 
 from basnet_lib.model.aggregation import AggregationModule
 from basnet_lib.model.aspp import ASPP, DeepLabV3Head

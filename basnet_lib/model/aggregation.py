@@ -1,4 +1,7 @@
-"""Aggregation Module (AM) merging both branches into two symmetrical outputs (§3.4, Fig. 5, SPEC A8)."""
+"""Aggregation Module (AM) merging both branches into two symmetrical outputs.
+
+Paper §3.4 and Fig. 5; docs/method.md §1.8.
+"""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Atrous 3×3 convolution whose weight gradient skips the taps that fall into zero padding.
 
-The ASPPs (SPEC A2, A8) dilate 3×3 kernels by up to 36 on 1/8-resolution features: at a 480×480
-training crop that is a 60×60 map, where most of a rate-36 kernel's taps read zero padding.
+The ASPPs (docs/method.md §1.2, §1.8) dilate 3×3 kernels by up to 36 on 1/8-resolution features: at a
+480×480 training crop that is a 60×60 map, where most of a rate-36 kernel's taps read zero padding.
 oneDNN's forward and input-gradient kernels skip those taps, but its weight gradient does not, so
 at large rates it does several times the useful work. :func:`atrous_conv2d` computes the weight
 gradient as one matrix product per tap over the positions where that tap reads the input, in

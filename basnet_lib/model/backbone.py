@@ -1,6 +1,6 @@
-"""Dilated ResNet backbone with the four taps BASNet reads (SPEC A1).
+"""Dilated ResNet backbone with the four taps BASNet reads (docs/method.md §1.1).
 
-Output stride 8 ("holding-resolution", §3.1): ``layer3`` dilation 2 and ``layer4`` dilation 4, no
+Output stride 8 ("holding-resolution", paper §3.1): ``layer3`` dilation 2 and ``layer4`` dilation 4, no
 stride in either, exactly as torchvision's DeepLabV3 builds ResNet-50/101 with
 ``replace_stride_with_dilation=[False, True, True]``. torchvision refuses dilation for the
 BasicBlock of ResNet-18/34, so for those the strides and dilations are set after construction
@@ -28,7 +28,7 @@ from torchvision.models import (
 from torchvision.models._utils import IntermediateLayerGetter
 from torchvision.models.resnet import BasicBlock
 
-# The four backbones of SPEC A1 with their torchvision constructors and ImageNet weights.
+# The four backbones of docs/method.md §1.1 with their torchvision constructors and ImageNet weights.
 _RESNETS = {
     "resnet18": (resnet18, ResNet18_Weights.IMAGENET1K_V1),
     "resnet34": (resnet34, ResNet34_Weights.IMAGENET1K_V1),
@@ -36,7 +36,7 @@ _RESNETS = {
     "resnet101": (resnet101, ResNet101_Weights.IMAGENET1K_V1),
 }
 
-# Taps (SPEC A1): stage1 = layer1 (1/4), stage2 = layer2 (1/8), stage3 = layer3 (1/8),
+# Taps (docs/method.md §1.1): stage1 = layer1 (1/4), stage2 = layer2 (1/8), stage3 = layer3 (1/8),
 # stage4 = layer4 (1/8, fed to the ASPP that makes the "top" feature).
 TAP_LAYERS = {"layer1": "stage1", "layer2": "stage2", "layer3": "stage3", "layer4": "stage4"}
 

@@ -1,4 +1,4 @@
-"""The BASNet model: backbone, two branches, aggregation module; every Table 1 row (SPEC A10)."""
+"""The BASNet model: backbone, two branches, aggregation module; every Table 1 row (docs/method.md §1.10)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ class BASNet(nn.Module):
       ``boundary_branch`` for ``ssb_bdb``/``full``; ``aggregation`` (``full``) or the 1×1
       ``semantic_classifier``/``boundary_classifier`` make the outputs (×4 upsampling).
 
-    ``forward(image, gradient_map)`` returns a dict (SPEC A12): ``"out"`` (N, K, H, W) logits,
+    ``forward(image, gradient_map)`` returns a dict (docs/method.md §1.12): ``"out"`` (N, K, H, W) logits,
     ``"boundary"`` (N, 1, H, W) logits when there is a boundary branch, ``"sab_probes"`` (3 ×
     (N, 1, H, W) logits) when probes are on. ``gradient_map`` is ``G`` (N, 4, H, W) from
     :func:`basnet_lib.gradient_map.image_gradient_map`; only variants with a boundary branch read it.
@@ -97,7 +97,7 @@ class BASNet(nn.Module):
 
 
 def build_basnet(*, config: ModelConfig) -> BASNet:
-    """Assemble the BASNet of ``config`` (SPEC A1–A12)."""
+    """Assemble the BASNet of ``config`` (docs/method.md §1.1–1.12)."""
     backbone = build_backbone(
         name=config.backbone, pretrained=config.pretrained_backbone, weights_path=config.backbone_weights
     )

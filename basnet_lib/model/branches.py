@@ -1,4 +1,7 @@
-"""The two symmetrical decoder branches: SSB of GABs and BDB of SABs (§3.2–3.3, SPEC A4)."""
+"""The two symmetrical decoder branches: SSB of GABs and BDB of SABs .
+
+Paper §3.2–3.3; docs/method.md §1.4.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from basnet_lib.model.spatial_attention import SpatialAttentionBlock
 
 
 class SemanticSegmentationBranch(nn.Module):
-    """Three GABs, coarse to fine (SPEC A4); returns ``F_ssb`` with ``C`` channels at 1/4.
+    """Three GABs, coarse to fine (docs/method.md §1.4); returns ``F_ssb`` with ``C`` channels at 1/4.
 
     block1(stage3, top) → block2(stage2, block1) → block3(stage1, block2); only block3 upsamples.
     """
@@ -29,9 +32,9 @@ class SemanticSegmentationBranch(nn.Module):
 
 
 class BoundaryDetectionBranch(nn.Module):
-    """Three SABs in the same order as the SSB (SPEC A4); returns every SAB output.
+    """Three SABs in the same order as the SSB (docs/method.md §1.4); returns every SAB output.
 
-    The last output is ``F_bdb``; all three feed the optional Fig. 4 probes (SPEC A11).
+    The last output is ``F_bdb``; all three feed the optional Fig. 4 probes (docs/method.md §1.11).
     """
 
     def __init__(self, width: int) -> None:

@@ -1,4 +1,4 @@
-"""``ModelConfig``: every architectural choice of one BASNet model (SPEC A).
+"""``ModelConfig``: every architectural choice of one BASNet model (docs/method.md §1).
 
 The fields are exactly the model parameters of the notebooks; the config is saved as JSON beside
 every result (see :mod:`basnet_lib.engine.config_io`).
@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# SPEC A10: the four Table 1 rows, coarse to complete.
+# docs/method.md §1.10: the four Table 1 rows, coarse to complete.
 VARIANTS = ("baseline", "ssb", "ssb_bdb", "full")
-# SPEC A1: torchvision ResNets; resnet101 is the paper's.
+# docs/method.md §1.1: torchvision ResNets; resnet101 is the paper's.
 BACKBONES = ("resnet18", "resnet34", "resnet50", "resnet101")
 
 
@@ -19,15 +19,16 @@ class ModelConfig:
     """One BASNet model.
 
     Attributes:
-        variant: Table 1 row (SPEC A10): ``baseline`` (ResNet+ASPP, i.e. torchvision's DeepLabV3),
-            ``ssb`` (+ semantic segmentation branch), ``ssb_bdb`` (+ boundary detection branch),
+        variant: Table 1 row (docs/method.md §1.10): ``baseline`` (ResNet+ASPP, i.e. torchvision's
+            DeepLabV3), ``ssb`` (+ semantic segmentation branch), ``ssb_bdb`` (+ boundary detection branch),
             ``full`` (+ aggregation module).
         backbone: ``resnet18`` | ``resnet34`` | ``resnet50`` | ``resnet101``, dilated to output stride 8.
         num_classes: segmentation classes (19 Cityscapes train ids).
-        width: decoder width ``C`` of both branches (SPEC A3); a multiple of 8 because the
-            aggregation module uses ``C/4`` and ``C/8`` channels (SPEC A8).
-        aspp_channels: output channels of the backbone's ASPP (SPEC A2); 256 in DeepLabV3.
-        sab_probes: add the detached Fig. 4 probe heads on each SAB (SPEC A11); needs a boundary branch.
+        width: decoder width ``C`` of both branches (docs/method.md §1.3); a multiple of 8 because the
+            aggregation module uses ``C/4`` and ``C/8`` channels (docs/method.md §1.8).
+        aspp_channels: output channels of the backbone's ASPP (docs/method.md §1.2); 256 in DeepLabV3.
+        sab_probes: add the detached Fig. 4 probe heads on each SAB (docs/method.md §1.11); needs a
+            boundary branch.
         pretrained_backbone: start the ResNet from ImageNet weights, read from ``backbone_weights``
             or from torchvision's cache (``$TORCH_HOME``); torchvision's hash-checked download fills
             the cache once, unless ``BASNET_OFFLINE=1`` (``basnet train --offline``) forbids it.
@@ -55,7 +56,7 @@ class ModelConfig:
         if self.width % 8:
             raise ValueError(
                 f"ModelConfig.width={self.width} must be divisible by 8: the aggregation module "
-                "uses width/4 and width/8 channels (SPEC A8)"
+                "uses width/4 and width/8 channels (docs/method.md §1.8)"
             )
         _require_int("aspp_channels", self.aspp_channels, minimum=1)
         if self.sab_probes and not self.has_boundary_branch:
@@ -80,7 +81,7 @@ class ModelConfig:
 
     @property
     def needs_gradient_map(self) -> bool:
-        """Whether ``forward`` needs the 4-channel image-gradient map ``G`` (SPEC A6/A7)."""
+        """Whether ``forward`` needs the 4-channel image-gradient map ``G`` (docs/method.md §1.6, §1.7)."""
         return self.has_boundary_branch
 
 

@@ -95,7 +95,7 @@ def conv_of_concatenation(conv: nn.Conv2d, parts: Sequence[Tensor]) -> Tensor:
     Same function of the same weight (its input-channel slices), so modules, parameters and
     checkpoints do not change; the sum is reassociated, so values differ by float rounding only
     (about 1e-6 relative, tested). Why: oneDNN's backward over the SAB's 2C + 4 concatenated
-    channels (SPEC A6) ran slower than over the C, C and 4 channels of the parts separately.
+    channels (docs/method.md §1.6) ran slower than over the C, C and 4 channels of the parts separately.
     Without gradients the single convolution is the faster one, so it is kept there.
     """
     if not (torch.is_grad_enabled() and (conv.weight.requires_grad or any(p.requires_grad for p in parts))):

@@ -1,4 +1,7 @@
-"""Global Attention Block (GAB) of the semantic segmentation branch (§3.2, Fig. 2, SPEC A5)."""
+"""Global Attention Block (GAB) of the semantic segmentation branch.
+
+Paper §3.2 and Fig. 2; docs/method.md §1.5.
+"""
 
 from __future__ import annotations
 
@@ -14,13 +17,14 @@ class GlobalAttentionBlock(nn.Module):
     - spatial attention ``S = sigmoid(conv1x1_{C→1}(F_l))`` locates objects from low-level detail;
     - channel attention ``A = sigmoid(conv1x1_{2C→C}([GAP(F_l), GAP(F_h)]))`` weighs channels by
       both stages. The paper's text says the 1×1 conv compresses "to 1" yet names the result
-      ``C ∈ R^{C×1×1}``; SPEC A5 takes the ``C`` output channels, which a per-channel weighting needs.
+      ``C ∈ R^{C×1×1}``; docs/method.md §1.5 takes the ``C`` output channels, which a per-channel
+      weighting needs.
     """
 
     def __init__(self, channels: int, *, upsample: bool) -> None:
         super().__init__()
         self.red_line = RedLine(channels, upsample=upsample)
-        # Attention logits are plain convs with bias (SPEC A9).
+        # Attention logits are plain convs with bias (docs/method.md §1.9).
         self.spatial_attention = nn.Conv2d(channels, 1, 1)
         self.channel_attention = nn.Conv2d(2 * channels, channels, 1)
         self.high_projection = conv_bn_relu(channels, channels, 1)

@@ -11,7 +11,8 @@ from torchvision.ops import Conv2dNormActivation
 
 
 def conv_bn_relu(in_channels: int, out_channels: int, kernel_size: int) -> Conv2dNormActivation:
-    """Feature-producing conv (SPEC A9): conv (no bias) → BatchNorm → ReLU, 'same' padding."""
+    """Feature-producing conv (docs/method.md §1.9): conv (no bias) → BatchNorm → ReLU, 'same'
+    padding."""
     return Conv2dNormActivation(in_channels, out_channels, kernel_size=kernel_size)
 
 
@@ -31,7 +32,7 @@ class ConvOfConcatenation(nn.Sequential):
     """``conv([a, b, …])``: conv → BatchNorm → ReLU over the channel concatenation of its inputs.
 
     Takes the parts as a list, so the concatenation is the module's own step (the SAB's
-    ``conv3x3([F_l, red_line(F_h), G])``, SPEC A6). Children ``0``/``1``/``2`` as in
+    ``conv3x3([F_l, red_line(F_h), G])``, docs/method.md §1.6). Children ``0``/``1``/``2`` as in
     :func:`conv_bn_relu`, so parameter names are those of a conv-BN-ReLU.
     """
 
@@ -50,7 +51,7 @@ class ConvOfConcatenation(nn.Sequential):
 class BroadcastToMap(nn.Module):
     """A pooled ``(N, C, 1, 1)`` vector repeated over a feature map's H×W.
 
-    The bilinear upsampling of a 1×1 map to H×W (the AM's global context, §3.4), written as the
+    The bilinear upsampling of a 1×1 map to H×W (the AM's global context, paper §3.4), written as the
     broadcast it is.
     """
 
@@ -59,11 +60,12 @@ class BroadcastToMap(nn.Module):
 
 
 class RedLine(nn.Module):
-    """The red line of Figs. 2–3 (SPEC A4).
+    """The red line of Figs. 2–3 (docs/method.md §1.4).
 
     In the third block of each branch (``F_l`` from stage1) it is a 3×3 transposed conv with stride 2
-    (followed by BN-ReLU, SPEC A9) that brings ``F_h`` to ``F_l``'s size; elsewhere it passes ``F_h``
-    through. The exact output size is requested from the transposed conv, so odd input sizes work.
+    (followed by BN-ReLU, docs/method.md §1.9) that brings ``F_h`` to ``F_l``'s size; elsewhere it
+    passes ``F_h`` through. The exact output size is requested from the transposed conv, so odd input
+    sizes work.
     """
 
     def __init__(self, channels: int, *, upsample: bool) -> None:
@@ -92,10 +94,10 @@ class BranchInputs(NamedTuple):
 
 
 class LateralProjections(nn.Module):
-    """1×1 conv-BN-ReLU from each tap to the decoder width ``C`` (SPEC A3).
+    """1×1 conv-BN-ReLU from each tap to the decoder width ``C`` (docs/method.md §1.3).
 
-    Computed once and read by both branches: SPEC A3 asks for one width everywhere and says nothing
-    of per-branch projections, so sharing them keeps every operation of the figures at half the cost.
+    Computed once and read by both branches (docs/method.md §1.3): with one width everywhere,
+    sharing them keeps every operation of the figures at half the cost.
     """
 
     def __init__(self, in_channels: dict[str, int], *, width: int) -> None:

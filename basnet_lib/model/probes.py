@@ -1,4 +1,7 @@
-"""Fig. 4 probes: what each SAB stage knows about boundaries (§3.3 last paragraph, SPEC A11)."""
+"""Fig. 4 probes: what each SAB stage knows about boundaries .
+
+Paper §3.3, last paragraph; docs/method.md §1.11.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Spatial Attention Block (SAB) of the boundary detection branch (§3.3, Fig. 3, SPEC A6)."""
+"""Spatial Attention Block (SAB) of the boundary detection branch.
+
+Paper §3.3 and Fig. 3; docs/method.md §1.6.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from torch import Tensor, nn
 from basnet_lib.gradient_map import resize_gradient_map
 from basnet_lib.model.layers import ConvOfConcatenation, RedLine, conv_bn_relu
 
-GRADIENT_MAP_CHANNELS = 4  # SPEC A7: normalized RGB + Canny
+GRADIENT_MAP_CHANNELS = 4  # docs/method.md §1.7: normalized RGB + Canny
 
 
 class SpatialAttentionBlock(nn.Module):
@@ -16,8 +19,9 @@ class SpatialAttentionBlock(nn.Module):
 
     ``S = sigmoid(conv1x1_{C→1}(F_l))`` enhances boundary pixels; the image-gradient map ``G``
     (resized to ``F_l``) helps suppress non-boundary responses. With one width ``C`` the
-    concatenation has ``2C + 4`` channels (the paper's "3C + 4" counts ``F_h`` as 2C, SPEC A3).
-    The final addition uses the projected ``F_h`` "as same as GAB" (§3.3, last paragraph).
+    concatenation has ``2C + 4`` channels (the paper's "3C + 4" counts ``F_h`` as 2C,
+    docs/method.md §1.3).
+    The final addition uses the projected ``F_h`` "as same as GAB" (paper §3.3, last paragraph).
     """
 
     def __init__(self, channels: int, *, upsample: bool) -> None:

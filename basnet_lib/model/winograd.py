@@ -1,6 +1,6 @@
 """3×3 convolutions by Winograd's minimal filtering (NNPACK) for CPU inference on large maps.
 
-The SAB's fusion conv (SPEC A6: 3×3 over ``2C + 4`` channels at 1/8 and 1/4 resolution) is the
+The SAB's fusion conv (docs/method.md §1.6: 3×3 over ``2C + 4`` channels at 1/8 and 1/4 resolution) is the
 largest block of work the decoder adds to DeepLabV3. oneDNN computes it directly, already near
 the machine's practical peak. PyTorch also ships NNPACK, whose inference convolution for 3×3
 kernels uses Winograd's F(6×6, 3×3) transform and needs ~4× fewer multiplications, which pays

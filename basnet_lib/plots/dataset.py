@@ -18,10 +18,10 @@ from basnet_lib.gradient_map import canny_edges
 
 
 def draw_samples_figure(root: str | Path, out: str | Path, *, split: str = "val", count: int = 4) -> Path:
-    """Save a ``count``-row PNG of the first samples of ``split`` (evaluation input, SPEC B5).
+    """Save a ``count``-row PNG of the first samples of ``split`` (evaluation input, docs/method.md §2.5).
 
-    Columns: image, trainId labels in Cityscapes colours (ignore black), edge target (SPEC B4),
-    Canny map (SPEC A7). Rows are spread evenly over the split. The figure is sized and saved at
+    Columns: image, trainId labels in Cityscapes colours (ignore black), edge target (docs/method.md §2.4),
+    Canny map (docs/method.md §1.7). Rows are spread evenly over the split. The figure is sized and saved at
     a resolution that keeps the file small (about 100 dpi, 12 inches wide).
     """
     dataset = CityscapesSegmentation(root, split, transform=EvalTransform())
@@ -40,7 +40,7 @@ def draw_samples_figure(root: str | Path, out: str | Path, *, split: str = "val"
             axis.set_xticks([])
             axis.set_yticks([])
             if row == 0:
-                axis.set_title(("image", "labels (trainIds)", "edge target (B4)", "Canny (A7)")[column])
+                axis.set_title(("image", "labels (trainIds)", "edge target", "Canny edges")[column])
         axes[row, 0].set_ylabel(dataset.samples[int(index)].name, fontsize=7)
     figure.tight_layout()
     out = Path(out)

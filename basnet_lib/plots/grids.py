@@ -1,9 +1,11 @@
-"""Figs. 4, 6 and 7 as image grids (SPEC F4): one row per val image, input and ground truth first.
+"""Figs. 4, 6 and 7 as image grids (docs/method.md §6.4): one row per val image, input and ground
+truth first.
 
 What they show comes in as :class:`ValSamples` and one :class:`VariantPrediction` per variant
 (assembled from trained runs by :mod:`basnet_lib.reproduction.predictions`).
 
-- Fig. 4: SAB-probe boundary maps of the three stages (§3.3 last paragraph, SPEC A11);
+- Fig. 4: SAB-probe boundary maps of the three stages (paper §3.3 last paragraph,
+  docs/method.md §1.11);
 - Fig. 6: segmentation of each Table 1 variant;
 - Fig. 7: boundary of each variant (the head's sigmoid, or the boundary of the predicted
   segmentation for variants without a boundary head, marked "seg. boundary").
@@ -28,7 +30,7 @@ PANEL_INCHES = 2.4
 @dataclass(frozen=True)
 class ValSamples:
     """The val images the figures show: uint8 RGB (N, H, W, 3), trainIds (N, H, W), edge target
-    (N, H, W) of SPEC B4, and their names."""
+    (N, H, W) of docs/method.md §2.4, and their names."""
 
     images: np.ndarray
     labels: np.ndarray
@@ -57,9 +59,9 @@ def figure4_probes(samples: ValSamples, prediction: VariantPrediction) -> Figure
     """Input, ground-truth edges, and the boundary map of SAB probe 1, 2, 3 (Fig. 4)."""
     if prediction.probes is None:
         raise ValueError(
-            f"run {prediction.run_name} has no SAB probes (SPEC A11: ssb_bdb or full with probes)"
+            f"run {prediction.run_name} has no SAB probes (docs/method.md §1.11: ssb_bdb or full with probes)"
         )
-    titles = ["input", "ground truth (B4)"] + [
+    titles = ["input", "ground-truth edges"] + [
         f"+ SAB {stage + 1}" for stage in range(len(prediction.probes))
     ]
     figure, axes = _grid(samples, columns=len(titles))
@@ -88,8 +90,8 @@ def figure6_segmentation(samples: ValSamples, predictions: dict[str, VariantPred
 
 
 def figure7_boundaries(samples: ValSamples, predictions: dict[str, VariantPrediction]) -> Figure:
-    """Input, ground-truth edges, and each variant's boundary (Fig. 7, SPEC F4)."""
-    titles = ["input", "ground truth (B4)"] + [
+    """Input, ground-truth edges, and each variant's boundary (Fig. 7, docs/method.md §6.4)."""
+    titles = ["input", "ground-truth edges"] + [
         _boundary_title(prediction) for prediction in predictions.values()
     ]
     figure, axes = _grid(samples, columns=len(titles))

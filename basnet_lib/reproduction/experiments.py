@@ -2,7 +2,7 @@
 
 Every notebook derives its runs from the same function, :func:`planned_run`, so the training
 notebook (``02``), the Table 1 notebook (``03``) that launches it, and the Table 3 and figure
-notebooks (``04``, ``05``) that read the results agree on every run directory (SPEC F6):
+notebooks (``04``, ``05``) that read the results agree on every run directory (docs/method.md §6.6):
 ``{results_root}/runs/{preset}/{variant}-{backbone}-seed{seed}/``.
 """
 
@@ -69,7 +69,7 @@ def planned_runs(
     iterations: int = 0,
     results_root: str | Path = "results",
 ) -> list[RunConfig]:
-    """Every run of the grid, backbone-major then variant (Table 1 order, SPEC A10) then seed.
+    """Every run of the grid, backbone-major then variant (Table 1 order, docs/method.md §1.10) then seed.
 
     An empty ``backbones`` (or ``""`` in it) means the preset's backbone.
     """
@@ -121,7 +121,7 @@ def ensure_runs(
     """Train every unfinished run of ``runs`` through ``02_training.ipynb``, then load them all.
 
     ``parallel`` runs at a time (0: :func:`parallel_runs`), each a papermill process; one line per
-    finished run (SPEC H4: no progress bars in batch runs). A failed run stops the others and
+    finished run (docs/method.md §8.4: no progress bars in batch runs). A failed run stops the others and
     raises with the path of its partly executed notebook and the end of its output.
     """
     todo = [run for run in runs if not is_finished(run)]

@@ -17,7 +17,7 @@ CHECKOUT = Path(__file__).resolve().parents[2]
 NOTEBOOKS_DIR = CHECKOUT / "notebooks"
 TRAINING_NOTEBOOK = "02_training.ipynb"
 PAPERMILL_LOG = "papermill.log"
-# SPEC H1: the stock kernel name; custom ones raise NoSuchKernel on clean machines.
+# docs/method.md §8.1: the stock kernel name; custom ones raise NoSuchKernel on clean machines.
 KERNEL_NAME = "python3"
 
 
@@ -48,8 +48,8 @@ def enter_project_directory() -> Path:
 
 
 def notebook_parameters(name: str) -> tuple[str, ...]:
-    """The parameter names of ``notebooks/{name}``: its cell tagged ``parameters`` (SPEC H1) is the
-    one source of what a notebook can be given."""
+    """The parameter names of ``notebooks/{name}``: its cell tagged ``parameters`` (docs/method.md §8.1)
+    is the one source of what a notebook can be given."""
     notebook = json.loads((NOTEBOOKS_DIR / name).read_text())
     cells = [cell for cell in notebook["cells"] if "parameters" in cell["metadata"].get("tags", [])]
     if len(cells) != 1:
@@ -77,8 +77,8 @@ def execute_notebook(
 ) -> float:
     """Execute ``notebooks/{name}`` with papermill into ``output_path``; return the seconds it took.
 
-    The kernel is ``python3`` (SPEC H1), started with this interpreter, and runs in the repository
-    root. A failing cell raises papermill's ``PapermillExecutionError`` with the cell's traceback;
+    The kernel is ``python3`` (docs/method.md §8.1), started with this interpreter, and runs in the
+    repository root. A failing cell raises papermill's ``PapermillExecutionError`` with the cell's traceback;
     the partly executed notebook stays at ``output_path`` for inspection.
     """
     import papermill
@@ -113,7 +113,7 @@ def training_notebook_command(
     results_root: str | Path = "results",
 ) -> list[str]:
     """The papermill command that trains ``run`` by executing ``02_training.ipynb`` into its run
-    directory (SPEC F6: every run keeps its executed notebook)."""
+    directory (docs/method.md §6.6: every run keeps its executed notebook)."""
     parameters = training_notebook_parameters(
         run, preset_name=preset_name, data_root=data_root, iterations=iterations, results_root=results_root
     )

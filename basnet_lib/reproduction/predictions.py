@@ -1,8 +1,9 @@
-"""What Figs. 4, 6 and 7 and the widgets show: trained runs' predictions on a few val images (SPEC F4).
+"""What Figs. 4, 6 and 7 and the widgets show: trained runs' predictions on a few val images
+(docs/method.md §6.4).
 
 Every variant predicts on the *same* images, through the engine's checkpoint loading and its
 :func:`~basnet_lib.engine.evaluate.predict`; a variant without a boundary head gets the boundary
-of its predicted segmentation instead (SPEC F4).
+of its predicted segmentation instead (docs/method.md §6.4).
 """
 
 from __future__ import annotations

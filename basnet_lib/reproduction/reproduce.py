@@ -153,7 +153,9 @@ def _backbone(settings: ReproductionSettings) -> str:
 
 
 def add_reproduce_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--preset", choices=PRESETS, default="cpu", help="SPEC G; cpu is the main job")
+    parser.add_argument(
+        "--preset", choices=PRESETS, default="cpu", help="docs/method.md §7; cpu is the main job"
+    )
     parser.add_argument("--data-root", default="", help="Cityscapes-layout folder (default: SynthCity)")
     parser.add_argument(
         "--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS), help="Table 1 rows"
@@ -162,7 +164,11 @@ def add_reproduce_arguments(parser: argparse.ArgumentParser) -> None:
         "--backbones", nargs="+", choices=BACKBONES, default=[], help="default: the preset's backbone"
     )
     parser.add_argument(
-        "--seeds", nargs="+", type=int, default=list(DEFAULT_SEEDS), help="one run per seed (SPEC F5)"
+        "--seeds",
+        nargs="+",
+        type=int,
+        default=list(DEFAULT_SEEDS),
+        help="one run per seed (docs/method.md §6.5)",
     )
     parser.add_argument("--iterations", type=int, default=0, help="override the preset's (0 = preset's)")
     parser.add_argument(

@@ -1,7 +1,8 @@
-"""Table 1 (mIoU per module) and Table 3 (boundary F) beside the paper's numbers (SPEC F1, F2, F5).
+"""Table 1 (mIoU per module) and Table 3 (boundary F) beside the paper's numbers (docs/method.md §6.1,
+§6.2, §6.5).
 
 Our numbers come from run directories (``metrics.json``), as percentages, mean ± std over seeds
-(SPEC F5). On SynthCity and a small backbone the paper's values are a reference, not a target:
+(docs/method.md §6.5). On SynthCity and a small backbone the paper's values are a reference, not a target:
 what we compare is the *direction* of each gain the paper claims. A gain is judged on the per-seed
 paired differences (:func:`paired_differences`) and their Student-t interval (:func:`basnet_lib.reproduction.statistics.paired_stats`),
 the one computation behind Table 1's verdicts and :mod:`basnet_lib.reproduction.claims`.
@@ -34,7 +35,7 @@ PAPER_TABLE1 = {
     "resnet50": {"baseline": 74.21, "ssb": 75.32, "ssb_bdb": 75.71, "full": 77.14},
     "resnet101": {"baseline": 75.01, "ssb": 76.94, "ssb_bdb": 77.73, "full": 79.20},
 }
-# Table 3 of the paper: Cityscapes val boundary F (%) at 3/5/9 px (thresholds of SPEC E2).
+# Table 3 of the paper: Cityscapes val boundary F (%) at 3/5/9 px (thresholds of docs/method.md §5.2).
 PAPER_TABLE3 = {
     "DeepLabV3+": (69.7, 74.7, 78.7),
     "GSCNN": (73.6, 77.6, 80.7),
@@ -226,7 +227,7 @@ def table3_markdown(frame: pd.DataFrame, *, eval_size: tuple[int, int] | None = 
             _mean_std_gain(mean, deviation, math.nan)
             for mean, deviation in zip(frame[column], std, strict=True)
         ]
-    note = "Thresholds are fractions of the image diagonal (SPEC E2): 3/5/9 px at 1024×2048"
+    note = "Thresholds are fractions of the image diagonal (docs/method.md §5.2): 3/5/9 px at 1024×2048"
     if eval_size is not None:
         radii = boundary_radii(GSCNN_THRESHOLDS, height=eval_size[0], width=eval_size[1])
         note += f", {'/'.join(str(radius) for radius in radii)} px at our {eval_size[0]}×{eval_size[1]}"

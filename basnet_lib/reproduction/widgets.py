@@ -1,5 +1,5 @@
-"""Interactive views of Figs. 4/6/7 (SPEC H3): sliders over images and SAB stages, a variant selector;
-and a view of one's own photo (an upload or a path) through a chosen run.
+"""Interactive views of Figs. 4/6/7 (docs/method.md §8.3): sliders over images and SAB stages, a
+variant selector; and a view of one's own photo (an upload or a path) through a chosen run.
 
 The figure is a bare matplotlib ``Figure`` rendered to PNG into an ``ipywidgets.Image``, so it
 redraws in place in JupyterLab without a matplotlib widget backend, and a test can build the

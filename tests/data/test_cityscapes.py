@@ -1,4 +1,5 @@
-"""SPEC B1 reader on a generated SynthCity set: samples, determinism, and every bad input."""
+"""The Cityscapes-layout reader (docs/method.md §2.1) on a generated SynthCity set: samples,
+determinism, and every bad input."""
 
 import shutil
 

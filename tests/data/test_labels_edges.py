@@ -1,4 +1,4 @@
-"""SPEC B1 label mapping and SPEC B4 edge targets on hand-made masks."""
+"""Label mapping (docs/method.md §2.1) and edge targets (§2.4) on hand-made masks."""
 
 import numpy as np
 import pytest
@@ -36,7 +36,7 @@ def _vertical_split(
 
 @pytest.mark.parametrize(("left", "right"), [(0, 1), (0, 255), (13, 255)])
 def test_edge_band_is_two_pixels_each_side_of_a_boundary(left, right):
-    # trainId 0 included (GSCNN's bug dropped it) and ignore (255) counts as a label (SPEC B4).
+    # trainId 0 included (GSCNN's bug dropped it) and ignore (255) counts as a label (docs/method.md §2.4).
     edges = edge_target(_vertical_split(left=left, right=right, at=6))
     expected_columns = [4, 5, 6, 7]  # distances 2 and 1 on the left, 1 and 2 on the right
     assert edges.dtype == np.float32

@@ -1,4 +1,5 @@
-"""SPEC B2 SynthCity: determinism, class coverage, layout, cache, CLI, figure and statistics."""
+"""SynthCity (docs/method.md §2.2): determinism, class coverage, layout, cache, CLI, figure and
+statistics."""
 
 import json
 
@@ -60,7 +61,7 @@ def test_every_train_class_appears_in_a_set_of_nineteen_images(tmp_path):
 
 
 def test_colour_edges_and_class_boundaries_disagree():
-    # SPEC B2: the image has colour edges inside classes (texture, shadows) and class boundaries
+    # docs/method.md §2.2: the image has colour edges inside classes (texture, shadows) and class boundaries
     # without strong colour edges; Canny alone must not reproduce the boundary map.
     from basnet_lib.data import edge_target
     from basnet_lib.gradient_map import canny_edges

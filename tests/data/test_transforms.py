@@ -1,4 +1,5 @@
-"""SPEC B3 joint transforms: alignment, padding, determinism (Canny/edge order: test_data_reader)."""
+"""Joint transforms (docs/method.md §2.3): alignment, padding, determinism (Canny/edge order:
+test_data_reader)."""
 
 import numpy as np
 import torch
@@ -33,7 +34,7 @@ def test_train_transform_keeps_image_and_label_aligned():
         assert valid.sum() > 100
         colours = _PALETTE[labels[valid]].astype(int)
         assert np.abs(pixels[valid] - colours).max() <= 12, f"seed {seed}"
-        # Padding: image 0 where the label is 255 (SPEC B3).
+        # Padding: image 0 where the label is 255 (docs/method.md §2.3).
         assert (pixels[labels == 255] == 0).all()
 
 

@@ -1,4 +1,4 @@
-"""SPEC D, F6, G1: training and evaluation engine on the smoke preset (CPU)."""
+"""docs/method.md §4, §6.6, §7.1: training and evaluation engine on the smoke preset (CPU)."""
 
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ def test_run_writes_every_artifact_and_is_reused(tmp_path) -> None:
     assert list(history["iteration"]) == list(range(1, run.train.iterations + 1))
     assert np.isfinite(history[["seg", "edge", "total", "lr", "images_per_second"]].to_numpy()).all()
     assert (history["edge"] > 0).all()  # ssb_bdb has a boundary output and an edge term
-    # SPEC D1 poly schedule: lr after k steps = lr0 * (1 - k/T)^0.9.
+    # Poly schedule (docs/method.md §4.1): lr after k steps = lr0 * (1 - k/T)^0.9.
     expected_lr = run.train.learning_rate * (1 - history["iteration"] / run.train.iterations) ** 0.9
     np.testing.assert_allclose(history["lr"], expected_lr, rtol=1e-6, atol=1e-12)
     again = train(run, progress=False)

@@ -1,4 +1,4 @@
-"""SPEC E2/E3: the fast boundary F-score equals the literal skimage reference exactly."""
+"""docs/method.md §5.2, §5.3: the fast boundary F-score equals the literal skimage reference exactly."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SPEC E1/E3: the confusion-matrix mIoU equals cityscapesscripts' evaluation and adds up."""
+"""docs/method.md §5.1, §5.3: the confusion-matrix mIoU equals cityscapesscripts' evaluation and adds up."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""SPEC E3/H5: metric counts summed over two gloo processes equal one process over all images."""
+"""Metric counts summed over two gloo processes equal one process over all images
+(docs/method.md §5.3, §8.5)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SPEC A1–A12: every Table 1 variant × backbone builds, runs and trains on a tiny CPU input."""
+"""Every Table 1 variant × backbone builds, runs and trains on a tiny CPU input (docs/method.md §1)."""
 
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ def test_resnet101_full_with_probes(tiny_batch) -> None:
 @pytest.mark.parametrize("backbone", ["resnet18", "resnet34", "resnet50"])
 @pytest.mark.parametrize("size", [(64, 128), (70, 90)])
 def test_tap_and_branch_shapes(backbone: str, size: tuple[int, int]) -> None:
-    """SPEC A1: stage1 1/4, stage2..top 1/8 (output stride 8); SPEC A4: branches C at 1/4."""
+    """stage1 1/4, stage2..top 1/8 (output stride 8, docs/method.md §1.1); branches C at 1/4 (§1.4)."""
     width = 24  # any multiple of 8
     model = build_basnet(config=ModelConfig(variant="full", backbone=backbone, width=width, aspp_channels=48))
     model.eval()
@@ -82,7 +82,7 @@ def test_tap_and_branch_shapes(backbone: str, size: tuple[int, int]) -> None:
         semantic = model.semantic_branch(inputs)
         sab_outputs = model.boundary_branch(inputs, gradient_map)
     assert semantic.shape == (1, width, *quarter)
-    # block1 and block2 stay at 1/8; only block3's red line upsamples (SPEC A4).
+    # block1 and block2 stay at 1/8; only block3's red line upsamples (docs/method.md §1.4).
     assert [tuple(t.shape[-2:]) for t in sab_outputs] == [tuple(eighth), tuple(eighth), tuple(quarter)]
 
 
@@ -99,7 +99,8 @@ def test_dilated_basic_blocks_keep_resolution_and_dilate() -> None:
     [("resnet50", deeplabv3_resnet50), ("resnet101", deeplabv3_resnet101)],
 )
 def test_baseline_is_torchvision_deeplabv3(backbone: str, torchvision_builder) -> None:
-    """SPEC A10: same parameter count, and torchvision's weights load 1:1 and give the same logits."""
+    """Same parameter count, and torchvision's weights load 1:1 and give the same logits
+    (docs/method.md §1.10)."""
     ours = build_basnet(config=ModelConfig(variant="baseline", backbone=backbone, num_classes=19)).eval()
     reference = torchvision_builder(
         weights=None, weights_backbone=None, num_classes=19, aux_loss=False
@@ -116,7 +117,7 @@ def test_baseline_is_torchvision_deeplabv3(backbone: str, torchvision_builder) -
 
 
 def test_probes_learn_without_touching_the_model(tiny_batch) -> None:
-    """SPEC A11: the probe loss reaches only the probe weights."""
+    """docs/method.md §1.11: the probe loss reaches only the probe weights."""
     image, gradient_map = tiny_batch
     model = build_basnet(
         config=ModelConfig(variant="ssb_bdb", backbone="resnet18", width=16, sab_probes=True)

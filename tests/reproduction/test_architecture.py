@@ -20,7 +20,8 @@ def test_architecture_baseline_equals_torchvision_deeplabv3() -> None:
     table = architecture_table(configs, image_size=(256, 512))
     totals = pivot_components(table, value="GFLOPs")["total"].droplevel(["backbone", "width"])
     params = pivot_components(table, value="params_M")["total"].droplevel(["backbone", "width"])
-    assert totals["BASNet baseline"] == pytest.approx(totals["torchvision DeepLabV3"])  # SPEC A10
+    # The baseline is torchvision's DeepLabV3 (docs/method.md §1.10).
+    assert totals["BASNet baseline"] == pytest.approx(totals["torchvision DeepLabV3"])
     assert params["BASNet baseline"] == pytest.approx(params["torchvision DeepLabV3"])
     assert totals["BASNet full"] > totals["BASNet baseline"] > 0
 
@@ -29,7 +30,7 @@ def test_block_shapes_follow_the_branches() -> None:
     model = build_basnet(config=ModelConfig(variant="full", backbone="resnet18", width=16, aspp_channels=32))
     gradient_map = image_gradient_map(torch.randint(0, 256, (1, 3, 64, 128), dtype=torch.uint8))
     shapes = block_shapes(model, gradient_map[:, :3], gradient_map).set_index("block")
-    assert shapes.at["semantic_branch.block1", "output"] == "1×16×8×16"  # 1/8 (SPEC A4)
+    assert shapes.at["semantic_branch.block1", "output"] == "1×16×8×16"  # 1/8 (docs/method.md §1.4)
     assert shapes.at["boundary_branch.block3", "output"] == "1×16×16×32"  # 1/4
     assert shapes.at["output", "output"].startswith("out: 1×19×64×128; boundary: 1×1×64×128")
 

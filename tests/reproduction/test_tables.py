@@ -1,4 +1,5 @@
-"""Table 1 / Table 3 logic on hand-made metrics (SPEC F1, F2, F5); the claims: test_claims.py."""
+"""Table 1 / Table 3 logic on hand-made metrics (docs/method.md §6.1, §6.2, §6.5); the claims:
+test_claims.py."""
 
 from __future__ import annotations
 

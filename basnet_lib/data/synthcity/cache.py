@@ -1,4 +1,4 @@
-"""The default SynthCity set, generated into a cache folder on first use (SPEC B2, G2).
+"""The default SynthCity set, generated into a cache folder on first use (docs/method.md §2.2, §7.2).
 
 Cache folder: ``$BASNET_CACHE/synthcity`` when set, else ``.cache/synthcity`` in the repository
 checkout (where the package lives), else ``~/.cache/basnet/synthcity``. A set is reused only when

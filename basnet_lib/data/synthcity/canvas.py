@@ -6,7 +6,7 @@ earlier ones: depth order is paint order). :meth:`SceneCanvas.render` then turns
 labelId image (a table lookup) and the RGB image (vectorized shading), so the cost of a scene is a
 few full-image numpy passes however many shapes it has.
 
-The RGB image gets, on top of flat colours (SPEC B2): per-instance texture from two shared noise
+The RGB image gets, on top of flat colours (docs/method.md §2.2): per-instance texture from two shared noise
 fields (coarse blotches and fine grain), a per-instance vertical shading gradient, soft shadows
 and a global lighting gradient that cross class boundaries, sensor noise and a slight blur.
 """

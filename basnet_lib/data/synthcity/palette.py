@@ -1,6 +1,6 @@
 """Label ids and colour choices of SynthCity objects.
 
-Label ids are looked up by name in cityscapesscripts (SPEC B2: real Cityscapes labelIds). Colours
+Label ids are looked up by name in cityscapesscripts (docs/method.md §2.2: real Cityscapes labelIds). Colours
 are deliberately close across neighbouring classes (road/sidewalk/wall greys, vegetation/terrain
 greens, window glass/sky blues) so that colour alone does not separate the classes.
 """

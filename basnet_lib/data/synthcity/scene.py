@@ -1,4 +1,4 @@
-"""One SynthCity street scene: layout sampling and back-to-front painting (SPEC B2).
+"""One SynthCity street scene: layout sampling and back-to-front painting (docs/method.md §2.2).
 
 Every scene *features* one of the 19 training classes (``featured_train_id``): the layout is
 forced to contain it (and the scene is redrawn if nearer things hide it), and the writer features

@@ -1,4 +1,4 @@
-"""Write a SynthCity dataset in the Cityscapes layout (SPEC B1, B2), in parallel.
+"""Write a SynthCity dataset in the Cityscapes layout (docs/method.md §2.1, §2.2), in parallel.
 
 Image ``index`` of split ``split`` is rendered from ``SeedSequence([seed, split code, index])``,
 so each file depends only on (seed, split, index, size): the output is byte-identical for the same
