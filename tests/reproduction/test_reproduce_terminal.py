@@ -37,6 +37,8 @@ def run_in_terminal(command: list[str], *, columns: int, timeout: float) -> tupl
         while time.monotonic() < deadline:
             ready, _, _ = select.select([main_end], [], [], 1.0)
             if not ready:
+                if process.poll() is not None:  # it ended, and nothing more came for a second
+                    break
                 continue
             try:
                 chunk = os.read(main_end, 65536)
