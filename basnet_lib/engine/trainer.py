@@ -243,11 +243,15 @@ def _step(
 def _history_row(
     run: RunConfig, training: _Training, context: DistributedContext, window: _Window, done: int, *, elapsed: float
 ) -> dict[str, float]:
-    """The history row of the steps since the last one (and a validation when one is due), appended."""
+    """The history row of the steps since the last one (and a validation when one is due), appended
+    and written: ``history.csv`` follows the run as it trains, for whoever watches it from another
+    process (``basnet reproduce``'s progress bar); a resumed run drops the rows after its checkpoint."""
     row = window.row(done, lr=training.optimizer.param_groups[0]["lr"], elapsed=elapsed)
     if periodic_evaluation_due(run.train, done):
         row.update(validation_columns(evaluate_during_training(run, training.model, context)))
     training.history.append(row)
+    if context.is_main:
+        write_history(run.run_dir / HISTORY_FILE, training.history)
     return row
 
 

@@ -27,6 +27,7 @@ from basnet_lib.reproduction.notebooks import (
     resolve_results_root,
     training_notebook_command,
 )
+from basnet_lib.reproduction.progress import GridProgress
 
 
 def planned_run(
@@ -98,7 +99,6 @@ def is_finished(run: RunConfig) -> bool:
     return (run.run_dir / METRICS_FILE).is_file()
 
 
-
 def parallel_runs(runs: list[RunConfig]) -> int:
     """How many runs train side by side: on CPU, the cores over each run's threads (the cpu
     preset's single-thread runs, two at a time on 2 cores); one on a GPU or with threads unset."""
@@ -117,39 +117,59 @@ def ensure_runs(
     iterations: int = 0,
     results_root: str | Path = "results",
     parallel: int = 0,
+    progress: bool = False,
 ) -> list[RunResult]:
     """Train every unfinished run of ``runs`` through ``02_training.ipynb``, then load them all.
 
+<<<<<<< HEAD
     ``parallel`` runs at a time (0: :func:`parallel_runs`), each a papermill process; one line per
     finished run (docs/method.md §8.4: no progress bars in batch runs). A failed run stops the others and
     raises with the path of its partly executed notebook and the end of its output.
+=======
+    ``parallel`` runs at a time (0: :func:`parallel_runs`), each a process of its own; one line
+    per finished run. ``progress``: also one bar over the whole grid on stderr where that is a
+    terminal (:class:`~basnet_lib.reproduction.progress.GridProgress`; none in a log file, which
+    redrawn bars would flood). A failed run stops the others and raises with the path of its
+    partly executed notebook and the end of its output.
+>>>>>>> issue16-progress
     """
     todo = [run for run in runs if not is_finished(run)]
     for run in runs:
         if run not in todo:
-            print(f"reuse   {run.run_dir}")
+            print(f"reuse   {run.run_dir}", flush=True)
     grid = dict(preset_name=preset_name, data_root=data_root, iterations=iterations, results_root=results_root)
     slots = parallel or parallel_runs(todo)
-    running: list[tuple[RunConfig, subprocess.Popen, float]] = []
-    try:
-        while todo or running:
-            while todo and len(running) < slots:
-                run = todo.pop(0)
-                run.run_dir.mkdir(parents=True, exist_ok=True)
-                command = training_notebook_command(run, **grid)
-                with open(run.run_dir / PAPERMILL_LOG, "w") as log:  # the child keeps its own handle
-                    process = subprocess.Popen(
-                        command, stdout=log, stderr=subprocess.STDOUT, env=_thread_environment(run.train.threads)
-                    )
-                running.append((run, process, time.perf_counter()))
-            time.sleep(0.5)
-            for entry in [entry for entry in running if entry[1].poll() is not None]:
-                running.remove(entry)
-                _report_finished(*entry)
-    finally:
-        for _, process, _ in running:
-            process.kill()
+    running: list[tuple[RunConfig, subprocess.Popen]] = []
+    done = [run for run in runs if run not in todo]
+    with GridProgress(runs, done=done, disable=None if progress else True) as bar:
+        try:
+            while todo or running:
+                while todo and len(running) < slots:
+                    run = todo.pop(0)
+                    running.append((run, _start_training(run, grid)))
+                    bar.started(run)
+                time.sleep(0.5)
+                bar.poll()
+                for run, process in [entry for entry in running if entry[1].poll() is not None]:
+                    running.remove((run, process))
+                    _check_finished(run, process)
+                    bar.finished(run)
+        finally:
+            for _, process in running:
+                process.kill()
     return [load_run(run.run_dir) for run in runs]
+
+
+def _start_training(run: RunConfig, grid: dict) -> subprocess.Popen:
+    """The process that trains ``run`` (its output goes to the run directory's log)."""
+    run.run_dir.mkdir(parents=True, exist_ok=True)
+    with open(run.run_dir / PAPERMILL_LOG, "w") as log:  # the child keeps its own handle
+        return subprocess.Popen(
+            training_notebook_command(run, **grid),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=_thread_environment(run.train.threads),
+        )
 
 
 def _thread_environment(threads: int) -> dict[str, str]:
@@ -164,22 +184,12 @@ def _thread_environment(threads: int) -> dict[str, str]:
     return environment
 
 
-def _report_finished(run: RunConfig, process: subprocess.Popen, started: float) -> None:
+def _check_finished(run: RunConfig, process: subprocess.Popen) -> None:
     if process.returncode != 0:
         output = (run.run_dir / PAPERMILL_LOG).read_text(errors="replace")
         raise RuntimeError(
             f"training {run.run_dir} failed (see {run.run_dir / TRAINING_NOTEBOOK}):\n{output[-3000:]}"
         )
-    metrics = load_run(run.run_dir).metrics
-    print(
-        f"trained {run.run_dir} in {time.perf_counter() - started:.0f} s: "
-        f"mIoU {100 * metrics['mIoU']:.2f}%, boundary F {_f_text(metrics)}",
-        flush=True,
-    )
-
-
-def _f_text(metrics: dict) -> str:
-    return "/".join(f"{100 * value:.1f}" for value in metrics["boundary_F"].values()) + "% (3/5/9 px)"
 
 
 __all__ = [

@@ -9,8 +9,12 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from basnet_lib.engine.config import RunConfig
+
+if TYPE_CHECKING:
+    from traitlets.config import Config
 
 # The repository checkout holding ``notebooks/`` (an editable install, as the Makefile makes).
 CHECKOUT = Path(__file__).resolve().parents[2]
@@ -100,8 +104,21 @@ def execute_notebook(
         cwd=str(project_directory()),
         progress_bar=progress,
         log_output=False,
+        config=kernel_manager_config(),  # papermill hands it to nbclient, which makes the kernel manager
     )
     return time.perf_counter() - started
+
+
+def kernel_manager_config() -> Config:
+    """The kernel manager's settings: CurveZMQ keys for every kernel whose kernelspec supports
+    them (ipykernel's does), so that the kernel's channels are encrypted and it does not warn,
+    at each start, that it "is running over TCP without encryption"."""
+    import zmq
+    from traitlets.config import Config
+
+    if not zmq.has("curve"):  # a libzmq built without libsodium: the kernel stays unencrypted
+        return Config()
+    return Config({"KernelManager": {"transport_encryption": "auto"}})
 
 
 def training_notebook_command(
@@ -112,15 +129,15 @@ def training_notebook_command(
     iterations: int = 0,
     results_root: str | Path = "results",
 ) -> list[str]:
-    """The papermill command that trains ``run`` by executing ``02_training.ipynb`` into its run
-    directory (docs/method.md §6.6: every run keeps its executed notebook)."""
+    """The command that trains ``run`` by executing ``02_training.ipynb`` into its run directory
+    (docs/method.md §6.6: every run keeps its executed notebook): :func:`execute_notebook` in a
+    process of its own (papermill's command line cannot be given the kernel manager's settings)."""
     parameters = training_notebook_parameters(
         run, preset_name=preset_name, data_root=data_root, iterations=iterations, results_root=results_root
     )
     return [
-        sys.executable, "-m", "papermill", str(NOTEBOOKS_DIR / TRAINING_NOTEBOOK),
-        str(run.run_dir / TRAINING_NOTEBOOK), "-y", json.dumps(parameters), "-k", KERNEL_NAME,
-        "--cwd", str(project_directory()), "--no-progress-bar", "--no-log-output",
+        sys.executable, "-m", "basnet_lib.reproduction.notebooks", TRAINING_NOTEBOOK,
+        str(run.run_dir / TRAINING_NOTEBOOK), json.dumps(parameters),
     ]  # fmt: skip
 
 
@@ -148,6 +165,13 @@ def training_notebook_parameters(
     )
 
 
+def main(argv: list[str] | None = None) -> int:
+    """``python -m basnet_lib.reproduction.notebooks NAME OUTPUT PARAMETERS_JSON``."""
+    name, output_path, parameters = sys.argv[1:] if argv is None else argv
+    execute_notebook(name, output_path, parameters=json.loads(parameters))
+    return 0
+
+
 __all__ = [
     "CHECKOUT",
     "KERNEL_NAME",
@@ -157,9 +181,14 @@ __all__ = [
     "checked_parameters",
     "enter_project_directory",
     "execute_notebook",
+    "kernel_manager_config",
     "notebook_parameters",
     "project_directory",
     "resolve_results_root",
     "training_notebook_command",
     "training_notebook_parameters",
 ]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -132,8 +132,9 @@ def notebook_parameters(
 
 
 def _train_grid(settings: ReproductionSettings, results_root: Path) -> tuple[int, int]:
-    """Train the grid first, side by side where the preset allows, with a line per finished run on
-    the terminal; notebook 03 then finds every run finished and reuses it. Returns (trained, total)."""
+    """Train the grid first, side by side where the preset allows, with one progress bar over the
+    grid and a line per finished run on the terminal; notebook 03 then finds every run finished
+    and reuses it. Returns (trained, total)."""
     grid = dict(
         preset_name=settings.preset,
         data_root=settings.data_root,
@@ -143,7 +144,7 @@ def _train_grid(settings: ReproductionSettings, results_root: Path) -> tuple[int
     grid_runs = planned_runs(variants=settings.variants, backbones=settings.backbones, seeds=settings.seeds, **grid)
     to_train = sum(not is_finished(run) for run in grid_runs)
     print(f"training {to_train} of {len(grid_runs)} runs, {parallel_runs(grid_runs)} at a time", flush=True)
-    ensure_runs(grid_runs, **grid)
+    ensure_runs(grid_runs, **grid, progress=True)
     return to_train, len(grid_runs)
 
 
