@@ -121,17 +121,11 @@ def ensure_runs(
 ) -> list[RunResult]:
     """Train every unfinished run of ``runs`` through ``02_training.ipynb``, then load them all.
 
-<<<<<<< HEAD
-    ``parallel`` runs at a time (0: :func:`parallel_runs`), each a papermill process; one line per
-    finished run (docs/method.md §8.4: no progress bars in batch runs). A failed run stops the others and
-    raises with the path of its partly executed notebook and the end of its output.
-=======
     ``parallel`` runs at a time (0: :func:`parallel_runs`), each a process of its own; one line
     per finished run. ``progress``: also one bar over the whole grid on stderr where that is a
     terminal (:class:`~basnet_lib.reproduction.progress.GridProgress`; none in a log file, which
     redrawn bars would flood). A failed run stops the others and raises with the path of its
     partly executed notebook and the end of its output.
->>>>>>> issue16-progress
     """
     todo = [run for run in runs if not is_finished(run)]
     for run in runs:
