@@ -201,7 +201,9 @@ def browser_page(chromium) -> Iterator[BrowserPage]:
 
 
 def _run_all_cells(page) -> None:
-    page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
+    # Run All before the kernel is up does not run the cells; the status bar says when it is.
+    kernel_idle = re.compile(r"^(?!No Kernel).+ \| Idle$")
+    page.locator(".jp-StatusBar-TextItem", has_text=kernel_idle).wait_for(timeout=120_000)
     page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
     page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
 
@@ -237,7 +239,7 @@ def test_explorer_in_jupyterlab_redraws_when_the_sab_stage_slider_moves(jupyter_
     stage.locator(".noUi-handle").focus()
     page.keyboard.press("Home")  # to stage 1, as a reader would with the keyboard
     expect(stage.locator(".widget-readout")).to_have_text("1")
-    expect(picture).not_to_have_attribute("src", source, timeout=60_000)
+    expect(picture).not_to_have_attribute("src", source, timeout=120_000)
     page.wait_for_function("image => image.complete && image.naturalWidth > 0", arg=picture.element_handle())
     assert picture.screenshot() != pixels, "the picture did not change with the SAB stage"
     explorer.screenshot(path=SCREENSHOTS / "explorer_after.png")
