@@ -127,7 +127,7 @@ def draw_explorer(
         "input",
         "ground truth",
         f"{variant}: segmentation",
-        f"{variant}: {_boundary_title(prediction)}",
+        f"{variant}: {_explorer_boundary_title(prediction)}",
     ]
     if prediction.probes is not None:
         _show(axes[4], prediction.probes[stage - 1][image_index], gray=True)
@@ -189,6 +189,13 @@ def _boundary_title(prediction: VariantPrediction) -> str:
         if prediction.boundary_from_segmentation
         else prediction.variant
     )
+
+
+def _explorer_boundary_title(prediction: VariantPrediction) -> str:
+    """What the explorer's boundary panel shows (its other titles already name the variant)."""
+    if prediction.boundary_from_segmentation:
+        return "boundary of its segmentation (no BDB)"
+    return "boundary map (BDB output)"
 
 
 def _grid(samples: ValSamples, *, columns: int) -> tuple[Figure, np.ndarray]:

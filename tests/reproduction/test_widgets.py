@@ -70,3 +70,9 @@ def test_static_figures_have_a_panel_per_column(samples_and_predictions) -> None
     with pytest.raises(ValueError, match="no SAB probes"):
         figure4_probes(samples, predictions["baseline"])
 
+
+def test_explorer_boundary_panel_says_what_it_shows(samples_and_predictions) -> None:
+    explorer = prediction_explorer(*samples_and_predictions)
+    assert explorer.figure.axes[3].get_title() == "full: boundary map (BDB output)"
+    explorer.variant_selector.value = "baseline"
+    assert explorer.figure.axes[3].get_title() == "baseline: boundary of its segmentation (no BDB)"
