@@ -45,7 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     _add_export_command(commands)
     for command in commands.choices.values():
         # Also after the command name; SUPPRESS keeps a --debug given before it.
-        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        command.add_argument(
+            "--debug", action="store_true", default=argparse.SUPPRESS, help="show the traceback of a failure"
+        )
     args = parser.parse_args(argv)
     try:
         return args.handler(args)

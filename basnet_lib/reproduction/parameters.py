@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 
 LIST_FORMS = "a JSON list such as '[0, 1]' or comma-separated such as '0,1'"
 
@@ -19,7 +20,7 @@ def parameter_value(name: str, value: object, default: object) -> object:
     """``value`` of parameter ``name`` as the type of its ``default``: lists (their items of the
     type of the default's items; text when it is empty) from a list, a JSON list or comma-separated
     text, or one item; whole numbers from ints, integral floats or text; booleans from bools or
-    ``true``/``false``; text from text only.
+    ``true``/``false``; text from text (or a path) only.
 
     Raises:
         ValueError: ``value`` cannot be read as that type (the message names the parameter).
@@ -56,6 +57,8 @@ def parsed_scalar(name: str, value: object, kind: type) -> object:
             except ValueError:
                 pass
         raise ValueError(f"parameter {name}: expected a number, got {value!r}")
+    if kind is str and isinstance(value, os.PathLike):
+        return os.fspath(value)  # results_root as a Path (a notebook's set-up cell run twice)
     if not isinstance(value, kind):
         raise ValueError(
             f"parameter {name}: expected {kind.__name__}, got {value!r} ({type(value).__name__}); "

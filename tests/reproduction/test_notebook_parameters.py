@@ -34,8 +34,9 @@ def test_text_lists_and_numbers_are_parsed_by_the_cells_declared_types() -> None
     }  # fmt: skip
     assert checked_parameters(TABLE1, {"seeds": 3})["seeds"] == [3]  # papermill's -p seeds 3
     assert checked_parameters("02_training.ipynb", {"seed": "2", "progress": "false"}) == {"seed": 2, "progress": False}
-    namespace = {**notebook_defaults(TABLE1), "seeds": "[4]", "unrelated": object()}
-    assert checked_parameter_values(TABLE1, namespace)["seeds"] == [4]
+    namespace = {**notebook_defaults(TABLE1), "seeds": "[4]", "results_root": Path("/r"), "unrelated": object()}
+    values = checked_parameter_values(TABLE1, namespace)
+    assert values["seeds"] == [4] and values["results_root"] == "/r" and "unrelated" not in values
 
 
 @pytest.mark.parametrize(
