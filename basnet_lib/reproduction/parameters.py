@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import ast
 import json
+import numbers
 import os
+from collections.abc import Iterable
 
 LIST_FORMS = "a JSON list such as '[0, 1]' or comma-separated such as '0,1'"
 
@@ -35,8 +37,8 @@ def parsed_list(name: str, value: object, item_type: type) -> list:
     """``value`` as a list of ``item_type`` (see :func:`parameter_value`)."""
     if isinstance(value, str):
         items = _list_from_text(name, value)
-    elif isinstance(value, list | tuple):
-        items = list(value)
+    elif isinstance(value, Iterable):
+        items = list(value)  # a list, a tuple, a range, an array
     else:
         items = [value]  # papermill's -p seeds 3 gives the int 3
     return [parsed_scalar(f"{name}[{index}]", item, item_type) for index, item in enumerate(items)]
@@ -76,9 +78,9 @@ def whole_number(name: str, value: object) -> int:
             raise ValueError(f"parameter {name}: expected a whole number, got {value!r}") from None
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise ValueError(f"parameter {name}: expected a whole number, got {value!r}")
-    return value
+    return int(value)  # also numpy's integers
 
 
 def _list_from_text(name: str, text: str) -> list:
