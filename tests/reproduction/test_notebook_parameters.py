@@ -85,9 +85,3 @@ def test_the_readme_batch_example_runs_through_papermills_command_line(tmp_path)
     assert sorted(path.name for path in runs.iterdir()) == ["baseline-resnet18-seed0", "baseline-resnet18-seed1"]
     assert all((path / "metrics.json").is_file() for path in runs.iterdir())
 
-
-def test_a_bad_list_through_papermill_fails_with_the_parameters_name(tmp_path) -> None:
-    result = _papermill(tmp_path, "-p", "variants", '["nope"]')
-    assert result.returncode != 0
-    assert "unknown variants ['nope']" in result.stderr
-    assert not (tmp_path / "results" / "runs").exists()
