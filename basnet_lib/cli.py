@@ -12,26 +12,64 @@ from basnet_lib.engine.commands import (
     add_evaluate_arguments,
     add_train_arguments,
     evaluate_command,
+    run_config_from_args,
     train_command,
 )
 from basnet_lib.model import BACKBONES
 from basnet_lib.reproduction.reproduce import add_reproduce_arguments, reproduce_command
 
+PROG = "basnet"
+# Exit statuses: argparse's own for a bad command line, one for a command that failed, and the
+# shell's for Ctrl-C.
+USAGE_ERROR, FAILURE, INTERRUPTED = 2, 1, 130
+
+
+class UsageError(ValueError):
+    """An option value the command cannot run with (found after parsing, e.g. by a config check)."""
+
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; a failure prints ``basnet: error: <message>`` (the traceback with ``--debug``)
+    and returns 2 for a bad option value, 1 for anything else."""
     parser = argparse.ArgumentParser(
-        prog="basnet",
+        prog=PROG,
         description="BASNet (Qiang et al.) reproduction: boundary-assistant symmetrical network "
         "for semantic segmentation.",
     )
+    parser.add_argument("--debug", action="store_true", help="show the traceback of a failure")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_installation_commands(commands)
     _add_data_commands(commands)
     _add_run_commands(commands)
     _add_predict_command(commands)
     _add_export_command(commands)
+    for command in commands.choices.values():
+        # Also after the command name; SUPPRESS keeps a --debug given before it.
+        command.add_argument(
+            "--debug", action="store_true", default=argparse.SUPPRESS, help="show the traceback of a failure"
+        )
     args = parser.parse_args(argv)
-    return args.handler(args)
+    try:
+        return args.handler(args)
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return INTERRUPTED
+    except Exception as error:
+        if args.debug:
+            raise
+        print(f"{PROG}: error: {error_message(error)}", file=sys.stderr)
+        return USAGE_ERROR if isinstance(error, UsageError) else FAILURE
+
+
+def error_message(error: Exception) -> str:
+    """The text of ``error`` for the one-line report: the library's own errors name the file or
+    option; anything else also says what kind of error it is."""
+    text = str(error).strip() or type(error).__name__
+    if isinstance(error, (ValueError, OSError)) or type(error).__module__.startswith("basnet_lib"):
+        return text
+    return f"{type(error).__name__}: {text} (--debug shows where)"
 
 
 def _add_installation_commands(commands: argparse._SubParsersAction) -> None:
@@ -90,7 +128,7 @@ def _add_run_commands(commands: argparse._SubParsersAction) -> None:
         description="Train one run (a preset, a variant, a seed, any field overridden) and evaluate it.",
     )
     add_train_arguments(train)
-    train.set_defaults(handler=train_command)
+    train.set_defaults(handler=_train)
 
     evaluate = commands.add_parser("evaluate", help="evaluate a run's checkpoint; export test predictions")
     add_evaluate_arguments(evaluate)
@@ -134,13 +172,22 @@ def _add_export_command(commands: argparse._SubParsersAction) -> None:
     export.set_defaults(handler=_export)
 
 
+def _train(args: argparse.Namespace) -> int:
+    try:
+        # Every option value checked before anything is read or written (config checks: --seed -1,
+        # --train.batch_size 1, ...); a bad one is a usage error.
+        run_config_from_args(args)
+    except (ValueError, TypeError) as error:
+        raise UsageError(str(error)) from error
+    return train_command(args)
+
+
 def _export(args: argparse.Namespace) -> int:
     from basnet_lib.engine.onnx_export import MIN_ARGMAX_AGREEMENT, check_onnx, export_onnx, synthcity_images
     from basnet_lib.engine.run_directory import load_trained_model
 
     if args.onnx.exists() and not args.overwrite:
-        print(f"{args.onnx} exists; pass --overwrite to replace it", file=sys.stderr)
-        return 1
+        raise FileExistsError(f"{args.onnx} exists; pass --overwrite to replace it")
     _, model = load_trained_model(args.run_dir, checkpoint=args.checkpoint)
     path = export_onnx(model, args.onnx, overwrite=args.overwrite)
     height, width = args.check_size

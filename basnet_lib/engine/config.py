@@ -91,6 +91,7 @@ class TrainConfig:
                 f"TrainConfig.warmup_iterations={self.warmup_iterations} must be below "
                 f"iterations={self.iterations}"
             )
+        _check_batch_size_and_seed(self)
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"TrainConfig.optimizer={self.optimizer!r}: expected one of {OPTIMIZERS}")
         for name in ("learning_rate", "poly_power"):
@@ -101,6 +102,18 @@ class TrainConfig:
                 raise ValueError(f"TrainConfig.{name}={getattr(self, name)!r} must be >= 0")
         if self.device not in ("auto", "cpu") and not self.device.startswith("cuda"):
             raise ValueError(f"TrainConfig.device={self.device!r}: expected 'auto', 'cpu' or 'cuda[:N]'")
+
+
+def _check_batch_size_and_seed(config: TrainConfig) -> None:
+    if config.batch_size < 2:
+        # The ASPP's image pooling and the GAB see 1×1 maps, whose BatchNorm needs two values.
+        raise ValueError(
+            f"TrainConfig.batch_size={config.batch_size} (--train.batch_size) must be at least 2: the "
+            "model's BatchNorm layers on pooled 1x1 features cannot train on one image"
+        )
+    if isinstance(config.seed, bool) or not isinstance(config.seed, int) or config.seed < 0:
+        # numpy's SeedSequence, which seeds every augmentation, takes non-negative integers only.
+        raise ValueError(f"TrainConfig.seed={config.seed!r} (--seed) must be an integer >= 0")
 
 
 @dataclass(frozen=True)

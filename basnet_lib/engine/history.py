@@ -42,10 +42,18 @@ def read_history(path: Path, *, up_to_iteration: int) -> list[dict[str, float]]:
     if not path.is_file():
         return []
     with open(path, newline="") as handle:
-        # Empty cells are rows without an evaluation (or a variant without a boundary output).
-        rows = [
-            {key: float(value) for key, value in row.items() if value != ""} for row in csv.DictReader(handle)
-        ]
-    for row in rows:
-        row["iteration"] = int(row["iteration"])
+        try:
+            rows = [_history_row(row) for row in csv.DictReader(handle)]
+        except (ValueError, TypeError, KeyError) as error:
+            raise ValueError(f"{path}: not a readable history, truncated or corrupt? ({error})") from None
     return [row for row in rows if row["iteration"] <= up_to_iteration]
+
+
+def _history_row(cells: dict[str | None, str | None]) -> dict[str, float]:
+    # Empty cells are rows without an evaluation (or a variant without a boundary output); a cut
+    # row has None for its missing cells (and a None key for surplus ones).
+    if None in cells or None in cells.values():
+        raise ValueError(f"the row of iteration {cells.get('iteration')} has missing or extra cells")
+    row: dict[str, float] = {key: float(value) for key, value in cells.items() if value != ""}
+    row["iteration"] = int(row["iteration"])
+    return row

@@ -11,7 +11,6 @@ input's size: labels by nearest neighbour, probabilities bilinearly.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +25,7 @@ from basnet_lib.data.labels import colorize_train_ids
 from basnet_lib.distributed import resolve_device
 from basnet_lib.engine.config import RunConfig
 from basnet_lib.engine.evaluate import predict
-from basnet_lib.engine.run_directory import METRICS_FILE, load_trained_model
+from basnet_lib.engine.run_directory import METRICS_FILE, load_trained_model, read_json
 from basnet_lib.gradient_map import canny_edges, normalize_image
 from basnet_lib.metrics.boundary_dense import segmentation_boundary
 from basnet_lib.model.inference import prepare_for_inference
@@ -152,7 +151,7 @@ def _ods_threshold(metrics_path: Path) -> float:
     """The boundary map's ODS threshold in a run's ``metrics.json``, else the default."""
     if not metrics_path.is_file():
         return DEFAULT_BOUNDARY_THRESHOLD
-    scores = json.loads(metrics_path.read_text()).get("boundary_map") or {}
+    scores = read_json(metrics_path).get("boundary_map") or {}
     return float(scores.get("ODS_threshold", DEFAULT_BOUNDARY_THRESHOLD))
 
 

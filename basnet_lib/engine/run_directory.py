@@ -53,7 +53,7 @@ def load_run(run_dir: str | Path) -> RunResult:
     """A finished run directory's config and metrics."""
     run_dir = Path(run_dir)
     config = load_config(RunConfig, run_dir / CONFIG_FILE)
-    metrics = json.loads((run_dir / METRICS_FILE).read_text())
+    metrics = read_json(run_dir / METRICS_FILE)
     return RunResult(run_dir=run_dir, config=config, metrics=metrics, reused=True)
 
 
@@ -68,8 +68,26 @@ def load_trained_model(
     run = load_config(RunConfig, run_dir / CONFIG_FILE)
     # The checkpoint replaces every weight: no ImageNet weights are read (or downloaded) for it.
     model = build_basnet(config=dataclasses.replace(run.model, pretrained_backbone=False))
-    model.load_state_dict(load_checkpoint(checkpoint or run_dir / CHECKPOINT_FILE)["model"])
+    _load_model_weights(model, Path(checkpoint or run_dir / CHECKPOINT_FILE), run)
     return run, model
+
+
+def _load_model_weights(model: nn.Module, path: Path, run: RunConfig) -> None:
+    """The checkpoint's weights into ``run``'s model; a checkpoint of another model (variant,
+    backbone, width) is refused in one line instead of torch's list of every key."""
+    state = load_checkpoint(path)
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError:
+        saved, wanted = state["config"].get("model", {}), config_to_dict(run.model)
+        fields = [name for name in ("variant", "backbone", "num_classes", "width", "aspp_channels", "sab_probes")
+                  if saved.get(name) != wanted[name]]  # fmt: skip
+        keys = set(state["model"]) ^ set(model.state_dict())
+        differs = f"differs in {', '.join(fields)}" if fields else f"{len(keys)} weight names differ"
+        raise CheckpointError(
+            f"{path} holds a `{saved.get('variant')}` {saved.get('backbone')} model; this run is "
+            f"`{run.model.variant}` {run.model.backbone} ({differs}): its weights do not fit"
+        ) from None
 
 
 def finished_run(run: RunConfig, *, overwrite: bool) -> RunResult | None:
@@ -80,7 +98,7 @@ def finished_run(run: RunConfig, *, overwrite: bool) -> RunResult | None:
     differences = config_differences(config_to_dict(saved), config_to_dict(run))
     if differences:
         raise RunDirectoryError(
-            f"{run.run_dir} holds a finished run with another config; use another run_name or overwrite=True:\n  "
+            f"{run.run_dir} holds a finished run with another config; use another run_name (--train.run_name) or overwrite=True (--overwrite):\n  "
             + "\n  ".join(differences)
         )
     return load_run(run.run_dir)
@@ -96,7 +114,7 @@ def checkpoint_to_resume(run: RunConfig, *, resume: bool, overwrite: bool) -> di
         if overwrite:
             return None
         raise RunDirectoryError(
-            f"{run.run_dir} holds an unfinished run ({path}); pass resume=True or overwrite=True"
+            f"{run.run_dir} holds an unfinished run ({path}); pass resume=True (--resume) or overwrite=True (--overwrite)"
         )
     checkpoint = load_checkpoint(path)
     differences = [
@@ -144,6 +162,15 @@ def save_training_state(
     )
 
 
+def read_json(path: Path) -> dict:
+    """A run directory's JSON file (``metrics.json``, ``eval_*.json``); a truncated or corrupt one
+    raises an error naming it."""
+    try:
+        return json.loads(Path(path).read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}: not valid JSON, truncated or corrupt? ({error})") from None
+
+
 def write_json(path: Path, values: dict) -> None:
     """Write ``values`` atomically (temp file + rename, like checkpoints)."""
     temporary = path.with_name(f".{path.name}.tmp")
@@ -163,6 +190,7 @@ __all__ = [
     "finished_run",
     "load_run",
     "load_trained_model",
+    "read_json",
     "remove_results",
     "save_training_state",
     "write_json",

@@ -36,6 +36,7 @@ from basnet_lib.distributed import all_reduce_sum_
 from basnet_lib.metrics.boundary_dense import dense_boundary_match_counts
 from basnet_lib.metrics.boundary_sparse import sparse_boundary_match_counts
 from basnet_lib.metrics.cityscapes import cityscapes_class_names
+from basnet_lib.metrics.label_maps import checked_label_maps
 from basnet_lib.metrics.reduction import as_state_tensor
 
 # docs/method.md §5.2: GSCNN's thresholds as fractions of the image diagonal (3, 5, 9 px at 1024×2048).
@@ -224,9 +225,11 @@ class BoundaryFScore:
             state.zero_()
 
     @torch.no_grad()
-    def update(self, pred: Tensor, target: Tensor) -> None:
-        """Add a batch of (N, H, W) trainId maps; radii follow each batch's image size."""
-        if pred.shape != target.shape or pred.ndim != 3:
+    def update(self, pred: Tensor | np.ndarray, target: Tensor | np.ndarray) -> None:
+        """Add a batch of (N, H, W) integer trainId maps (tensors or numpy arrays, checked as
+        :class:`ConfusionMatrix` checks them); radii follow each batch's image size."""
+        pred, target = checked_label_maps(pred, target)
+        if pred.ndim != 3:
             raise ValueError(
                 f"expected pred and target (N, H, W) of one shape, got {tuple(pred.shape)} "
                 f"and {tuple(target.shape)}"

@@ -12,6 +12,7 @@ from torch import Tensor
 from basnet_lib.data.labels import IGNORE_INDEX, NUM_CLASSES
 from basnet_lib.distributed import all_reduce_sum_
 from basnet_lib.metrics.cityscapes import cityscapes_class_names
+from basnet_lib.metrics.label_maps import checked_label_maps
 from basnet_lib.metrics.reduction import as_state_tensor
 
 
@@ -65,12 +66,10 @@ class ConfusionMatrix:
         self.counts.zero_()
 
     @torch.no_grad()
-    def update(self, pred: Tensor, target: Tensor) -> None:
-        """Add one batch: ``pred`` and ``target`` integer trainId tensors of the same shape, any device."""
-        if pred.shape != target.shape:
-            raise ValueError(f"pred {tuple(pred.shape)} and target {tuple(target.shape)} differ in shape")
-        if pred.is_floating_point() or target.is_floating_point():
-            raise TypeError("pred and target must be integer trainId tensors (take the argmax of the logits)")
+    def update(self, pred: Tensor | np.ndarray, target: Tensor | np.ndarray) -> None:
+        """Add one batch: ``pred`` and ``target`` integer trainId maps of the same shape (tensors on
+        any device, or numpy arrays; see :func:`checked_label_maps`)."""
+        pred, target = checked_label_maps(pred, target)
         if pred.device.type == "cpu" and target.device.type == "cpu":
             pair_counts = torch.from_numpy(
                 pair_counts_numpy(

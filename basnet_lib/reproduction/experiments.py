@@ -27,6 +27,7 @@ from basnet_lib.reproduction.notebooks import (
     resolve_results_root,
     training_notebook_command,
 )
+from basnet_lib.reproduction.parameters import parsed_list, whole_number
 from basnet_lib.reproduction.progress import GridProgress
 
 
@@ -47,7 +48,10 @@ def planned_run(
 
     ``iterations=0`` keeps the preset's schedule; another value overrides it (and so changes the
     config, which a finished run with the preset's schedule refuses to be reused for).
+    ``seed`` and ``iterations`` may be given as papermill's ``-p`` passes them (``1.0``, ``"1"``);
+    ``1.5`` is refused.
     """
+    seed, iterations = whole_number("seed", seed), whole_number("iterations", iterations)
     run = preset(preset_name, variant=variant, backbone=backbone, seed=seed, data_root=data_root)
     runs_dir = resolve_results_root(results_root) / "runs" / preset_name
     if runs_dir.is_relative_to(project_directory()):
@@ -72,9 +76,13 @@ def planned_runs(
 ) -> list[RunConfig]:
     """Every run of the grid, backbone-major then variant (Table 1 order, docs/method.md §1.10) then seed.
 
-    An empty ``backbones`` (or ``""`` in it) means the preset's backbone.
+    An empty ``backbones`` (or ``""`` in it) means the preset's backbone. The lists may also be
+    given as text, as papermill's ``-p`` passes them: a JSON list (``'[0, 1]'``) or comma-separated
+    (``resnet18,resnet50``).
     """
-    backbones = list(backbones) or [""]
+    variants = parsed_list("variants", variants, str)
+    backbones = parsed_list("backbones", backbones, str) or [""]
+    seeds = parsed_list("seeds", seeds, int)
     unknown = sorted(set(variants) - set(VARIANTS))
     if unknown:
         raise ValueError(f"unknown variants {unknown}; expected a subset of {VARIANTS}")

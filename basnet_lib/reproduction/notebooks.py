@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from basnet_lib.engine.config import RunConfig
+from basnet_lib.reproduction.parameters import parameter_value
 
 if TYPE_CHECKING:
     from traitlets.config import Config
@@ -54,26 +55,38 @@ def enter_project_directory() -> Path:
 def notebook_parameters(name: str) -> tuple[str, ...]:
     """The parameter names of ``notebooks/{name}``: its cell tagged ``parameters`` (docs/method.md §8.1)
     is the one source of what a notebook can be given."""
+    return tuple(notebook_defaults(name))
+
+
+def notebook_defaults(name: str) -> dict[str, object]:
+    """Each parameter of ``notebooks/{name}`` and its default, which also gives its type (see
+    :func:`basnet_lib.reproduction.parameters.parameter_value`)."""
     notebook = json.loads((NOTEBOOKS_DIR / name).read_text())
     cells = [cell for cell in notebook["cells"] if "parameters" in cell["metadata"].get("tags", [])]
     if len(cells) != 1:
         raise ValueError(f"{NOTEBOOKS_DIR / name}: expected one cell tagged parameters, found {len(cells)}")
-    source = "".join(cells[0]["source"])
-    names = []
-    for statement in ast.parse(source).body:
+    defaults = {}
+    for statement in ast.parse("".join(cells[0]["source"])).body:
         target = statement.targets[0] if isinstance(statement, ast.Assign) else statement.target
-        names.append(target.id)
-    return tuple(names)
+        defaults[target.id] = ast.literal_eval(statement.value)
+    return defaults
 
 
 def checked_parameters(name: str, parameters: dict) -> dict:
-    """``parameters`` for ``notebooks/{name}``, refused when one is not in its parameters cell
-    (papermill would only warn, and the notebook would run with its default)."""
-    known = notebook_parameters(name)
-    unknown = sorted(set(parameters) - set(known))
+    """``parameters`` for ``notebooks/{name}``, each parsed as the type of its default (papermill's
+    ``-p`` passes lists as text); refused when one is not in its parameters cell (papermill would
+    only warn, and the notebook would run with its default) or cannot be read as its type."""
+    defaults = notebook_defaults(name)
+    unknown = sorted(set(parameters) - set(defaults))
     if unknown:
-        raise ValueError(f"{name} has no parameters {unknown}; its parameters cell has {list(known)}")
-    return parameters
+        raise ValueError(f"{name} has no parameters {unknown}; its parameters cell has {list(defaults)}")
+    return {key: parameter_value(key, value, defaults[key]) for key, value in parameters.items()}
+
+
+def checked_parameter_values(name: str, namespace: dict) -> dict:
+    """Every parameter of ``notebooks/{name}`` read from ``namespace`` (a notebook's ``globals()``,
+    after papermill's injected cell) and checked by :func:`checked_parameters`."""
+    return checked_parameters(name, {key: namespace[key] for key in notebook_parameters(name)})
 
 
 def execute_notebook(
@@ -178,10 +191,12 @@ __all__ = [
     "NOTEBOOKS_DIR",
     "PAPERMILL_LOG",
     "TRAINING_NOTEBOOK",
+    "checked_parameter_values",
     "checked_parameters",
     "enter_project_directory",
     "execute_notebook",
     "kernel_manager_config",
+    "notebook_defaults",
     "notebook_parameters",
     "project_directory",
     "resolve_results_root",

@@ -106,7 +106,7 @@ def test_ensure_synthcity_reuses_matching_cache_and_regenerates_stale_one(tmp_pa
     assert not list(root.parent.glob(".*partial*"))
     foreign = tmp_path / "mine"
     (foreign / "notes").mkdir(parents=True)
-    with pytest.raises(DatasetError, match="mine: exists but has no SynthCity manifest"):
+    with pytest.raises(DatasetError, match="mine: has no SynthCity manifest"):
         ensure_synthcity(foreign, train=1, val=1, seed=0, workers=1, **SMALL)
 
 
@@ -142,3 +142,24 @@ def test_data_config_round_trips_and_rejects_bad_values(tmp_path):
         DataConfig(scale_min=2.0, scale_max=1.0)
     with pytest.raises(ValueError, match="crop_height"):
         DataConfig(crop_height=0)
+
+
+def test_overwrite_deletes_only_a_folder_holding_a_synthcity_manifest(tmp_path, capsys):
+    # A user's Cityscapes-like folder (no synthcity.json): --overwrite must not touch it.
+    mine = tmp_path / "mine"
+    for name in ("gtFine/train/city/a_gtFine_labelIds.png", "leftImg8bit/train/city/a_leftImg8bit.png"):
+        (mine / name).parent.mkdir(parents=True, exist_ok=True)
+        (mine / name).write_text("the user's file")
+    command = ["synthcity", "--out", str(mine), "--train", "1", "--val", "0", "--size", "32x64", "--workers", "1"]
+    assert main([*command, "--overwrite"]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith(f"basnet: error: {mine}: has no SynthCity manifest synthcity.json") and "Traceback" not in error
+    assert sorted(path.read_text() for path in mine.rglob("*.png")) == ["the user's file"] * 2
+    with pytest.raises(DatasetError, match="refusing to delete"):
+        generate_synthcity(mine, train=1, val=0, seed=0, workers=1, overwrite=True, **SMALL)
+    # Its own set is replaced.
+    ours = tmp_path / "ours"
+    assert main(["synthcity", "--out", str(ours), "--train", "1", "--val", "0", "--size", "32x64", "--workers", "1"]) == 0
+    assert main(["synthcity", "--out", str(ours), "--train", "2", "--val", "0", "--size", "32x64", "--workers", "1",
+                 "--overwrite"]) == 0  # fmt: skip
+    assert len(list(ours.rglob("*_leftImg8bit.png"))) == 2

@@ -5,6 +5,7 @@ from basnet_lib.data.synthcity.scene import render_scene
 from basnet_lib.data.synthcity.writer import (
     GENERATOR_VERSION,
     SynthCityParams,
+    check_is_synthcity_set,
     generate_synthcity,
     read_manifest,
     render_sample,
@@ -14,6 +15,7 @@ __all__ = [
     "GENERATOR_VERSION",
     "SynthCityParams",
     "cache_dir",
+    "check_is_synthcity_set",
     "default_synthcity_root",
     "ensure_synthcity",
     "generate_synthcity",

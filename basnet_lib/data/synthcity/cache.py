@@ -12,8 +12,12 @@ import os
 import shutil
 from pathlib import Path
 
-from basnet_lib.data.errors import DatasetError
-from basnet_lib.data.synthcity.writer import SynthCityParams, generate_synthcity, read_manifest
+from basnet_lib.data.synthcity.writer import (
+    SynthCityParams,
+    check_is_synthcity_set,
+    generate_synthcity,
+    read_manifest,
+)
 
 
 def cache_dir() -> Path:
@@ -56,13 +60,10 @@ def ensure_synthcity(
         root = default_synthcity_root(train=train, val=val, test=test, height=height, width=width, seed=seed)
     root = Path(root)
     if root.exists():
-        manifest = read_manifest(root)
-        if manifest == params:
+        if read_manifest(root) == params:
             return root
-        if manifest is None and any(root.iterdir()):
-            raise DatasetError(
-                f"{root}: exists but has no SynthCity manifest synthcity.json; refusing to overwrite it"
-            )
+        if any(root.iterdir()):
+            check_is_synthcity_set(root)
         shutil.rmtree(root)
     partial = root.with_name(f".{root.name}.partial-{os.getpid()}")
     try:

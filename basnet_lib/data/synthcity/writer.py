@@ -20,6 +20,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from basnet_lib.data.cityscapes import COLOR_SUFFIX, image_path, label_path
+from basnet_lib.data.errors import DatasetError
 from basnet_lib.data.labels import NUM_CLASSES, colorize_label_ids
 from basnet_lib.data.png_io import write_png
 from basnet_lib.data.synthcity.scene import render_scene
@@ -97,12 +98,19 @@ def generate_synthcity(
 
     Raises:
         FileExistsError: ``out`` already holds a dataset and ``overwrite`` is false.
+        DatasetError: ``overwrite`` is true but ``out`` is not a SynthCity set (see
+            :func:`check_is_synthcity_set`); nothing is deleted.
     """
     params = SynthCityParams(train=train, val=val, test=test, height=height, width=width, seed=seed)
     out = Path(out)
     existing = [out / name for name in ("leftImg8bit", "gtFine", MANIFEST_NAME) if (out / name).exists()]
     if existing and not overwrite:
-        raise FileExistsError(f"{out}: already holds {', '.join(p.name for p in existing)}; pass overwrite")
+        raise FileExistsError(
+            f"{out}: already holds {', '.join(p.name for p in existing)}; "
+            "pass overwrite=True (basnet synthcity --overwrite) to replace the SynthCity set there"
+        )
+    if existing:
+        check_is_synthcity_set(out)
     for path in existing:
         shutil.rmtree(path) if path.is_dir() else path.unlink()
     out.mkdir(parents=True, exist_ok=True)
@@ -130,6 +138,21 @@ def read_manifest(root: str | Path) -> SynthCityParams | None:
         return SynthCityParams(**json.loads(path.read_text()))
     except (OSError, ValueError, TypeError):
         return None
+
+
+def check_is_synthcity_set(root: str | Path) -> None:
+    """Refuse to delete ``root`` unless it holds a valid SynthCity manifest: the one check before
+    any SynthCity folder (``--out`` or the cache) is replaced, so a user's files are never deleted.
+
+    Raises:
+        DatasetError: ``root`` has no readable ``synthcity.json``.
+    """
+    if read_manifest(root) is None:
+        raise DatasetError(
+            f"{root}: has no SynthCity manifest {MANIFEST_NAME}, so it is not a SynthCity set (or one whose "
+            "generation was interrupted); refusing to delete anything there: choose another folder, or "
+            "empty it yourself"
+        )
 
 
 def _write_sample(task: tuple[Path, SynthCityParams, str, int]) -> None:
