@@ -184,7 +184,7 @@ display(
 )
 
 # %% [markdown]
-# ### The red line (paper Figs. 1–3 captions, §3.2 last paragraph; docs/method.md §1.4)
+# ### The red line (paper §3.2 last paragraph, Figs. 2–3 captions; docs/method.md §1.4)
 #
 # In every block $\mathbb{F}_h$ reaches the output through the red line and a 1×1 conv. Where
 # $\mathbb{F}_l$ comes from stage1 (block 3, at twice the resolution of the others), the red line is
@@ -195,6 +195,9 @@ display(
 #
 # (`model/layers.py`: `RedLine`). The rows below show, per SSB block, $\mathbb{F}_h$ as received,
 # after the red line, and after the 1×1 projection ($\mathbb{F}_{up}$): only block 3 changes size.
+# A transposed convolution with stride 2 covers the output pixels unevenly: an untrained one leaves
+# a checkerboard in block 3, which training has to smooth out (notebook 05 measures it in the
+# boundary maps).
 # The SAB's red lines are the same kind of module with their own weights.
 
 # %%

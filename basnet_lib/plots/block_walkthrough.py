@@ -82,14 +82,15 @@ def gradient_map_figure(gradient_map: np.ndarray) -> Figure:
 
 def channel_attention_figure(gabs: tuple[AttentionBlockTrace, ...]) -> Figure:
     """Each GAB's channel attention ``A`` as bars over the channels."""
-    figure = Figure(figsize=(PANEL_WIDTH * len(gabs), 2.6), layout="constrained")
+    figure = Figure(figsize=(PANEL_WIDTH * len(gabs), 2.9), layout="constrained")
     axes = figure.subplots(1, len(gabs), squeeze=False, sharey=True)[0]
     for axis, block in zip(axes, gabs, strict=True):
         if block.channel is None:
             raise ValueError(f"{block.name} has no channel attention (a SAB?)")
         axis.bar(np.arange(len(block.channel)), block.channel, width=1.0, color="tab:blue")
         axis.set(ylim=(0, 1), xlabel="channel", title=f"GAB {_stage(block)}: A")
-    axes[0].set_ylabel("A = σ(conv1×1([GAP(F_l), GAP(F_h)]))")
+    axes[0].set_ylabel("channel weight A")
+    figure.suptitle("GAB channel attention A = σ(conv1×1([GAP(F_l), GAP(F_h)]))", fontsize=10)
     return figure
 
 
