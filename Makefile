@@ -1,4 +1,5 @@
-# The README's two commands: `make reproduce` (main job) and `make test`.
+# The README's two commands: `make reproduce` (main job) and `make test`; `make notebooks` after
+# editing a notebook or its percent script.
 # Each creates the virtual environment it needs in $(VENV) on first use.
 
 VENV ?= .venv
@@ -6,7 +7,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install reproduce test lint clean-venv
+.PHONY: install reproduce notebooks test lint clean-venv
 
 # torch/torchvision first, as the exact pair (the CUDA build also runs on CPU); then the project.
 $(STAMP): pyproject.toml
@@ -21,6 +22,13 @@ install: $(STAMP)
 # results/REPORT.md (tables beside the paper's, figures, machine, time, supported claims).
 reproduce: $(STAMP)
 	$(BIN)/basnet reproduce --preset cpu
+
+# Each notebook is paired with its percent script notebooks/NN_name.py (notebooks/jupytext.toml):
+# bring every pair in line (the newer file of each is the source), then clear the .ipynb's outputs
+# and execution counts, as it is committed.
+notebooks: $(STAMP)
+	$(BIN)/jupytext --sync notebooks/[0-9][0-9]_*.py
+	$(BIN)/python -c 'import sys; from basnet_lib.reproduction.notebooks import clear_outputs; [clear_outputs(p) for p in sys.argv[1:]]' notebooks/[0-9][0-9]_*.ipynb
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import argparse
 import ast
-import importlib.util
 import itertools
 import math
 import re
 from pathlib import Path
 
+import jupytext
 import nbformat
 import numpy as np
 import pandas as pd
@@ -26,6 +26,7 @@ from basnet_lib.reproduction.experiments import planned_run
 from basnet_lib.reproduction.notebooks import (
     TRAINING_NOTEBOOK,
     checked_parameters,
+    clear_outputs,
     training_notebook_parameters,
 )
 from basnet_lib.reproduction.report import ReproductionSettings
@@ -39,7 +40,7 @@ from basnet_lib.reproduction.reproduce import (
 from basnet_lib.reproduction.tables import F_COLUMNS, PAPER_TABLE3
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOK_PATHS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+NOTEBOOK_PATHS = sorted((ROOT / "notebooks").glob("*.ipynb"))  # each paired with NN_name.py
 # Two seeds: the fewest with a confidence interval; the smoke preset trains them side by side.
 SEEDS = (0, 1)
 FIGURES = (
@@ -160,16 +161,62 @@ def test_committed_notebook_is_clean_with_literal_parameters(path) -> None:
     assert set(inferred) == set(parameters)
 
 
-def test_notebooks_match_their_generator() -> None:
-    spec = importlib.util.spec_from_file_location(
-        "generate_notebooks", ROOT / "notebooks" / "generate_notebooks.py"
-    )
-    generator = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(generator)
-    assert sorted(generator.NOTEBOOKS) == [path.name for path in NOTEBOOK_PATHS]
-    for name, cells in generator.NOTEBOOKS.items():
-        committed = nbformat.read(ROOT / "notebooks" / name, as_version=4)
-        assert nbformat.writes(generator.build_notebook(cells)) == nbformat.writes(committed), name
+def pair_differences(notebook_path: Path, script_path: Path) -> list[str]:
+    """What differs between the cells of a notebook and of its percent script, both read by jupytext:
+    cell type, source and tags, cell by cell (empty: the pair is in sync)."""
+    notebook, script = (_cells(jupytext.read(path)) for path in (notebook_path, script_path))
+    differences = [
+        f"cell {index}: {ours!r} != {theirs!r}"
+        for index, (ours, theirs) in enumerate(zip(notebook, script, strict=False))
+        if ours != theirs
+    ]
+    if len(notebook) != len(script):
+        differences.append(f"{len(notebook)} cells in {notebook_path.name}, {len(script)} in {script_path.name}")
+    return differences
+
+
+def _cells(notebook: nbformat.NotebookNode) -> list[tuple[str, str, tuple[str, ...]]]:
+    return [(cell.cell_type, cell.source, tuple(cell.metadata.get("tags", ()))) for cell in notebook.cells]
+
+
+def test_every_notebook_is_paired_with_its_percent_script() -> None:
+    scripts = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
+    assert [path.stem for path in scripts] == [path.stem for path in NOTEBOOK_PATHS]
+    configuration = (ROOT / "notebooks" / "jupytext.toml").read_text()
+    assert 'formats = "ipynb,py:percent"' in configuration  # JupyterLab saves both files
+    for path in NOTEBOOK_PATHS:
+        script = path.with_suffix(".py")
+        assert script.read_text().count('# %% tags=["parameters"]') == 1, script.name
+        assert pair_differences(path, script) == [], f"{path.name}: run `make notebooks`"
+
+
+def test_an_out_of_sync_pair_is_caught(tmp_path) -> None:
+    notebook = NOTEBOOK_PATHS[0]
+    script = tmp_path / notebook.with_suffix(".py").name
+    source = notebook.with_suffix(".py").read_text()
+    script.write_text(source)
+    assert pair_differences(notebook, script) == []
+    script.write_text(source.replace('results_root: str = "results"', 'results_root: str = "elsewhere"'))
+    (difference,) = pair_differences(notebook, script)
+    assert "elsewhere" in difference
+    script.write_text(source.replace('# %% tags=["parameters"]', "# %%"))  # the tag lost
+    assert len(pair_differences(notebook, script)) == 1
+    script.write_text(source + "\n# %%\nprint('a cell only the script has')\n")
+    assert pair_differences(notebook, script)[-1].endswith(f"in {script.name}")
+
+
+def test_clear_outputs_leaves_the_notebook_as_committed(tmp_path) -> None:
+    committed = nbformat.read(NOTEBOOK_PATHS[0], as_version=4)
+    executed = nbformat.read(NOTEBOOK_PATHS[0], as_version=4)
+    code = next(cell for cell in executed.cells if cell.cell_type == "code")
+    code.outputs = [nbformat.v4.new_output("stream", name="stdout", text="trained\n")]
+    code.execution_count = 3
+    code.metadata["execution"] = {"iopub.status.idle": "2024-01-01T00:00:00Z"}
+    path = tmp_path / NOTEBOOK_PATHS[0].name
+    nbformat.write(executed, path)
+    assert clear_outputs(path) is True
+    assert nbformat.writes(nbformat.read(path, as_version=4)) == nbformat.writes(committed)
+    assert clear_outputs(path) is False
 
 
 def test_reproduce_arguments_default_to_the_main_job() -> None:

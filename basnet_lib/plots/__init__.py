@@ -5,8 +5,16 @@ engine (training curves) and the reproduction (tables, Figs. 1/4/6/7) both draw 
 """
 
 from basnet_lib.plots.block_diagram import draw_block_diagram
+from basnet_lib.plots.block_walkthrough import (
+    block_outputs_figure,
+    channel_attention_figure,
+    gradient_map_figure,
+    red_line_figure,
+    spatial_attention_figure,
+)
 from basnet_lib.plots.charts import (
     VARIANT_COLORS,
+    figure_png,
     fscore_tolerance_plot,
     per_class_fscore_heatmap,
     save_figure,
@@ -26,15 +34,21 @@ __all__ = [
     "VARIANT_COLORS",
     "ValSamples",
     "VariantPrediction",
+    "block_outputs_figure",
+    "channel_attention_figure",
     "draw_block_diagram",
     "draw_explorer",
     "figure4_probes",
     "figure6_segmentation",
     "figure7_boundaries",
+    "figure_png",
     "fscore_tolerance_plot",
+    "gradient_map_figure",
     "learning_curves_plot",
     "per_class_fscore_heatmap",
     "plot_training_curves",
+    "red_line_figure",
     "save_figure",
+    "spatial_attention_figure",
     "table1_bar_chart",
 ]

@@ -6,6 +6,7 @@ work in notebooks, under papermill and headless alike; :func:`save_figure` write
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,14 @@ def save_figure(figure: Figure, path: str | Path, *, dpi: int = 100) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=dpi)
     return path
+
+
+def figure_png(figure: Figure, *, dpi: int = 100) -> bytes:
+    """``figure`` as PNG bytes, for ``IPython.display.Image(data=...)``: a notebook shows it without a
+    file and whatever the matplotlib backend."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
 
 
 def table1_bar_chart(table1_frame: pd.DataFrame, *, paper: dict[str, dict[str, float]]) -> Figure:
@@ -147,6 +156,7 @@ def per_class_fscore_heatmap(per_class: pd.DataFrame, *, threshold_label: str = 
 
 __all__ = [
     "VARIANT_COLORS",
+    "figure_png",
     "fscore_tolerance_plot",
     "per_class_fscore_heatmap",
     "save_figure",

@@ -89,6 +89,28 @@ def checked_parameter_values(name: str, namespace: dict) -> dict:
     return checked_parameters(name, {key: namespace[key] for key in notebook_parameters(name)})
 
 
+def clear_outputs(path: str | Path) -> bool:
+    """Remove the outputs, execution counts and execution metadata of the notebook at ``path``, as
+    the notebooks are committed (``make notebooks``); return whether it changed (unchanged files
+    are not rewritten)."""
+    import nbformat
+
+    path = Path(path)
+    notebook = nbformat.read(path, as_version=4)
+    before = nbformat.writes(notebook)
+    for cell in notebook.cells:
+        for key in ("execution", "papermill", "collapsed", "scrolled"):
+            cell.metadata.pop(key, None)
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+    notebook.metadata.pop("papermill", None)
+    if nbformat.writes(notebook) == before:
+        return False
+    nbformat.write(notebook, path)
+    return True
+
+
 def execute_notebook(
     name: str, output_path: str | Path, *, parameters: dict, progress: bool = False
 ) -> float:
@@ -193,6 +215,7 @@ __all__ = [
     "TRAINING_NOTEBOOK",
     "checked_parameter_values",
     "checked_parameters",
+    "clear_outputs",
     "enter_project_directory",
     "execute_notebook",
     "kernel_manager_config",
