@@ -6,6 +6,7 @@ holds all three as ``{"model": ..., "data": ..., "train": ...}``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -93,14 +94,27 @@ class TrainConfig:
             )
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"TrainConfig.optimizer={self.optimizer!r}: expected one of {OPTIMIZERS}")
+        # Finite numbers only: an infinite learning rate trains weights into NaN while the loss of
+        # the last step is still finite (docs/method.md §4).
         for name in ("learning_rate", "poly_power"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"TrainConfig.{name}={getattr(self, name)!r} must be > 0")
+            if not _is_finite_number(getattr(self, name)) or not getattr(self, name) > 0:
+                raise ValueError(f"TrainConfig.{name}={getattr(self, name)!r} must be a finite number > 0")
         for name in ("momentum", "weight_decay", "edge_weight", "class_balance"):
-            if not getattr(self, name) >= 0:
-                raise ValueError(f"TrainConfig.{name}={getattr(self, name)!r} must be >= 0")
+            if not _is_finite_number(getattr(self, name)) or not getattr(self, name) >= 0:
+                raise ValueError(f"TrainConfig.{name}={getattr(self, name)!r} must be a finite number >= 0")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"TrainConfig.seed={self.seed!r} must be an integer >= 0")
+        if self.batch_size < 2:
+            raise ValueError(
+                f"TrainConfig.batch_size={self.batch_size} must be at least 2: BatchNorm (and the ASPP's "
+                "image pooling) needs more than one value per channel in training"
+            )
         if self.device not in ("auto", "cpu") and not self.device.startswith("cuda"):
             raise ValueError(f"TrainConfig.device={self.device!r}: expected 'auto', 'cpu' or 'cuda[:N]'")
+
+
+def _is_finite_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 @dataclass(frozen=True)
