@@ -68,7 +68,10 @@ class RunLock:
     def release(self) -> None:
         """Remove the lock file, then unlock (a directory this lock created is removed when still empty)."""
         if self._descriptor is not None:
-            self.path.unlink(missing_ok=True)  # while still locked: see _locked_descriptor
+            try:
+                self.path.unlink(missing_ok=True)  # while still locked: see _locked_descriptor
+            except OSError:  # a folder made read-only meanwhile: the next start takes the file over
+                pass
             os.close(self._descriptor)
             self._descriptor = None
         if self._created_dir:

@@ -31,14 +31,17 @@ def train_command(results: Path, *fields: str) -> list[str]:
 
 
 def run(command: list[str], **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300, **kwargs)
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600, **kwargs)
 
 
-def wait_for(condition, process: subprocess.Popen, *, seconds: float = 120) -> None:
+def wait_for(condition, process: subprocess.Popen, *, seconds: float = 600) -> None:
+    """Poll ``condition`` until it holds; a process that ends first, or a timeout, fails the test
+    (and the process is killed: no training left running behind a failed test)."""
     deadline = time.monotonic() + seconds
     while not condition():
-        assert process.poll() is None, process.communicate()[1]
-        assert time.monotonic() < deadline, "timed out"
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"waited in vain (exit code {process.wait()}): {process.communicate()[1]}")
         time.sleep(0.001)
 
 
@@ -46,10 +49,13 @@ def test_two_concurrent_trains_into_one_directory(tmp_path) -> None:
     command = train_command(tmp_path / "runs", "--train.iterations", "60", "--train.checkpoint_every", "20")
     run_dir = tmp_path / "runs" / "full-resnet18-seed0"
     first = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    wait_for(lambda: (run_dir / "run.lock").is_file() and (run_dir / "run.lock").stat().st_size, first)
-    second = run(command)
-    still_training = first.poll() is None
-    out, err = first.communicate(timeout=300)
+    try:
+        wait_for(lambda: (run_dir / "run.lock").is_file() and (run_dir / "run.lock").stat().st_size, first)
+        second = run(command)
+        still_training = first.poll() is None
+        out, err = first.communicate(timeout=600)
+    finally:
+        first.kill()  # a no-op once it ended
     assert first.returncode == 0, err
     assert still_training, "the first run ended before the second checked the lock: raise its iterations"
     assert second.returncode == 1
@@ -87,9 +93,10 @@ def test_sigkill_during_a_checkpoint_save(tmp_path) -> None:
 
     refused = run(command)
     assert refused.returncode == 1 and "pass --resume to continue it or --overwrite" in refused.stderr
+    assert f"taking over the lock of process {process.pid}" in refused.stderr
+    assert temporary.exists()  # removed only by a start that goes on to train
     resumed = run([*command, "--resume"])
     assert resumed.returncode == 0, resumed.stderr
-    assert f"taking over the lock of process {process.pid}" in resumed.stderr
     assert f"removed {temporary} (" in resumed.stderr and "left by an interrupted save" in resumed.stderr
     assert sorted(path.name for path in run_dir.iterdir() if path.name.startswith(".")) == []
     metrics = json.loads((run_dir / "metrics.json").read_text())

@@ -21,6 +21,7 @@ import torch
 
 from basnet_lib.data.build import dataset_root
 from basnet_lib.data.errors import DatasetError
+from basnet_lib.distributed import unwrap_model
 from basnet_lib.engine import trainer as trainer_module
 from basnet_lib.engine.checkpoint import load_checkpoint, save_checkpoint
 from basnet_lib.engine.commands import (
@@ -138,7 +139,7 @@ def test_item2_every_check_passes_before_overwrite_deletes_anything(tmp_path) ->
     assert not fresh.run_dir.exists()
 
 
-def test_item3_non_finite_numbers_are_never_a_result(tmp_path) -> None:
+def test_item3_non_finite_numbers_are_never_a_result(tmp_path, monkeypatch) -> None:
     for field in ("learning_rate", "momentum", "weight_decay", "poly_power", "edge_weight", "class_balance"):
         for value in (math.inf, -math.inf, math.nan):
             with pytest.raises(ValueError, match=rf"TrainConfig.{field}=.* must be a finite number"):
@@ -148,10 +149,23 @@ def test_item3_non_finite_numbers_are_never_a_result(tmp_path) -> None:
     with pytest.raises(ValueError, match="learning_rate=inf must be a finite number > 0"):
         run_config_from_args(parser.parse_args(["--preset", "smoke", "--train.learning_rate", "inf"]))
 
-    # A finite loss, then weights that one step made infinite: not saved, not evaluated.
-    run = smoke(tmp_path / "runs", iterations=1, learning_rate=1e300)
-    with pytest.raises(NonFiniteWeightsError, match=r"after iteration 1: \d+ of \d+ weight tensors hold NaN or inf"):
+    # A finite loss, then weights that the step made infinite (as an infinite learning rate did on
+    # main): not saved, not evaluated.
+    real_step = trainer_module._step
+
+    def overflowing_step(run, training, *args, **kwargs):
+        terms = real_step(run, training, *args, **kwargs)
+        with torch.no_grad():
+            unwrap_model(training.model).backbone.conv1.weight[0] = math.inf
+        return terms
+
+    monkeypatch.setattr(trainer_module, "_step", overflowing_step)
+    run = smoke(tmp_path / "runs", iterations=1)
+    with pytest.raises(
+        NonFiniteWeightsError, match=r"after iteration 1: 1 of \d+ weight tensors hold NaN or inf \(first: backbone"
+    ):
         train(run, progress=False)
+    monkeypatch.undo()
     assert not (run.run_dir / "checkpoint.pt").exists() and not (run.run_dir / "metrics.json").exists()
 
     # A checkpoint with an infinite weight (as main wrote them) is refused by evaluate/predict/export.
