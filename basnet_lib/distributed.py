@@ -8,6 +8,7 @@ with gloo on CPU and nccl on GPU. Only rank 0 writes files; metric counts are su
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -90,6 +91,26 @@ def all_reduce_sum_(tensor: torch.Tensor) -> torch.Tensor:
     if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
         dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
     return tensor
+
+
+class MainProcessError(RuntimeError):
+    """Raised on every other process when rank 0's part of a :func:`run_on_main` failed."""
+
+
+def run_on_main(context: DistributedContext, action: Callable[[], object]) -> None:
+    """``action()`` on rank 0 only; when it fails, every process raises (rank 0 its own error),
+    where the others would otherwise wait for rank 0 forever at the next collective."""
+    error = None
+    if context.is_main:
+        try:
+            action()
+        except Exception as caught:  # raised below, once the other processes know
+            error = caught
+    failed = all_reduce_sum_(torch.tensor(int(error is not None), device=context.device))
+    if error is not None:
+        raise error
+    if failed.item():
+        raise MainProcessError("the run's first process (rank 0) failed; see its error")
 
 
 def barrier() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 
@@ -43,9 +44,9 @@ class DataConfig:
             _require_int(name, getattr(self, name), minimum=0)
         for name in ("synthcity_height", "synthcity_width", "crop_height", "crop_width"):
             _require_int(name, getattr(self, name), minimum=8)
-        if not 0 < self.scale_min <= self.scale_max:
+        if not (math.isfinite(self.scale_min) and math.isfinite(self.scale_max)) or not 0 < self.scale_min <= self.scale_max:
             raise ValueError(
-                f"DataConfig needs 0 < scale_min <= scale_max, got scale_min={self.scale_min}, "
+                f"DataConfig needs finite 0 < scale_min <= scale_max, got scale_min={self.scale_min}, "
                 f"scale_max={self.scale_max}"
             )
 

@@ -22,7 +22,7 @@ from basnet_lib.engine.config_io import load_config
 from basnet_lib.engine.evaluate import evaluate
 from basnet_lib.engine.export import export_predictions
 from basnet_lib.engine.presets import PRESETS, preset
-from basnet_lib.engine.run_directory import load_trained_model
+from basnet_lib.engine.run_directory import RunDirectoryError, load_trained_model, write_results
 from basnet_lib.engine.runtime import reuse_freed_memory
 from basnet_lib.engine.trainer import train
 from basnet_lib.model import VARIANTS
@@ -159,12 +159,22 @@ def evaluate_command(args: argparse.Namespace) -> int:
             suffix = ("_multiscale" if args.multiscale else "") + ("_bf16" if amp else "")
             name = f"eval_{args.split}{suffix}.json"
             if context.is_main:
-                (args.run_dir / name).write_text(json.dumps(metrics, indent=2) + "\n")
-                print(json.dumps({key: metrics[key] for key in ("mIoU", "boundary_F")}))
-                print(f"wrote {args.run_dir / name}")
+                _report_evaluation(metrics, args.run_dir / name)
     finally:
         cleanup_distributed()
     return 0
+
+
+def _report_evaluation(metrics: dict, path: Path) -> None:
+    """Print the scores, then write every metric to ``path``; when that fails (a read-only run
+    directory) every metric is printed instead and the error says where, so nothing computed is lost."""
+    print(json.dumps({key: metrics[key] for key in ("mIoU", "boundary_F")}), flush=True)
+    try:
+        write_results(path, metrics, note="every metric is printed above")
+    except RunDirectoryError:
+        print(json.dumps(metrics, indent=2), flush=True)
+        raise
+    print(f"wrote {path}")
 
 
 def _parser_for(kind: type):

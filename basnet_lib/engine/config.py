@@ -6,6 +6,7 @@ holds all three as ``{"model": ..., "data": ..., "train": ...}``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -94,12 +95,14 @@ class TrainConfig:
         _check_batch_size_and_seed(self)
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"TrainConfig.optimizer={self.optimizer!r}: expected one of {OPTIMIZERS}")
+        # Finite numbers only: an infinite learning rate trains weights into NaN while the loss of
+        # the last step is still finite (docs/method.md §4).
         for name in ("learning_rate", "poly_power"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"TrainConfig.{name}={getattr(self, name)!r} must be > 0")
+            if not _is_finite_number(getattr(self, name)) or not getattr(self, name) > 0:
+                raise ValueError(f"TrainConfig.{name}={getattr(self, name)!r} must be a finite number > 0")
         for name in ("momentum", "weight_decay", "edge_weight", "class_balance"):
-            if not getattr(self, name) >= 0:
-                raise ValueError(f"TrainConfig.{name}={getattr(self, name)!r} must be >= 0")
+            if not _is_finite_number(getattr(self, name)) or not getattr(self, name) >= 0:
+                raise ValueError(f"TrainConfig.{name}={getattr(self, name)!r} must be a finite number >= 0")
         if self.device not in ("auto", "cpu") and not self.device.startswith("cuda"):
             raise ValueError(f"TrainConfig.device={self.device!r}: expected 'auto', 'cpu' or 'cuda[:N]'")
 
@@ -114,6 +117,10 @@ def _check_batch_size_and_seed(config: TrainConfig) -> None:
     if isinstance(config.seed, bool) or not isinstance(config.seed, int) or config.seed < 0:
         # numpy's SeedSequence, which seeds every augmentation, takes non-negative integers only.
         raise ValueError(f"TrainConfig.seed={config.seed!r} (--seed) must be an integer >= 0")
+
+
+def _is_finite_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 @dataclass(frozen=True)

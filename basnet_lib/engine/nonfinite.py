@@ -1,4 +1,9 @@
-"""The training loop's guard against a non-finite loss, without a host-device synchronisation per step."""
+"""Guards against non-finite numbers: the training loop's loss (without a host-device
+synchronisation per step) and the weights before they are saved or evaluated.
+
+A loss can stay finite while a step makes the weights infinite (a learning rate of 1e300); such
+weights are never saved as a checkpoint nor reported as a result.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,41 @@ from basnet_lib.loss import LOSS_TERMS
 
 class NonFiniteLossError(RuntimeError):
     """A loss term is NaN or infinite; the message names the iteration and the terms."""
+
+
+class NonFiniteWeightsError(RuntimeError):
+    """Weights hold NaN or inf; the message names how many tensors and the first one."""
+
+
+def non_finite_tensors(tensors: Mapping[str, Tensor]) -> list[str]:
+    """Names of the floating-point tensors holding NaN or inf, in order (one synchronisation)."""
+    floating = [(name, tensor) for name, tensor in tensors.items() if tensor.is_floating_point()]
+    if not floating:
+        return []
+    finite = torch.stack([torch.isfinite(tensor).all() for _, tensor in floating]).tolist()
+    return [name for (name, _), good in zip(floating, finite, strict=True) if not good]
+
+
+def check_weights_finite(tensors: Mapping[str, Tensor], *, subject: str, consequence: str) -> None:
+    """Raise :class:`NonFiniteWeightsError` ``"{subject}: N of M tensors hold NaN or inf (first: X);
+    {consequence}"`` when any of ``tensors`` (a state dict) is not finite."""
+    bad = non_finite_tensors(tensors)
+    if bad:
+        raise NonFiniteWeightsError(
+            f"{subject}: {len(bad)} of {len(tensors)} weight tensors hold NaN or inf (first: {bad[0]}); {consequence}"
+        )
+
+
+def check_weights_everywhere(tensors: Mapping[str, Tensor], device: torch.device, *, subject: str) -> None:
+    """:func:`check_weights_finite` on every process at once: all raise when one's weights are bad
+    (the others would otherwise wait for it forever)."""
+    bad = non_finite_tensors(tensors)
+    found_anywhere = all_reduce_sum_(torch.tensor(int(bool(bad)), device=device))
+    consequence = "nothing was saved or evaluated from them (a learning rate too high?)"
+    if bad:
+        check_weights_finite(tensors, subject=subject, consequence=consequence)
+    if found_anywhere.item():
+        raise NonFiniteWeightsError(f"{subject}: non-finite weights on another process; {consequence}")
 
 
 class NonFiniteMonitor:
@@ -74,4 +114,12 @@ def check_loss_everywhere(monitor: NonFiniteMonitor) -> None:
         )
 
 
-__all__ = ["NonFiniteLossError", "NonFiniteMonitor", "check_loss_everywhere"]
+__all__ = [
+    "NonFiniteLossError",
+    "NonFiniteMonitor",
+    "NonFiniteWeightsError",
+    "check_loss_everywhere",
+    "check_weights_everywhere",
+    "check_weights_finite",
+    "non_finite_tensors",
+]

@@ -1,8 +1,9 @@
 """``train(run)``: one entry point for one CPU, one GPU, or N GPUs/nodes under torchrun (docs/method.md §4).
 
-A run is set up (fresh, or resumed exactly from its checkpoint), steps through its iterations
-(logging, validating and checkpointing on the way), is evaluated on val, and writes its run
-directory (:mod:`basnet_lib.engine.run_directory`).
+A run checks its data and builds its model before it changes any file, takes its run directory
+(:mod:`basnet_lib.engine.run_lock`), is set up (fresh, or resumed exactly from its checkpoint),
+steps through its iterations (logging, validating and checkpointing on the way), is evaluated on
+val, and writes its run directory (:mod:`basnet_lib.engine.run_directory`).
 """
 
 from __future__ import annotations
@@ -26,29 +27,31 @@ from basnet_lib.distributed import (
     DistributedContext,
     barrier,
     broadcast_buffers_,
+    run_on_main,
     setup_distributed,
     unwrap_model,
     wrap_model,
 )
 from basnet_lib.engine.checkpoint import restore_rng_state
 from basnet_lib.engine.config import RunConfig
-from basnet_lib.engine.config_io import save_config
 from basnet_lib.engine.evaluate import model_inputs
 from basnet_lib.engine.history import read_history, write_history
-from basnet_lib.engine.nonfinite import NonFiniteMonitor, check_loss_everywhere
+from basnet_lib.engine.nonfinite import NonFiniteMonitor, check_loss_everywhere, check_weights_everywhere
 from basnet_lib.engine.optimization import build_optimizer, build_scheduler
+from basnet_lib.engine.run_data import checked_data_fingerprint
 from basnet_lib.engine.run_directory import (
-    CONFIG_FILE,
     CURVES_FILE,
+    DATA_FINGERPRINT,
     HISTORY_FILE,
     METRICS_FILE,
     RunResult,
     checkpoint_to_resume,
     finished_run,
-    remove_results,
+    prepare_run_directory,
     save_training_state,
-    write_json,
+    write_results,
 )
+from basnet_lib.engine.run_lock import RunLock
 from basnet_lib.engine.runtime import system_info
 from basnet_lib.engine.sampling import training_batches
 from basnet_lib.engine.validation import (
@@ -68,9 +71,11 @@ def train(
 ) -> RunResult:
     """Train ``run`` and evaluate it on the val split; write the run directory (docs/method.md §6.6).
 
-    A finished run with the same config is reused (``reused=True``) unless ``overwrite``. With
-    ``resume`` an unfinished run continues exactly from its checkpoint; a checkpoint whose config
-    differs is refused, naming the fields. Errors are raised before any file is changed.
+    A finished run with the same model, data content and schedule is reused (``reused=True``)
+    unless ``overwrite``. With ``resume`` an unfinished run continues exactly from its checkpoint;
+    a checkpoint whose config or data differs is refused, naming them. The data (both labelled
+    splits) and the model are checked before any file is changed or deleted; the run directory
+    is owned by one process at a time (another one raises, naming it).
     """
     with cpu_threads(run.train.threads):
         return _train(run, resume=resume, overwrite=overwrite, progress=progress)
@@ -90,17 +95,33 @@ def cpu_threads(threads: int) -> Iterator[None]:
 
 def _train(run: RunConfig, *, resume: bool, overwrite: bool, progress: bool) -> RunResult:
     context = setup_distributed(run.train.device)
-    finished = finished_run(run, overwrite=overwrite)
+    fingerprint = checked_data_fingerprint(run.data, context, progress=progress)
+    # Reading only: a finished run is reused even from a read-only folder.
+    finished = finished_run(run, data_fingerprint=fingerprint, overwrite=overwrite)
     if finished is not None:
         return finished
-    checkpoint = checkpoint_to_resume(run, resume=resume, overwrite=overwrite)
+    lock = RunLock(run.run_dir)
+    run_on_main(context, lock.acquire)
+    try:
+        return _train_locked(run, context, fingerprint, resume=resume, overwrite=overwrite, progress=progress)
+    finally:
+        if context.is_main:
+            lock.release()
+
+
+def _train_locked(
+    run: RunConfig, context: DistributedContext, fingerprint: str, *, resume: bool, overwrite: bool, progress: bool
+) -> RunResult:
+    """The run, in the run directory it owns: every check passes before the first file changes."""
+    # Another process may have finished this run between the check above and the lock.
+    finished = finished_run(run, data_fingerprint=fingerprint, overwrite=overwrite)
+    if finished is not None:
+        return finished
+    checkpoint = checkpoint_to_resume(run, data_fingerprint=fingerprint, resume=resume, overwrite=overwrite)
+    training = _set_up(run, context, checkpoint, fingerprint)  # builds the model: may still fail
     if context.is_main:
-        if overwrite and checkpoint is None:
-            remove_results(run.run_dir)
-        dataset_root(run.data, progress=progress)  # generate the SynthCity set once, on rank 0
-        save_config(run, run.run_dir / CONFIG_FILE)
+        prepare_run_directory(run, fresh=overwrite and checkpoint is None)
     barrier()
-    training = _set_up(run, context, checkpoint)
     train_seconds = _run_steps(run, training, context, progress=progress)
     broadcast_buffers_(training.model)  # BatchNorm statistics of rank 0, as in the checkpoint
     metrics = evaluate_on_val(
@@ -122,11 +143,12 @@ class _Training:
     scaler: torch.amp.GradScaler
     train_set: CityscapesSegmentation
     memory_format: torch.memory_format
+    data_fingerprint: str
     start: int
     history: list[dict]
 
 
-def _set_up(run: RunConfig, context: DistributedContext, checkpoint: dict | None) -> _Training:
+def _set_up(run: RunConfig, context: DistributedContext, checkpoint: dict | None, fingerprint: str) -> _Training:
     """A fresh model and optimiser from the run's seed, or (``checkpoint``) the state it stopped in,
     random state included, so that a resumed run continues exactly."""
     torch.manual_seed(run.train.seed)  # same initial weights in every process
@@ -138,7 +160,9 @@ def _set_up(run: RunConfig, context: DistributedContext, checkpoint: dict | None
     optimizer = build_optimizer(model, run.train)
     scheduler = build_scheduler(optimizer, run.train)
     scaler = torch.amp.GradScaler("cuda", enabled=run.train.amp and context.device.type == "cuda")
-    training = _Training(model, optimizer, scheduler, scaler, train_set, memory_format, start=0, history=[])
+    training = _Training(
+        model, optimizer, scheduler, scaler, train_set, memory_format, fingerprint, start=0, history=[]
+    )
     if checkpoint is not None:
         unwrap_model(model).load_state_dict(checkpoint["model"])
         optimizer.load_state_dict(checkpoint["optimizer"])
@@ -195,6 +219,9 @@ def _run_steps(run: RunConfig, training: _Training, context: DistributedContext,
             window = _Window(started=time.perf_counter())  # evaluation time is not training speed
         bar.update(1)
         if checkpoint_now:
+            # Weights that a step made non-finite (with a finite loss) are never saved.
+            model_state = unwrap_model(training.model).state_dict()
+            check_weights_everywhere(model_state, context.device, subject=f"{run.run_name} after iteration {done}")
             if context.is_main:
                 save_training_state(
                     run,
@@ -204,6 +231,7 @@ def _run_steps(run: RunConfig, training: _Training, context: DistributedContext,
                     scheduler=training.scheduler,
                     scaler=training.scaler,
                     history=training.history,
+                    data_fingerprint=training.data_fingerprint,
                 )
             barrier()
     bar.close()
@@ -272,6 +300,7 @@ def _run_summary(
         "world_size": context.world_size,
         "device": str(context.device),
         "system": system_info(),
+        DATA_FINGERPRINT: training.data_fingerprint,
     }
 
 
@@ -280,7 +309,9 @@ def _write_results(run: RunConfig, context: DistributedContext, metrics: dict, h
     if history and history[-1]["iteration"] == run.train.iterations:
         history[-1].update(validation_columns(metrics))  # the curve's last point: the full val set
     if context.is_main:
-        write_json(run.run_dir / METRICS_FILE, metrics)
+        scores = {key: metrics[key] for key in ("mIoU", "boundary_F")}
+        note = f"the results were {scores}; `basnet evaluate {run.run_dir}` scores its checkpoint again"
+        write_results(run.run_dir / METRICS_FILE, metrics, note=note)
         if history:
             write_history(run.run_dir / HISTORY_FILE, history)
             plot_training_curves(pd.DataFrame(history), run.run_dir / CURVES_FILE, title=run.run_name)

@@ -11,6 +11,7 @@ from basnet_lib.engine.checkpoint import capture_rng_state, restore_rng_state
 from basnet_lib.engine.config import RunConfig, TrainConfig
 from basnet_lib.engine.evaluate import evaluate
 from basnet_lib.engine.history import VAL_F_COLUMNS
+from basnet_lib.engine.nonfinite import check_weights_everywhere
 
 
 def periodic_evaluation_due(config: TrainConfig, done: int) -> bool:
@@ -31,7 +32,9 @@ def evaluate_during_training(run: RunConfig, model: nn.Module, context: Distribu
 def evaluate_on_val(
     run: RunConfig, model: nn.Module, context: DistributedContext, *, multiscale: bool = False, max_images: int = 0, progress: bool
 ) -> dict:
-    """The run's val split through :func:`evaluate` (the final evaluation and those during training)."""
+    """The run's val split through :func:`evaluate` (the final evaluation and those during training);
+    weights holding NaN or inf are an error, never a score."""
+    check_weights_everywhere(unwrap_model(model).state_dict(), context.device, subject=f"{run.run_name} before evaluation")
     return evaluate(
         unwrap_model(model),
         build_dataset(run.data, split="val", train=False),

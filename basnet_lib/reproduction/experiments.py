@@ -18,7 +18,8 @@ import torch
 
 from basnet_lib.engine.config import RunConfig
 from basnet_lib.engine.presets import preset
-from basnet_lib.engine.run_directory import METRICS_FILE, RunResult, load_run
+from basnet_lib.engine.run_data import data_fingerprint
+from basnet_lib.engine.run_directory import METRICS_FILE, RunResult, finished_run, load_run
 from basnet_lib.model import VARIANTS
 from basnet_lib.reproduction.notebooks import (
     PAPERMILL_LOG,
@@ -104,8 +105,13 @@ def planned_runs(
 
 
 def is_finished(run: RunConfig) -> bool:
-    return (run.run_dir / METRICS_FILE).is_file()
-
+    """Whether ``run.run_dir`` holds ``run`` finished: the same model, data content and schedule
+    (wherever the folders lie). A finished run of another config raises
+    :class:`~basnet_lib.engine.run_directory.RunDirectoryError` naming the differences: reusing it
+    would report another run's numbers."""
+    if not (run.run_dir / METRICS_FILE).is_file():
+        return False
+    return finished_run(run, data_fingerprint=data_fingerprint(run.data)) is not None
 
 def parallel_runs(runs: list[RunConfig]) -> int:
     """How many runs train side by side: on CPU, the cores over each run's threads (the cpu
