@@ -84,7 +84,7 @@ def test_truncated_metrics_and_history_are_errors_naming_the_file(tmp_path, caps
     run = dataclasses.replace(run, train=dataclasses.replace(run.train, results_dir=str(tmp_path)))
     save_config(run, run.run_dir / "config.json")
     (run.run_dir / "metrics.json").write_text('{"mIoU": 0.41, "boundary_F": {"0.0')
-    arguments = ["train", "--preset", "smoke", "--variant", "baseline", "--train.results_dir", str(tmp_path)]
+    arguments = ["train", "--preset", "smoke", "--variant", "baseline", "--train.results_dir", str(tmp_path), "--quiet"]
     assert main(arguments) == 1
     assert _one_line_error(capsys).startswith(f"{run.run_dir / 'metrics.json'}: not valid JSON, truncated or corrupt?")
     history = run.run_dir / "history.csv"

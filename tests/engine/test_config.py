@@ -222,7 +222,8 @@ def test_cli_offline_flag_reaches_the_loader(torch_home, monkeypatch) -> None:
         build_basnet(config=run.model)  # what train() does first
 
     monkeypatch.setattr(commands, "train", fake_train)
-    argv = ["train", "--preset", "smoke", "--quiet", "--model.pretrained_backbone", "true"]
+    # --debug: the command line re-raises instead of printing one line, so the error can be matched.
+    argv = ["--debug", "train", "--preset", "smoke", "--quiet", "--model.pretrained_backbone", "true"]
     with pytest.raises(FileNotFoundError, match=r"offline .*resnet18-f37072fd.pth do not exist"):
         cli.main([*argv, "--offline"])
     assert seen == ["1"]

@@ -359,7 +359,7 @@ def test_evaluate_command_reproduces_the_run_metrics(tmp_path, capsys) -> None:
     assert compiled["compiled"] is True and evaluated["compiled"] is False
     assert compiled["mIoU"] == pytest.approx(evaluated["mIoU"], rel=0, abs=1e-3)
     with pytest.raises(CheckpointError, match="no such checkpoint"):
-        main(["evaluate", str(result.run_dir), "--checkpoint", str(tmp_path / "missing.pt"), "--quiet"])
+        main(["--debug", "evaluate", str(result.run_dir), "--checkpoint", str(tmp_path / "missing.pt"), "--quiet"])
 
 
 def test_bf16_autocast_on_cpu_trains_and_changes_the_arithmetic(tmp_path) -> None:
