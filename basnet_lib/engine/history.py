@@ -4,7 +4,12 @@
 from __future__ import annotations
 
 import csv
+import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 HISTORY_COLUMNS = (
     "iteration",
@@ -57,3 +62,27 @@ def _history_row(cells: dict[str | None, str | None]) -> dict[str, float]:
     row: dict[str, float] = {key: float(value) for key, value in cells.items() if value != ""}
     row["iteration"] = int(row["iteration"])
     return row
+
+
+class StepWindow:
+    """Loss sums and image counts since the last history row (detached: no device sync)."""
+
+    def __init__(self, *, started: float) -> None:
+        self.started = started
+        self.sums: dict[str, Tensor] = {}
+        self.steps = 0
+        self.images = 0
+
+    def add(self, terms: dict[str, Tensor], *, images: int) -> None:
+        for name, value in terms.items():
+            self.sums[name] = self.sums.get(name, 0) + value.detach()
+        self.steps += 1
+        self.images += images
+
+    def row(self, iteration: int, *, lr: float, elapsed: float) -> dict[str, float]:
+        seconds = max(time.perf_counter() - self.started, 1e-9)
+        row = {name: float(value) / self.steps for name, value in self.sums.items()}
+        row.update(
+            iteration=iteration, lr=lr, images_per_second=self.images / seconds, elapsed_seconds=elapsed
+        )
+        return row

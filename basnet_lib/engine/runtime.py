@@ -17,12 +17,14 @@ returns False.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import functools
 import os
 import platform
 import sys
+from collections.abc import Iterator
 
 import torch
 import torchvision
@@ -82,4 +84,16 @@ def system_info() -> dict[str, object]:
     }
 
 
-__all__ = ["MMAP_THRESHOLD_BYTES", "TRIM_THRESHOLD_BYTES", "reuse_freed_memory", "system_info"]
+@contextlib.contextmanager
+def cpu_threads(threads: int) -> Iterator[None]:
+    """``torch.set_num_threads(threads)`` inside the block (0: unchanged), restored after it."""
+    previous = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+__all__ = ["MMAP_THRESHOLD_BYTES", "TRIM_THRESHOLD_BYTES", "cpu_threads", "reuse_freed_memory", "system_info"]

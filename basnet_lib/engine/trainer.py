@@ -8,9 +8,7 @@ val, and writes its run directory (:mod:`basnet_lib.engine.run_directory`).
 
 from __future__ import annotations
 
-import contextlib
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,7 +33,7 @@ from basnet_lib.distributed import (
 from basnet_lib.engine.checkpoint import restore_rng_state
 from basnet_lib.engine.config import RunConfig
 from basnet_lib.engine.evaluate import model_inputs
-from basnet_lib.engine.history import read_history, write_history
+from basnet_lib.engine.history import StepWindow, read_history, write_history
 from basnet_lib.engine.nonfinite import NonFiniteMonitor, check_loss_everywhere, check_weights_everywhere
 from basnet_lib.engine.optimization import build_optimizer, build_scheduler
 from basnet_lib.engine.run_data import checked_data_fingerprint
@@ -52,7 +50,7 @@ from basnet_lib.engine.run_directory import (
     write_results,
 )
 from basnet_lib.engine.run_lock import RunLock
-from basnet_lib.engine.runtime import system_info
+from basnet_lib.engine.runtime import cpu_threads, system_info
 from basnet_lib.engine.sampling import training_batches
 from basnet_lib.engine.validation import (
     evaluate_during_training,
@@ -79,18 +77,6 @@ def train(
     """
     with cpu_threads(run.train.threads):
         return _train(run, resume=resume, overwrite=overwrite, progress=progress)
-
-
-@contextlib.contextmanager
-def cpu_threads(threads: int) -> Iterator[None]:
-    """``torch.set_num_threads(threads)`` inside the block (0: unchanged), restored after it."""
-    previous = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _train(run: RunConfig, *, resume: bool, overwrite: bool, progress: bool) -> RunResult:
@@ -182,7 +168,7 @@ def _run_steps(run: RunConfig, training: _Training, context: DistributedContext,
     loss_config = LossConfig(edge_weight=run.train.edge_weight, class_weights=class_weights(run))
     training.model.train()
     monitor = NonFiniteMonitor()
-    window = _Window(started=time.perf_counter())
+    window = StepWindow(started=time.perf_counter())
     train_started = time.perf_counter()
     batches = training_batches(
         training.train_set,
@@ -216,26 +202,31 @@ def _run_steps(run: RunConfig, training: _Training, context: DistributedContext,
         if log_now:
             row = _history_row(run, training, context, window, done, elapsed=time.perf_counter() - train_started)
             bar.set_postfix(loss=f"{row['total']:.3f}", img_s=f"{row['images_per_second']:.1f}")
-            window = _Window(started=time.perf_counter())  # evaluation time is not training speed
+            window = StepWindow(started=time.perf_counter())  # evaluation time is not training speed
         bar.update(1)
         if checkpoint_now:
-            # Weights that a step made non-finite (with a finite loss) are never saved.
-            model_state = unwrap_model(training.model).state_dict()
-            check_weights_everywhere(model_state, context.device, subject=f"{run.run_name} after iteration {done}")
-            if context.is_main:
-                save_training_state(
-                    run,
-                    iteration=done,
-                    model=training.model,
-                    optimizer=training.optimizer,
-                    scheduler=training.scheduler,
-                    scaler=training.scaler,
-                    history=training.history,
-                    data_fingerprint=training.data_fingerprint,
-                )
-            barrier()
+            _save_checkpoint(run, training, context, done)
     bar.close()
     return time.perf_counter() - train_started
+
+
+def _save_checkpoint(run: RunConfig, training: _Training, context: DistributedContext, done: int) -> None:
+    """The checkpoint after ``done`` steps (rank 0 writes; every rank waits for it)."""
+    # Weights that a step made non-finite (with a finite loss) are never saved.
+    model_state = unwrap_model(training.model).state_dict()
+    check_weights_everywhere(model_state, context.device, subject=f"{run.run_name} after iteration {done}")
+    if context.is_main:
+        save_training_state(
+            run,
+            iteration=done,
+            model=training.model,
+            optimizer=training.optimizer,
+            scheduler=training.scheduler,
+            scaler=training.scaler,
+            history=training.history,
+            data_fingerprint=training.data_fingerprint,
+        )
+    barrier()
 
 
 def _step(
@@ -269,7 +260,7 @@ def _step(
 
 
 def _history_row(
-    run: RunConfig, training: _Training, context: DistributedContext, window: _Window, done: int, *, elapsed: float
+    run: RunConfig, training: _Training, context: DistributedContext, window: StepWindow, done: int, *, elapsed: float
 ) -> dict[str, float]:
     """The history row of the steps since the last one (and a validation when one is due), appended
     and written: ``history.csv`` follows the run as it trains, for whoever watches it from another
@@ -332,28 +323,4 @@ def class_weights(run: RunConfig) -> tuple[float, ...]:
     return tuple(float(weight) for weight in weights)
 
 
-class _Window:
-    """Loss sums and image counts since the last history row (detached: no device sync)."""
-
-    def __init__(self, *, started: float) -> None:
-        self.started = started
-        self.sums: dict[str, torch.Tensor] = {}
-        self.steps = 0
-        self.images = 0
-
-    def add(self, terms: dict[str, torch.Tensor], *, images: int) -> None:
-        for name, value in terms.items():
-            self.sums[name] = self.sums.get(name, 0) + value.detach()
-        self.steps += 1
-        self.images += images
-
-    def row(self, iteration: int, *, lr: float, elapsed: float) -> dict[str, float]:
-        seconds = max(time.perf_counter() - self.started, 1e-9)
-        row = {name: float(value) / self.steps for name, value in self.sums.items()}
-        row.update(
-            iteration=iteration, lr=lr, images_per_second=self.images / seconds, elapsed_seconds=elapsed
-        )
-        return row
-
-
-__all__ = ["class_weights", "cpu_threads", "train"]
+__all__ = ["class_weights", "train"]

@@ -11,7 +11,7 @@ from torch import nn
 
 from basnet_lib.engine.config import OPTIMIZERS, TrainConfig
 from basnet_lib.engine.optimization import build_optimizer, build_scheduler, learning_rate_factor
-from basnet_lib.engine.trainer import cpu_threads
+from basnet_lib.engine.runtime import cpu_threads
 
 
 def poly(iteration: int, total: int, power: float) -> float:

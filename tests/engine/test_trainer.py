@@ -25,6 +25,7 @@ from basnet_lib.engine.config import RunConfig
 from basnet_lib.engine.config_io import load_config
 from basnet_lib.engine.evaluate import evaluate
 from basnet_lib.engine.export import export_predictions
+from basnet_lib.engine.history import StepWindow
 from basnet_lib.engine.nonfinite import NonFiniteLossError, NonFiniteMonitor
 from basnet_lib.engine.presets import preset
 from basnet_lib.engine.run_directory import RunDirectoryError
@@ -224,7 +225,7 @@ def test_training_steps_do_not_synchronise_between_logs(tmp_path, monkeypatch) -
     monkeypatch.setattr(
         trainer_module, "check_loss_everywhere", not_counted(trainer_module.check_loss_everywhere)
     )
-    monkeypatch.setattr(trainer_module._Window, "row", not_counted(trainer_module._Window.row))
+    monkeypatch.setattr(StepWindow, "row", not_counted(StepWindow.row))
     monkeypatch.setattr(
         trainer_module, "save_training_state", not_counted(trainer_module.save_training_state)
     )
