@@ -172,9 +172,18 @@ def _devices(results_root: Path) -> list[str]:
     return sorted(devices)
 
 
-def record_invocation(results_root: Path, *, wall_seconds: float, trained_runs: int, total_runs: int) -> None:
+def record_invocation(
+    results_root: Path,
+    *,
+    wall_seconds: float,
+    trained_runs: int,
+    total_runs: int,
+    other_cpu_share: float | None = None,
+) -> None:
     """Append this ``basnet reproduce`` invocation to ``invocations.json``: a rerun that reuses
-    finished runs must not replace the wall time of the invocation that trained them."""
+    finished runs must not replace the wall time of the invocation that trained them.
+    ``other_cpu_share``: the share of the machine that other processes used meanwhile (a wall
+    time is the machine's only when that is near 0)."""
     path = Path(results_root) / INVOCATIONS_FILE
     invocations = json.loads(path.read_text()) if path.is_file() else []
     invocations.append(
@@ -183,9 +192,14 @@ def record_invocation(results_root: Path, *, wall_seconds: float, trained_runs: 
             "wall_minutes": round(wall_seconds / 60, 1),
             "trained_runs": trained_runs,
             "total_runs": total_runs,
+            "other_processes_cpu_percent": None if other_cpu_share is None else round(100 * other_cpu_share, 1),
         }
     )
     path.write_text(json.dumps(invocations, indent=2) + "\n")
+
+
+def _percent_or_dash(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}"
 
 
 def _how_it_was_made(settings: ReproductionSettings, notebook_seconds: dict[str, float], results_root: Path) -> list[str]:
@@ -196,11 +210,11 @@ def _how_it_was_made(settings: ReproductionSettings, notebook_seconds: dict[str,
         "",
         f"Command: `{settings.command}`. Training device: {', '.join(_devices(results_root)) or 'unknown'}.",
         "",
-        "| invocation finished | wall time (min) | runs trained | runs reused |",
-        "|---|---:|---:|---:|",
+        "| invocation finished | wall time (min) | runs trained | runs reused | CPU used by other processes (% of the machine) |",
+        "|---|---:|---:|---:|---:|",
         *[
             f"| {item['finished']} | {item['wall_minutes']:.1f} | {item['trained_runs']} | "
-            f"{item['total_runs'] - item['trained_runs']} |"
+            f"{item['total_runs'] - item['trained_runs']} | {_percent_or_dash(item.get('other_processes_cpu_percent'))} |"
             for item in invocations
         ],
         "",

@@ -11,13 +11,14 @@ overwrites it.
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import time
 from pathlib import Path
 
 from basnet_lib.data.build import dataset_root
 from basnet_lib.engine.presets import PRESETS
-from basnet_lib.engine.runtime import reuse_freed_memory
+from basnet_lib.engine.runtime import CpuClock, other_processes_cpu_share, reuse_freed_memory
 from basnet_lib.model import BACKBONES, VARIANTS
 from basnet_lib.reproduction.experiments import (
     ensure_runs,
@@ -66,7 +67,7 @@ def reproduce(
 
     ``backbones=()`` means the preset's; ``iterations=0`` the preset's schedule.
     """
-    started = time.perf_counter()
+    started, cpu_at_start = time.perf_counter(), CpuClock.now()
     results_root = resolve_results_root(results_root or default_results_root(preset_name))
     settings = ReproductionSettings(
         preset=preset_name,
@@ -89,8 +90,16 @@ def reproduce(
         print(f"executing {name} -> {output_path}", flush=True)
         notebook_seconds[name] = execute_notebook(name, output_path, parameters=parameters[name])
         print(f"  done in {notebook_seconds[name]:.0f} s", flush=True)
+    wall_seconds = time.perf_counter() - started
+    other_cpu_share = other_processes_cpu_share(
+        cpu_at_start, CpuClock.now(), wall_seconds=wall_seconds, cpus=os.cpu_count() or 1
+    )
     record_invocation(
-        results_root, wall_seconds=time.perf_counter() - started, trained_runs=trained_runs, total_runs=total_runs
+        results_root,
+        wall_seconds=wall_seconds,
+        trained_runs=trained_runs,
+        total_runs=total_runs,
+        other_cpu_share=other_cpu_share,
     )
     report = write_report(results_root, settings=settings, notebook_seconds=notebook_seconds)
     print(f"wrote {report}", flush=True)

@@ -108,3 +108,23 @@ def test_paper_has_no_deviations() -> None:
     assert markdown.startswith("None")
     assert "`paper` preset" in markdown
     assert "|" not in markdown
+
+
+def test_cpu_lists_its_edge_weight_beside_the_papers() -> None:
+    rows = table_rows(preset_deviations_markdown("cpu"))
+    assert rows["train.edge_weight"] == ("3.0", "0.05")
+
+
+def test_invocations_say_how_much_of_the_machine_others_used(tmp_path) -> None:
+    from basnet_lib.reproduction.report import ReproductionSettings, _how_it_was_made, record_invocation
+
+    record_invocation(tmp_path, wall_seconds=600, trained_runs=12, total_runs=12, other_cpu_share=0.314)
+    record_invocation(tmp_path, wall_seconds=60, trained_runs=0, total_runs=12)  # no /proc/stat
+    settings = ReproductionSettings(
+        preset="cpu", variants=("full",), backbones=(), seeds=(0,), data_root="", iterations=0, command="basnet"
+    )
+    rows = [line for line in _how_it_was_made(settings, {}, tmp_path) if line.startswith("| 20")]
+    assert [row.split("|")[2:6] for row in rows] == [
+        [" 10.0 ", " 12 ", " 0 ", " 31.4 "],
+        [" 1.0 ", " 0 ", " 12 ", " — "],
+    ]
