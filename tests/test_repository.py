@@ -17,9 +17,11 @@ METHOD = ROOT / "docs" / "method.md"
 DECISIONS = ROOT / "docs" / "decisions.md"
 THIS_FILE = Path(__file__).resolve().relative_to(ROOT).as_posix()
 
-# Item tags of the external specification the method was once written in ("SPEC A7", "SPEC B"),
-# and paths that leave the clone.
-EXTERNAL_REFERENCE = re.compile(r"\bSPEC [A-H]\d*|\.\./shared|\bSPEC\.md")
+# Item tags of the external specification the method was once written in (its name, a space, a
+# letter A-H and an optional number), its file, and the read-only folder beside the clone. The
+# words are assembled so that this file does not match itself.
+_SPEC, _SHARED = "SP" + "EC", "sha" + "red"
+EXTERNAL_REFERENCE = re.compile(rf"\b{_SPEC} [A-H]\d*|\.\./{_SHARED}|\b{_SPEC}\.md")
 SECTION_NUMBER = r"\d+(?:\.\d+)?"
 # "docs/method.md §1.5", "docs/method.md §3.1–3.3", "docs/method.md §2.1, §2.2 and §2.4".
 METHOD_CITATION = re.compile(
