@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 
+from basnet_lib.data.config import DataConfig
 from basnet_lib.engine.config import RunConfig
 from basnet_lib.engine.presets import preset
 from basnet_lib.engine.run_data import data_fingerprint
@@ -109,9 +110,23 @@ def is_finished(run: RunConfig) -> bool:
     (wherever the folders lie). A finished run of another config raises
     :class:`~basnet_lib.engine.run_directory.RunDirectoryError` naming the differences: reusing it
     would report another run's numbers."""
-    if not (run.run_dir / METRICS_FILE).is_file():
-        return False
-    return finished_run(run, data_fingerprint=data_fingerprint(run.data)) is not None
+    return not unfinished_runs([run])
+
+
+def unfinished_runs(runs: list[RunConfig]) -> list[RunConfig]:
+    """The runs of ``runs`` that are not :func:`is_finished`, in order; each distinct dataset is
+    fingerprinted once for the whole grid, not once per run."""
+    fingerprints: dict[DataConfig, str] = {}
+
+    def finished(run: RunConfig) -> bool:
+        if not (run.run_dir / METRICS_FILE).is_file():
+            return False
+        if run.data not in fingerprints:
+            fingerprints[run.data] = data_fingerprint(run.data)
+        return finished_run(run, data_fingerprint=fingerprints[run.data]) is not None
+
+    return [run for run in runs if not finished(run)]
+
 
 def parallel_runs(runs: list[RunConfig]) -> int:
     """How many runs train side by side: on CPU, the cores over each run's threads (the cpu
@@ -141,7 +156,7 @@ def ensure_runs(
     redrawn bars would flood). A failed run stops the others and raises with the path of its
     partly executed notebook and the end of its output.
     """
-    todo = [run for run in runs if not is_finished(run)]
+    todo = unfinished_runs(runs)
     for run in runs:
         if run not in todo:
             print(f"reuse   {run.run_dir}", flush=True)
@@ -206,4 +221,5 @@ __all__ = [
     "parallel_runs",
     "planned_run",
     "planned_runs",
+    "unfinished_runs",
 ]

@@ -85,8 +85,9 @@ def checked_parameters(name: str, parameters: dict) -> dict:
 
 def checked_parameter_values(name: str, namespace: dict) -> dict:
     """Every parameter of ``notebooks/{name}`` read from ``namespace`` (a notebook's ``globals()``,
-    after papermill's injected cell) and checked by :func:`checked_parameters`."""
-    return checked_parameters(name, {key: namespace[key] for key in notebook_parameters(name)})
+    after papermill's injected cell), each parsed as the type of its default."""
+    defaults = notebook_defaults(name)
+    return {key: parameter_value(key, namespace[key], default) for key, default in defaults.items()}
 
 
 def clear_outputs(path: str | Path) -> bool:

@@ -22,10 +22,10 @@ from basnet_lib.engine.runtime import CpuClock, other_processes_cpu_share, reuse
 from basnet_lib.model import BACKBONES, VARIANTS
 from basnet_lib.reproduction.experiments import (
     ensure_runs,
-    is_finished,
     parallel_runs,
     planned_run,
     planned_runs,
+    unfinished_runs,
 )
 from basnet_lib.reproduction.notebooks import execute_notebook, resolve_results_root
 from basnet_lib.reproduction.report import (
@@ -151,7 +151,7 @@ def _train_grid(settings: ReproductionSettings, results_root: Path) -> tuple[int
         results_root=results_root,
     )
     grid_runs = planned_runs(variants=settings.variants, backbones=settings.backbones, seeds=settings.seeds, **grid)
-    to_train = sum(not is_finished(run) for run in grid_runs)
+    to_train = len(unfinished_runs(grid_runs))
     print(f"training {to_train} of {len(grid_runs)} runs, {parallel_runs(grid_runs)} at a time", flush=True)
     ensure_runs(grid_runs, **grid, progress=True)
     return to_train, len(grid_runs)
