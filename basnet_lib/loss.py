@@ -42,6 +42,12 @@ class LossConfig:
             padding, ego vehicle, out-of-ROI), is unsupervised, as the segmentation term already is.
         class_weights: per-class weights of the segmentation cross-entropy (a weighted mean over
             the labelled pixels); empty = unweighted, the paper's (see ``TrainConfig.class_balance``).
+        hard_pixel_fraction: share of each batch's labelled pixels the segmentation term averages
+            over, those of highest loss (bootstrapped cross-entropy, online hard pixel mining); 1 =
+            every pixel, the paper's (see ``TrainConfig.hard_pixel_fraction``).
+        hard_pixel_probability: with ``hard_pixel_fraction < 1``, pixels whose label's predicted
+            probability is below this also count, however many they are (OHEM as in PSPNet's and
+            OCRNet's code: early in training that is every pixel); 0 = the fixed share only.
     """
 
     edge_weight: float = 0.05
@@ -49,12 +55,16 @@ class LossConfig:
     ignore_index: int = IGNORE_INDEX
     mask_ignored_edges: bool = True
     class_weights: tuple[float, ...] = ()
+    hard_pixel_fraction: float = 1.0
+    hard_pixel_probability: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("edge_weight", "probe_weight"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
                 raise ValueError(f"LossConfig.{name}={value!r} must be a finite number >= 0")
+        if not 0 < self.hard_pixel_fraction <= 1:
+            raise ValueError(f"LossConfig.hard_pixel_fraction={self.hard_pixel_fraction!r} must be in (0, 1]")
 
 
 def balanced_bce_with_logits(logits: Tensor, target: Tensor, *, valid: Tensor | None = None) -> Tensor:
@@ -86,6 +96,33 @@ def balanced_bce_with_logits(logits: Tensor, target: Tensor, *, valid: Tensor | 
     return loss / total.clamp(min=1)
 
 
+def segmentation_loss(logits: Tensor, labels: Tensor, config: LossConfig) -> Tensor:
+    """Cross-entropy of ``logits`` against ``labels`` (docs/method.md §3.1): the (class-weighted) mean
+    over the labelled pixels, or over the hardest ``config.hard_pixel_fraction`` of them. A batch
+    with no labelled pixel gives 0 instead of 0/0."""
+    labelled = labels != config.ignore_index
+    weights = None
+    if config.class_weights:
+        weights = torch.tensor(config.class_weights, dtype=torch.float32, device=logits.device)
+    if config.hard_pixel_fraction == 1:
+        seg = F.cross_entropy(logits.float(), labels, weight=weights, ignore_index=config.ignore_index, reduction="sum")
+        if weights is None:
+            return seg / labelled.sum().clamp(min=1)
+        return seg / weights[labels[labelled]].sum().clamp(min=1e-12)
+    # Bootstrapped cross-entropy: the k labelled pixels of highest (unweighted) loss, k a fixed share.
+    pixel_loss = F.cross_entropy(logits.float(), labels, ignore_index=config.ignore_index, reduction="none")
+    pixel_loss = pixel_loss[labelled]
+    if pixel_loss.numel() == 0:
+        return pixel_loss.sum()
+    pixel_weight = torch.ones_like(pixel_loss) if weights is None else weights[labels[labelled]]
+    kept = math.ceil(config.hard_pixel_fraction * pixel_loss.numel())
+    # A label probability below p is a loss above -ln p.
+    above = int((pixel_loss.detach() > -math.log(config.hard_pixel_probability)).sum()) if config.hard_pixel_probability else 0
+    kept = max(kept, above)
+    hardest = torch.topk(pixel_loss.detach(), kept, sorted=False).indices
+    return (pixel_loss[hardest] * pixel_weight[hardest]).sum() / pixel_weight[hardest].sum().clamp(min=1e-12)
+
+
 def joint_loss(
     outputs: Mapping[str, Tensor | Sequence[Tensor]],
     *,
@@ -112,16 +149,7 @@ def joint_loss(
     if logits.ndim != 4 or labels.shape != (logits.shape[0], *logits.shape[-2:]):
         raise ValueError(f"logits {tuple(logits.shape)} and labels {tuple(labels.shape)} do not match")
     labelled = labels != config.ignore_index
-    # Mean over labelled pixels; a batch with none gives 0 instead of 0/0.
-    if config.class_weights:
-        weights = torch.tensor(config.class_weights, dtype=torch.float32, device=logits.device)
-        seg = F.cross_entropy(
-            logits.float(), labels, weight=weights, ignore_index=config.ignore_index, reduction="sum"
-        )
-        seg = seg / weights[labels[labelled]].sum().clamp(min=1e-12)
-    else:
-        seg = F.cross_entropy(logits.float(), labels, ignore_index=config.ignore_index, reduction="sum")
-        seg = seg / labelled.sum().clamp(min=1)
+    seg = segmentation_loss(logits, labels, config)
     valid = labelled if config.mask_ignored_edges else None
     zero = logits.new_zeros((), dtype=torch.float32)
     boundary = outputs.get("boundary")

@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 
+from basnet_lib.engine.config import TrainConfig
 from basnet_lib.engine.nonfinite import NonFiniteLossError, NonFiniteMonitor
 from basnet_lib.gradient_map import image_gradient_map
 from basnet_lib.loss import LOSS_TERMS, LossConfig, balanced_bce_with_logits, joint_loss
@@ -202,3 +203,50 @@ def test_class_weights_give_the_weighted_mean_cross_entropy() -> None:
     plain = joint_loss({"out": logits}, labels=labels, edge_target=None)
     torch.testing.assert_close(uniform["seg"], plain["seg"])  # equal weights: the unweighted mean
     assert not torch.allclose(loss["seg"], plain["seg"])
+
+
+def test_hard_pixel_fraction_averages_the_hardest_labelled_pixels() -> None:
+    # Four labelled pixels of known loss ln(1 + e^d) for logit gaps d = 0, 1, 2, 3 (class 1 is
+    # always the label), one ignored pixel that would be the hardest of all.
+    gaps = torch.tensor([0.0, 1.0, 2.0, 3.0, 9.0])
+    logits = torch.stack([gaps, torch.zeros(5)]).reshape(1, 2, 1, 5)
+    labels = torch.tensor([[[1, 1, 1, 1, 255]]])
+    per_pixel = torch.log1p(torch.exp(gaps[:4]))
+    half = joint_loss(
+        {"out": logits}, labels=labels, edge_target=None, config=LossConfig(hard_pixel_fraction=0.5)
+    )
+    torch.testing.assert_close(half["seg"], per_pixel[2:].mean())  # the two hardest: gaps 2 and 3
+    tenth = joint_loss(
+        {"out": logits}, labels=labels, edge_target=None, config=LossConfig(hard_pixel_fraction=0.1)
+    )
+    torch.testing.assert_close(tenth["seg"], per_pixel[3])  # at least one pixel is kept
+    weighted = LossConfig(hard_pixel_fraction=0.5, class_weights=(1.0, 4.0))
+    torch.testing.assert_close(
+        joint_loss({"out": logits}, labels=labels, edge_target=None, config=weighted)["seg"],
+        per_pixel[2:].mean(),
+    )
+    everything = joint_loss(
+        {"out": logits}, labels=labels, edge_target=None, config=LossConfig(hard_pixel_fraction=1.0)
+    )
+    torch.testing.assert_close(everything["seg"], per_pixel.mean())
+
+
+def test_hard_pixel_fraction_sends_gradient_only_to_kept_pixels_and_validates() -> None:
+    logits = torch.tensor([[[[0.0, 3.0]], [[0.0, 0.0]]]], requires_grad=True)  # pixel 1 is the harder
+    labels = torch.tensor([[[1, 1]]])
+    joint_loss({"out": logits}, labels=labels, edge_target=None, config=LossConfig(hard_pixel_fraction=0.5))[
+        "seg"
+    ].backward()
+    assert logits.grad[..., 0].abs().sum() == 0 and logits.grad[..., 1].abs().sum() > 0
+    nothing = torch.full((1, 1, 2), 255)
+    assert (
+        joint_loss(
+            {"out": logits}, labels=nothing, edge_target=None, config=LossConfig(hard_pixel_fraction=0.5)
+        )["seg"].item()
+        == 0.0
+    )
+    for bad in (0.0, 1.5, float("nan")):
+        with pytest.raises(ValueError, match="hard_pixel_fraction"):
+            LossConfig(hard_pixel_fraction=bad)
+        with pytest.raises(ValueError, match=r"TrainConfig\.hard_pixel_fraction"):
+            TrainConfig(hard_pixel_fraction=bad)

@@ -34,6 +34,8 @@ class TrainConfig:
         edge_weight: λ of the joint loss (docs/method.md §3.1: 0.05).
         class_balance: exponent p of the segmentation loss's class weights ``(median f / f_c)^p``
             from the training split's pixel frequencies f_c; 0 = unweighted, the paper's.
+        hard_pixel_fraction: the segmentation loss averages over this share of each batch's
+            labelled pixels, those of highest loss (bootstrapped cross-entropy); 1 = all, the paper's.
         seed: seeds the model initialisation, the data order and every augmentation.
         device: ``"auto"`` (CUDA if available), ``"cpu"``, ``"cuda"``.
         threads: CPU threads of the run's computations (``torch.set_num_threads`` for the run's
@@ -65,6 +67,8 @@ class TrainConfig:
     poly_power: float = 0.9
     edge_weight: float = 0.05
     class_balance: float = 0.0
+    hard_pixel_fraction: float = 1.0
+    hard_pixel_probability: float = 0.0
     seed: int = 0
     device: str = "auto"
     threads: int = 0
@@ -103,6 +107,8 @@ class TrainConfig:
         for name in ("momentum", "weight_decay", "edge_weight", "class_balance"):
             if not _is_finite_number(getattr(self, name)) or not getattr(self, name) >= 0:
                 raise ValueError(f"TrainConfig.{name}={getattr(self, name)!r} must be a finite number >= 0")
+        if not _is_finite_number(self.hard_pixel_fraction) or not 0 < self.hard_pixel_fraction <= 1:
+            raise ValueError(f"TrainConfig.hard_pixel_fraction={self.hard_pixel_fraction!r} must be in (0, 1]")
         if self.device not in ("auto", "cpu") and not self.device.startswith("cuda"):
             raise ValueError(f"TrainConfig.device={self.device!r}: expected 'auto', 'cpu' or 'cuda[:N]'")
 

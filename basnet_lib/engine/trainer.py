@@ -165,7 +165,12 @@ def _run_steps(run: RunConfig, training: _Training, context: DistributedContext,
     """The optimisation steps from ``training.start`` to the end, with a history row every
     ``log_every`` steps (and a validation every ``eval_every``) and a checkpoint every
     ``checkpoint_every``; returns the seconds they took."""
-    loss_config = LossConfig(edge_weight=run.train.edge_weight, class_weights=class_weights(run))
+    loss_config = LossConfig(
+        edge_weight=run.train.edge_weight,
+        class_weights=class_weights(run),
+        hard_pixel_fraction=run.train.hard_pixel_fraction,
+        hard_pixel_probability=run.train.hard_pixel_probability,
+    )
     training.model.train()
     monitor = NonFiniteMonitor()
     window = StepWindow(started=time.perf_counter())
