@@ -100,6 +100,10 @@ def test_table1_has_a_row_per_variant_with_finite_numbers(smoke_results) -> None
     assert list(table["paper_resnet101"]) == [75.01, 76.94, 77.73, 79.20]
     markdown = (smoke_results / "tables" / "table1.md").read_text()
     assert "ResNet18+ASPP" in markdown and "79.20 (+1.47)" in markdown
+    per_class = pd.read_csv(smoke_results / "tables" / "per_class_iou.csv")
+    assert list(per_class["variant"].unique()) == list(VARIANTS) and per_class.shape[1] == 3 + 19
+    thin = (smoke_results / "tables" / "thin_classes.md").read_text()
+    assert all(name in thin for name in ("pole", "traffic light", "traffic sign", "person"))
 
 
 def test_table3_has_every_variant_and_the_paper_rows(smoke_results) -> None:
@@ -130,7 +134,7 @@ def test_report_states_claims_from_the_numbers(smoke_results) -> None:
         assert heading in report, heading
     assert re.search(r"\d+ of 8 claims supported; \d+ contradicted; \d+ inconclusive", report)
     assert "reproduced" not in report.lower()
-    for heading in ("Noise floor", "The boundary branch on its own", "empty pairs", "departs from the paper"):
+    for heading in ("Noise floor", "Thin classes", "The boundary branch on its own", "empty pairs", "departs from the paper"):
         assert heading in report, heading
     for name in FIGURES:
         assert f"(figures/{name})" in report

@@ -68,6 +68,7 @@ def write_report(
         "",
         noise_floor_markdown(noise_floor(runs)),
         *_section("Table 1: mIoU (%) per module, val", tables / "table1.md"),
+        *_section("Thin classes: per-class IoU", tables / "thin_classes.md"),
         *_section("Table 3: boundary F-score (%), val", tables / "table3.md"),
         *_section("The boundary branch on its own", tables / "boundary_map.md"),
         *_section("Checkerboard artefacts in the boundary maps", tables / "checkerboard.md"),
