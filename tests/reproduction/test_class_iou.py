@@ -8,7 +8,12 @@ import numpy as np
 
 from basnet_lib.data.labels import CLASS_NAMES
 from basnet_lib.engine.run_directory import RunResult
-from basnet_lib.reproduction.class_iou import THIN_CLASSES, per_class_iou, thin_class_markdown, thin_class_summary
+from basnet_lib.reproduction.class_iou import (
+    THIN_CLASSES,
+    per_class_iou,
+    thin_class_markdown,
+    thin_class_summary,
+)
 
 
 def run_with_iou(variant: str, seed: int, **iou: float | None) -> RunResult:
