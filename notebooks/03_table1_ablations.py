@@ -41,18 +41,12 @@ results_root: str = "results"
 # %%
 from IPython.display import Image, display
 
-from basnet_lib.reproduction.notebooks import (
-    checked_parameter_values,
-    enter_project_directory,
-    resolve_results_root,
-)
+from basnet_lib.reproduction.notebooks import start_notebook
 
-# papermill's -p passes lists and numbers as text ("[0, 1]"): each parameter is read as the
-# type of its default above, and a wrong one stops here with a clear error.
-globals().update(checked_parameter_values("03_table1_ablations.ipynb", globals()))
-# Relative paths mean the repository root, also when JupyterLab starts in notebooks/.
-enter_project_directory()
-results_root = resolve_results_root(results_root)
+# Each parameter is read as the type of its default above (papermill's -p passes "[0, 1]" as
+# text) and a wrong one stops here; relative paths mean the repository root, also when
+# JupyterLab starts in notebooks/.
+globals().update(start_notebook("03_table1_ablations.ipynb", globals()))
 
 # %%
 from basnet_lib.reproduction.experiments import ensure_runs, planned_runs

@@ -90,6 +90,17 @@ def checked_parameter_values(name: str, namespace: dict) -> dict:
     return {key: parameter_value(key, namespace[key], default) for key, default in defaults.items()}
 
 
+def start_notebook(name: str, namespace: dict) -> dict:
+    """A notebook's set-up, which every notebook asks for in its first code cell: its parameters
+    checked (:func:`checked_parameter_values`; papermill's ``-p`` gives lists and numbers as text),
+    the repository root made the working directory (:func:`enter_project_directory`), and
+    ``results_root`` as an absolute path. Returns the values to put into ``namespace``."""
+    values = checked_parameter_values(name, namespace)
+    enter_project_directory()
+    values["results_root"] = resolve_results_root(values["results_root"])
+    return values
+
+
 def clear_outputs(path: str | Path) -> bool:
     """Remove the outputs, execution counts and execution metadata of the notebook at ``path``, as
     the notebooks are committed (``make notebooks``); return whether it changed (unchanged files
@@ -224,6 +235,7 @@ __all__ = [
     "notebook_parameters",
     "project_directory",
     "resolve_results_root",
+    "start_notebook",
     "training_notebook_command",
     "training_notebook_parameters",
 ]
