@@ -65,6 +65,8 @@ class LossConfig:
                 raise ValueError(f"LossConfig.{name}={value!r} must be a finite number >= 0")
         if not 0 < self.hard_pixel_fraction <= 1:
             raise ValueError(f"LossConfig.hard_pixel_fraction={self.hard_pixel_fraction!r} must be in (0, 1]")
+        if not 0 <= self.hard_pixel_probability < 1:
+            raise ValueError(f"LossConfig.hard_pixel_probability={self.hard_pixel_probability!r} must be in [0, 1)")
 
 
 def balanced_bce_with_logits(logits: Tensor, target: Tensor, *, valid: Tensor | None = None) -> Tensor:
@@ -116,9 +118,9 @@ def segmentation_loss(logits: Tensor, labels: Tensor, config: LossConfig) -> Ten
         return pixel_loss.sum()
     pixel_weight = torch.ones_like(pixel_loss) if weights is None else weights[labels[labelled]]
     kept = math.ceil(config.hard_pixel_fraction * pixel_loss.numel())
-    # A label probability below p is a loss above -ln p.
-    above = int((pixel_loss.detach() > -math.log(config.hard_pixel_probability)).sum()) if config.hard_pixel_probability else 0
-    kept = max(kept, above)
+    if config.hard_pixel_probability > 0:
+        # A label probability below p is a loss above -ln p: every such pixel counts.
+        kept = max(kept, int((pixel_loss.detach() > -math.log(config.hard_pixel_probability)).sum()))
     hardest = torch.topk(pixel_loss.detach(), kept, sorted=False).indices
     return (pixel_loss[hardest] * pixel_weight[hardest]).sum() / pixel_weight[hardest].sum().clamp(min=1e-12)
 

@@ -250,3 +250,20 @@ def test_hard_pixel_fraction_sends_gradient_only_to_kept_pixels_and_validates() 
             LossConfig(hard_pixel_fraction=bad)
         with pytest.raises(ValueError, match=r"TrainConfig\.hard_pixel_fraction"):
             TrainConfig(hard_pixel_fraction=bad)
+
+
+def test_hard_pixel_probability_keeps_every_pixel_below_it_and_validates() -> None:
+    # Label probabilities 1/(1 + e^d) for gaps d = 0, 1, 2, 3: 0.5, 0.27, 0.12, 0.05.
+    gaps = torch.tensor([0.0, 1.0, 2.0, 3.0])
+    logits = torch.stack([gaps, torch.zeros(4)]).reshape(1, 2, 1, 4)
+    labels = torch.ones(1, 1, 4, dtype=torch.long)
+    per_pixel = torch.log1p(torch.exp(gaps))
+    below_0_3 = LossConfig(hard_pixel_fraction=0.25, hard_pixel_probability=0.3)  # 3 pixels beat the 1 of the floor
+    torch.testing.assert_close(joint_loss({"out": logits}, labels=labels, edge_target=None, config=below_0_3)["seg"], per_pixel[1:].mean())
+    floor = LossConfig(hard_pixel_fraction=0.5, hard_pixel_probability=0.1)  # 1 pixel below 0.1, the floor keeps 2
+    torch.testing.assert_close(joint_loss({"out": logits}, labels=labels, edge_target=None, config=floor)["seg"], per_pixel[2:].mean())
+    for bad in (-0.1, 1.0, float("nan")):
+        with pytest.raises(ValueError, match="hard_pixel_probability"):
+            LossConfig(hard_pixel_probability=bad)
+        with pytest.raises(ValueError, match=r"TrainConfig\.hard_pixel_probability"):
+            TrainConfig(hard_pixel_probability=bad)

@@ -36,6 +36,8 @@ class TrainConfig:
             from the training split's pixel frequencies f_c; 0 = unweighted, the paper's.
         hard_pixel_fraction: the segmentation loss averages over this share of each batch's
             labelled pixels, those of highest loss (bootstrapped cross-entropy); 1 = all, the paper's.
+        hard_pixel_probability: with ``hard_pixel_fraction < 1``, pixels whose label probability is
+            below this count too, however many (OHEM); 0 = the fixed share only.
         seed: seeds the model initialisation, the data order and every augmentation.
         device: ``"auto"`` (CUDA if available), ``"cpu"``, ``"cuda"``.
         threads: CPU threads of the run's computations (``torch.set_num_threads`` for the run's
@@ -109,6 +111,10 @@ class TrainConfig:
                 raise ValueError(f"TrainConfig.{name}={getattr(self, name)!r} must be a finite number >= 0")
         if not _is_finite_number(self.hard_pixel_fraction) or not 0 < self.hard_pixel_fraction <= 1:
             raise ValueError(f"TrainConfig.hard_pixel_fraction={self.hard_pixel_fraction!r} must be in (0, 1]")
+        if not _is_finite_number(self.hard_pixel_probability) or not 0 <= self.hard_pixel_probability < 1:
+            raise ValueError(
+                f"TrainConfig.hard_pixel_probability={self.hard_pixel_probability!r} must be in [0, 1)"
+            )
         if self.device not in ("auto", "cpu") and not self.device.startswith("cuda"):
             raise ValueError(f"TrainConfig.device={self.device!r}: expected 'auto', 'cpu' or 'cuda[:N]'")
 
