@@ -141,4 +141,7 @@ __all__ = [
     "TRIM_THRESHOLD_BYTES",
     "CpuClock",
     "cpu_threads",
-    "other_processes_cpu_share", "reuse_freed_memory", "system_info"]
+    "other_processes_cpu_share",
+    "reuse_freed_memory",
+    "system_info",
+]
