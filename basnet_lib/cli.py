@@ -142,7 +142,7 @@ def _add_run_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def _add_predict_command(commands: argparse._SubParsersAction) -> None:
-    from basnet_lib.engine.predict_images import add_predict_arguments, predict_command
+    from basnet_lib.deploy.predict_images import add_predict_arguments, predict_command
 
     predict = commands.add_parser(
         "predict",
@@ -183,7 +183,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from basnet_lib.engine.onnx_export import MIN_ARGMAX_AGREEMENT, check_onnx, export_onnx, synthcity_images
+    from basnet_lib.deploy.onnx_export import MIN_ARGMAX_AGREEMENT, check_onnx, export_onnx, synthcity_images
     from basnet_lib.engine.run_directory import load_trained_model
 
     if args.onnx.exists() and not args.overwrite:
@@ -238,7 +238,7 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def _synthcity(args: argparse.Namespace) -> int:
-    from basnet_lib.data import generate_synthcity
+    from basnet_lib.data.synthcity import generate_synthcity
 
     height, width = args.size
     out = generate_synthcity(
@@ -257,7 +257,8 @@ def _synthcity(args: argparse.Namespace) -> int:
 
 
 def _default_root(root: Path | None) -> Path:
-    from basnet_lib.data import DataConfig, dataset_root
+    from basnet_lib.data.build import dataset_root
+    from basnet_lib.data.config import DataConfig
 
     return root if root is not None else dataset_root(DataConfig())
 
@@ -271,7 +272,7 @@ def _synthcity_samples(args: argparse.Namespace) -> int:
 
 
 def _data_verify(args: argparse.Namespace) -> int:
-    from basnet_lib.data import verify_dataset
+    from basnet_lib.data.verify import verify_dataset
 
     counts = verify_dataset(args.root, splits=tuple(args.splits))
     print(f"{args.root}: all files good; samples per split: {counts}")
@@ -281,7 +282,7 @@ def _data_verify(args: argparse.Namespace) -> int:
 def _data_stats(args: argparse.Namespace) -> int:
     import matplotlib.pyplot as plt
 
-    from basnet_lib.data import class_frequencies
+    from basnet_lib.data.stats import class_frequencies
     from basnet_lib.plots.dataset import plot_class_frequencies
 
     root = _default_root(args.root)

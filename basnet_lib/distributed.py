@@ -16,6 +16,8 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from basnet_lib.metrics.reduction import all_reduce_sum_
+
 
 @dataclass(frozen=True)
 class DistributedContext:
@@ -80,17 +82,6 @@ def wrap_model(model: nn.Module, context: DistributedContext) -> nn.Module:
 def unwrap_model(model: nn.Module) -> nn.Module:
     """The plain model inside a DDP wrapper (what checkpoints hold)."""
     return model.module if isinstance(model, DistributedDataParallel) else model
-
-
-def all_reduce_sum_(tensor: torch.Tensor) -> torch.Tensor:
-    """Sum ``tensor`` in place over all processes; a no-op outside ``torch.distributed``.
-
-    The tensor must live where the backend can reduce it (CUDA for nccl, CPU or CUDA for gloo);
-    every process must call this in the same order (metric counts, docs/method.md §5.3).
-    """
-    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
-        dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
-    return tensor
 
 
 class MainProcessError(RuntimeError):

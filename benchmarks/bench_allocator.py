@@ -25,8 +25,8 @@ import torch
 
 from basnet_lib.engine.runtime import reuse_freed_memory, system_info
 from basnet_lib.model import ModelConfig, build_basnet
-from basnet_lib.model.inference import prepare_for_inference
 from basnet_lib.reproduction.architecture import torchvision_deeplabv3
+from basnet_lib.speed.inference import prepare_for_inference
 
 MODELS = ("deeplabv3_user", "full_ours")
 SETTINGS = ("default", "reuse_freed_memory")

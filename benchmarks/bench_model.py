@@ -7,7 +7,7 @@ training step of the joint loss. Settings of a row:
 
 - ``user``: how a user runs torchvision's model: default (NCHW) memory format, fp32, ``eval()`` and
   ``torch.no_grad()`` (training: ``train()``, NCHW).
-- ``ours``: our defaults, :func:`basnet_lib.model.inference.prepare_for_inference` (channels_last,
+- ``ours``: our defaults, :func:`basnet_lib.speed.inference.prepare_for_inference` (channels_last,
   BatchNorm folded into the convolutions, large 3×3 convolutions by Winograd) under ``torch.inference_mode()``; training: channels_last
   (``TrainConfig.channels_last``). Applied to DeepLabV3 too, it is the same-settings peer.
 - ``bf16``: ``ours`` + bfloat16 autocast. ``compile``: ``ours`` + ``torch.compile`` (inductor) with frozen weights (``prepare_for_inference(compiled=True)``).
@@ -46,8 +46,8 @@ from tqdm.auto import tqdm
 from basnet_lib.engine.runtime import reuse_freed_memory, system_info
 from basnet_lib.loss import joint_loss
 from basnet_lib.model import VARIANTS, ModelConfig, build_basnet
-from basnet_lib.model.inference import float32_outputs, prepare_for_inference
 from basnet_lib.reproduction.architecture import count_parameters, torchvision_deeplabv3
+from basnet_lib.speed.inference import float32_outputs, prepare_for_inference
 
 PEER = "deeplabv3"
 TRAIN_SIZE = (480, 480)

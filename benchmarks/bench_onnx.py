@@ -1,7 +1,7 @@
 """ONNX export: agreement of onnxruntime with PyTorch, and onnxruntime's CPU speed against eager.
 
 1. Agreement. The trained ``cpu``-preset run (``--run-dir``) exported with
-   :func:`basnet_lib.engine.onnx_export.export_onnx` and run with onnxruntime (CPU) and in PyTorch
+   :func:`basnet_lib.deploy.onnx_export.export_onnx` and run with onnxruntime (CPU) and in PyTorch
    as ``evaluate`` runs it (``prepare_for_inference`` defaults) on SynthCity val images at 256×512
    (the run's own val set, read from its files) and at 512×1024 (the same val scenes rendered at
    that size by the generator): largest absolute logit difference per output and the share of
@@ -36,7 +36,7 @@ import torch
 from torch import nn
 
 from basnet_lib.data.build import build_dataset
-from basnet_lib.engine.onnx_export import (
+from basnet_lib.deploy.onnx_export import (
     check_onnx,
     export_onnx,
     onnx_inputs,
@@ -46,7 +46,7 @@ from basnet_lib.engine.onnx_export import (
 from basnet_lib.engine.run_directory import load_trained_model
 from basnet_lib.engine.runtime import reuse_freed_memory, system_info
 from basnet_lib.model import ModelConfig, build_basnet
-from basnet_lib.model.inference import prepare_for_inference
+from basnet_lib.speed.inference import prepare_for_inference
 
 DEFAULT_RUN = Path("results/runs/cpu/full-resnet18-seed0")
 EXPORTER = (

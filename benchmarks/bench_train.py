@@ -25,7 +25,8 @@ import torch
 from basnet_lib.engine.presets import preset
 from basnet_lib.engine.runtime import system_info
 from basnet_lib.loss import LossConfig, joint_loss
-from basnet_lib.model import VARIANTS, build_basnet, prepare_for_training
+from basnet_lib.model import VARIANTS, build_basnet
+from basnet_lib.speed import prepare_for_training
 
 
 def measure(preset_name: str, variant: str, batch_size: int, steps: int, warmup: int, device: str) -> dict:

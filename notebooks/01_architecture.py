@@ -77,7 +77,7 @@ display(Markdown(f"**GFLOPs per {flops_height}×{flops_width} image**"), flops.r
 import pandas as pd
 import torch
 
-from basnet_lib.data import build_dataset
+from basnet_lib.data.build import build_dataset
 from basnet_lib.engine.evaluate import model_inputs
 from basnet_lib.model import build_basnet
 

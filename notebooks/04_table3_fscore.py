@@ -49,7 +49,7 @@ globals().update(start_notebook("04_table3_fscore.ipynb", globals()))
 # %%
 from IPython.display import Markdown
 
-from basnet_lib.data import build_dataset
+from basnet_lib.data.build import build_dataset
 from basnet_lib.reproduction.experiments import ensure_runs, planned_runs
 from basnet_lib.reproduction.tables import runs_frame, table3, table3_markdown, write_table
 

@@ -1,11 +1,13 @@
-"""Data (docs/method.md §2): Cityscapes-layout reader, SynthCity generator, transforms, edge targets."""
+"""Data (docs/method.md §2). The package's face is the Cityscapes-layout reader, part of the
+paper's core: samples, labels, transforms and edge targets. The SynthCity generator
+(:mod:`basnet_lib.data.synthcity`), dataset building (:mod:`~basnet_lib.data.build`), checks
+(:mod:`~basnet_lib.data.verify`), statistics (:mod:`~basnet_lib.data.stats`) and photo files
+(:mod:`~basnet_lib.data.image_files`) are imported from their modules."""
 
-from basnet_lib.data.build import build_dataset, dataset_root
 from basnet_lib.data.cityscapes import SPLITS, CityscapesSegmentation, SampleFiles, find_samples, sample_seed
 from basnet_lib.data.config import DataConfig
 from basnet_lib.data.edges import edge_target
 from basnet_lib.data.errors import DatasetError, ImageFileError
-from basnet_lib.data.image_files import read_rgb_image
 from basnet_lib.data.labels import (
     CLASS_NAMES,
     IGNORE_INDEX,
@@ -16,10 +18,7 @@ from basnet_lib.data.labels import (
     colorize_train_ids,
     label_ids_to_train_ids,
 )
-from basnet_lib.data.stats import class_frequencies
-from basnet_lib.data.synthcity import ensure_synthcity, generate_synthcity
 from basnet_lib.data.transforms import EvalTransform, TrainTransform, build_transform
-from basnet_lib.data.verify import verify_dataset
 
 __all__ = [
     "CLASS_NAMES",
@@ -35,18 +34,11 @@ __all__ = [
     "ImageFileError",
     "SampleFiles",
     "TrainTransform",
-    "build_dataset",
     "build_transform",
-    "class_frequencies",
     "colorize_label_ids",
     "colorize_train_ids",
-    "dataset_root",
     "edge_target",
-    "ensure_synthcity",
     "find_samples",
-    "generate_synthcity",
     "label_ids_to_train_ids",
-    "read_rgb_image",
     "sample_seed",
-    "verify_dataset",
 ]

@@ -58,6 +58,3 @@ def _has_alpha(image: Image.Image) -> bool:
     return image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
         image.mode in ("P", "L", "RGB") and "transparency" in image.info
     )
-
-
-__all__ = ["IMAGE_SUFFIXES", "pil_to_rgb8", "read_rgb_image"]

@@ -190,12 +190,3 @@ def _parse_bool(text: str) -> bool:
     if lowered in ("0", "false", "no", "off"):
         return False
     raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
-
-
-__all__ = [
-    "add_evaluate_arguments",
-    "add_train_arguments",
-    "evaluate_command",
-    "run_config_from_args",
-    "train_command",
-]

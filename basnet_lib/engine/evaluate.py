@@ -20,7 +20,7 @@ from basnet_lib.data.cityscapes import CityscapesSegmentation
 from basnet_lib.distributed import DistributedContext
 from basnet_lib.gradient_map import IMAGENET_MEAN, IMAGENET_STD, canny_edges, stack_gradient_map
 from basnet_lib.metrics import BoundaryFScore, BoundaryMapQuality, ConfusionMatrix
-from basnet_lib.model.inference import prepare_for_inference
+from basnet_lib.speed.inference import prepare_for_inference
 
 # docs/method.md §2.5: the paper's "*" setting.
 MULTISCALE_SCALES = (0.5, 0.75, 1.0, 1.25, 1.5, 1.75)
@@ -269,6 +269,3 @@ def _resize(tensor: Tensor, size: torch.Size) -> Tensor:
 
 def _sigmoid_or_none(logits: Tensor | None) -> Tensor | None:
     return None if logits is None else logits.sigmoid()
-
-
-__all__ = ["MULTISCALE_SCALES", "Prediction", "evaluate", "model_inputs", "predict", "shard_loader"]

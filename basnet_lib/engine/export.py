@@ -12,7 +12,7 @@ from basnet_lib.data.png_io import write_png
 from basnet_lib.distributed import DistributedContext
 from basnet_lib.engine.evaluate import predict, shard_loader
 from basnet_lib.metrics.cityscapes import train_ids_to_label_ids
-from basnet_lib.model.inference import prepare_for_inference
+from basnet_lib.speed.inference import prepare_for_inference
 
 
 def export_predictions(

@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import Tensor
 
-from basnet_lib.distributed import all_reduce_sum_
 from basnet_lib.loss import LOSS_TERMS
+from basnet_lib.metrics.reduction import all_reduce_sum_
 
 
 class NonFiniteLossError(RuntimeError):
@@ -112,14 +112,3 @@ def check_loss_everywhere(monitor: NonFiniteMonitor) -> None:
         raise NonFiniteLossError(
             "non-finite loss on another process (this one's loss was finite); see its error"
         )
-
-
-__all__ = [
-    "NonFiniteLossError",
-    "NonFiniteMonitor",
-    "NonFiniteWeightsError",
-    "check_loss_everywhere",
-    "check_weights_everywhere",
-    "check_weights_finite",
-    "non_finite_tensors",
-]

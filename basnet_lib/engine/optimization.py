@@ -35,6 +35,3 @@ def learning_rate_factor(iteration: int, config: TrainConfig) -> float:
 
 def build_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig) -> torch.optim.lr_scheduler.LambdaLR:
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: learning_rate_factor(step, config))
-
-
-__all__ = ["build_optimizer", "build_scheduler", "learning_rate_factor"]

@@ -66,6 +66,3 @@ def _fingerprint(root: Path, samples: dict[str, list[SampleFiles]]) -> str:
                 digest.update(f"{path.relative_to(root).as_posix()}\t{path.stat().st_size}\n".encode())
     counts = " / ".join(f"{split} {len(samples[split])}" for split in LABELED_SPLITS)
     return f"{counts} images, sha256 {digest.hexdigest()[:16]}"
-
-
-__all__ = ["check_run_data", "checked_data_fingerprint", "data_fingerprint"]

@@ -261,26 +261,3 @@ def write_results(path: Path, values: dict, *, note: str) -> None:
         write_json(path, values)
     except OSError as error:
         raise RunDirectoryError(f"could not write {path} ({error.strerror or error}); {note}") from None
-
-
-__all__ = [
-    "CHECKPOINT_FILE",
-    "CONFIG_FILE",
-    "CURVES_FILE",
-    "DATA_FINGERPRINT",
-    "HISTORY_FILE",
-    "METRICS_FILE",
-    "RunDirectoryError",
-    "RunResult",
-    "checkpoint_to_resume",
-    "finished_run",
-    "load_run",
-    "load_trained_model",
-    "prepare_run_directory",
-    "read_json",
-    "remove_stale_temporary_files",
-    "run_differences",
-    "save_training_state",
-    "write_json",
-    "write_results",
-]

@@ -174,6 +174,3 @@ def _alive(pid: int) -> bool:
     except PermissionError:  # another user's process
         return True
     return True
-
-
-__all__ = ["LOCK_FILE", "RunLock", "RunLockedError"]

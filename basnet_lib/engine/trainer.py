@@ -59,9 +59,9 @@ from basnet_lib.engine.validation import (
     validation_columns,
 )
 from basnet_lib.loss import LossConfig, joint_loss
-from basnet_lib.model import build_basnet, prepare_for_training
-from basnet_lib.model.inference import float32_outputs
+from basnet_lib.model import build_basnet
 from basnet_lib.plots.curves import plot_training_curves
+from basnet_lib.speed import float32_outputs, prepare_for_training
 
 
 def train(
@@ -139,7 +139,7 @@ def _set_up(run: RunConfig, context: DistributedContext, checkpoint: dict | None
     random state included, so that a resumed run continues exactly."""
     torch.manual_seed(run.train.seed)  # same initial weights in every process
     memory_format = torch.channels_last if run.train.channels_last else torch.contiguous_format
-    # The speed passes (basnet_lib.model.training_passes) swap modules, before SyncBatchNorm/DDP wrap them.
+    # The speed passes (basnet_lib.speed.passes) swap modules, before SyncBatchNorm/DDP wrap them.
     model = prepare_for_training(build_basnet(config=run.model)).to(memory_format=memory_format)
     train_set = build_dataset(run.data, split="train", train=True, seed=run.train.seed)
     model = wrap_model(model, context)
@@ -326,6 +326,3 @@ def class_weights(run: RunConfig) -> tuple[float, ...]:
     weights = np.ones(NUM_CLASSES)
     weights[present] = (median / pixels[present]) ** run.train.class_balance
     return tuple(float(weight) for weight in weights)
-
-
-__all__ = ["class_weights", "train"]

@@ -56,6 +56,3 @@ def validation_columns(metrics: dict) -> dict[str, float]:
         columns["val_boundary_ods_f"] = metrics["boundary_map"]["ODS_F"]
         columns["val_boundary_ap"] = metrics["boundary_map"]["AP"]
     return columns
-
-
-__all__ = ["evaluate_during_training", "evaluate_on_val", "periodic_evaluation_due", "validation_columns"]

@@ -2,7 +2,6 @@
 quality, as reducible counts first."""
 
 from basnet_lib.data.labels import IGNORE_INDEX, NUM_CLASSES
-from basnet_lib.distributed import all_reduce_sum_
 from basnet_lib.metrics.boundary_fscore import (
     GSCNN_THRESHOLDS,
     BoundaryCounts,
@@ -26,6 +25,7 @@ from basnet_lib.metrics.cityscapes import (
     train_ids_to_label_ids,
 )
 from basnet_lib.metrics.confusion import ConfusionMatrix, SegmentationScores, intersection_over_union
+from basnet_lib.metrics.reduction import all_reduce_sum_
 
 __all__ = [
     "GSCNN_THRESHOLDS",

@@ -32,12 +32,11 @@ import torch
 from torch import Tensor
 
 from basnet_lib.data.labels import IGNORE_INDEX, NUM_CLASSES
-from basnet_lib.distributed import all_reduce_sum_
 from basnet_lib.metrics.boundary_dense import dense_boundary_match_counts
 from basnet_lib.metrics.boundary_sparse import sparse_boundary_match_counts
 from basnet_lib.metrics.cityscapes import cityscapes_class_names
 from basnet_lib.metrics.label_maps import checked_label_maps
-from basnet_lib.metrics.reduction import as_state_tensor
+from basnet_lib.metrics.reduction import all_reduce_sum_, as_state_tensor
 
 # docs/method.md §5.2: GSCNN's thresholds as fractions of the image diagonal (3, 5, 9 px at 1024×2048).
 GSCNN_THRESHOLDS = (0.00088, 0.001875, 0.00375)

@@ -22,8 +22,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from basnet_lib.distributed import all_reduce_sum_
-from basnet_lib.metrics.reduction import as_state_tensor
+from basnet_lib.metrics.reduction import all_reduce_sum_, as_state_tensor
 
 DEFAULT_NUM_BINS = 100
 
@@ -226,13 +225,3 @@ def _histograms(probabilities: Tensor, is_edge: Tensor, valid: Tensor | None, *,
 
 def _json_number(value: float) -> float | None:
     return None if math.isnan(value) else value
-
-
-__all__ = [
-    "DEFAULT_NUM_BINS",
-    "BoundaryMapQuality",
-    "BoundaryMapScores",
-    "boundary_map_scores",
-    "constant_map_f",
-    "step_average_precision",
-]

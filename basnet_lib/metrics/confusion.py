@@ -10,10 +10,9 @@ import torch
 from torch import Tensor
 
 from basnet_lib.data.labels import IGNORE_INDEX, NUM_CLASSES
-from basnet_lib.distributed import all_reduce_sum_
 from basnet_lib.metrics.cityscapes import cityscapes_class_names
 from basnet_lib.metrics.label_maps import checked_label_maps
-from basnet_lib.metrics.reduction import as_state_tensor
+from basnet_lib.metrics.reduction import all_reduce_sum_, as_state_tensor
 
 
 @dataclass(frozen=True)

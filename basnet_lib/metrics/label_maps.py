@@ -37,6 +37,3 @@ def _as_label_map(name: str, values: Tensor | np.ndarray) -> Tensor:
             "(take the argmax of the logits, e.g. logits.argmax(1))"
         )
     return values
-
-
-__all__ = ["checked_label_maps"]

@@ -1,8 +1,8 @@
-"""Merging metric state (docs/method.md §5.3); summing over processes is
-:func:`basnet_lib.distributed.all_reduce_sum_`."""
+"""Metric state added up: merged from another evaluation, or summed over processes (docs/method.md §5.3)."""
 
 from __future__ import annotations
 
+import torch.distributed as dist
 from torch import Tensor
 
 
@@ -13,4 +13,12 @@ def as_state_tensor(values: Tensor, *, like: Tensor) -> Tensor:
     return values.to(device=like.device, dtype=like.dtype)
 
 
-__all__ = ["as_state_tensor"]
+def all_reduce_sum_(tensor: Tensor) -> Tensor:
+    """Sum ``tensor`` in place over all processes; a no-op outside ``torch.distributed``.
+
+    The tensor must live where the backend can reduce it (CUDA for nccl, CPU or CUDA for gloo);
+    every process must call this in the same order (metric counts, docs/method.md §5.3).
+    """
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
+    return tensor

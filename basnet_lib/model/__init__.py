@@ -10,7 +10,6 @@ from basnet_lib.model.global_attention import GlobalAttentionBlock
 from basnet_lib.model.layers import BranchInputs, ConvOfConcatenation, LateralProjections, RedLine
 from basnet_lib.model.probes import SABProbes
 from basnet_lib.model.spatial_attention import SpatialAttentionBlock
-from basnet_lib.model.training_passes import prepare_for_training
 
 __all__ = [
     "ASPP",
@@ -32,5 +31,4 @@ __all__ = [
     "SpatialAttentionBlock",
     "build_backbone",
     "build_basnet",
-    "prepare_for_training",
 ]

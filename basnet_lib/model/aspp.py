@@ -16,8 +16,6 @@ BACKBONE_ASPP_RATES = (12, 24, 36)
 # docs/method.md §1.8: the aggregation module's ASPP works at 1/4 resolution with half the rates.
 AGGREGATION_ASPP_RATES = (6, 12, 18)
 
-__all__ = ["AGGREGATION_ASPP_RATES", "ASPP", "BACKBONE_ASPP_RATES", "DeepLabV3Head"]
-
 
 class DeepLabV3Head(nn.Sequential):
     """torchvision's ``DeepLabHead`` with a configurable ASPP width (256 there).

@@ -18,7 +18,7 @@ def conv_bn_relu(in_channels: int, out_channels: int, kernel_size: int) -> Conv2
 
 def is_same_padded_3x3(conv: nn.Conv2d) -> bool:
     """A 3×3 convolution with stride 1, 'same' zero padding (padding = dilation) and no groups:
-    the shape :mod:`basnet_lib.model.atrous` and :mod:`basnet_lib.model.winograd` compute their own way."""
+    the shape :mod:`basnet_lib.speed.atrous` and :mod:`basnet_lib.speed.winograd` compute their own way."""
     return (
         tuple(conv.kernel_size) == (3, 3)
         and tuple(conv.stride) == (1, 1)

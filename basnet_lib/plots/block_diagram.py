@@ -133,6 +133,3 @@ def _box_edge(center: tuple[float, float], toward: tuple[float, float], *, bend:
 
 def _first_input(shapes: pd.DataFrame) -> str:
     return shapes["inputs"].iloc[0].split(",")[0] if len(shapes) else ""
-
-
-__all__ = ["draw_block_diagram"]

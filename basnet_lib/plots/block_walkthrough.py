@@ -191,15 +191,3 @@ def _stage(block: AttentionBlockTrace) -> str:
 
 def _aspect(values: np.ndarray) -> float:
     return values.shape[-2] / values.shape[-1]
-
-
-__all__ = [
-    "AggregationTrace",
-    "AttentionBlockTrace",
-    "BlockWalkthrough",
-    "block_outputs_figure",
-    "channel_attention_figure",
-    "gradient_map_figure",
-    "red_line_figure",
-    "spatial_attention_figure",
-]

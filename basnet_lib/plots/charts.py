@@ -152,13 +152,3 @@ def per_class_fscore_heatmap(per_class: pd.DataFrame, *, threshold_label: str = 
     axis.set(title=f"per-class boundary F at the {threshold_label} threshold (val)", xlabel="", ylabel="")
     axis.tick_params(axis="x", labelrotation=60)
     return figure
-
-
-__all__ = [
-    "VARIANT_COLORS",
-    "figure_png",
-    "fscore_tolerance_plot",
-    "per_class_fscore_heatmap",
-    "save_figure",
-    "table1_bar_chart",
-]

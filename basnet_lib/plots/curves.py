@@ -72,6 +72,3 @@ def plot_training_curves(history: pd.DataFrame, path: Path, *, title: str) -> Pa
         validation[0].legend()
     figure.savefig(path, dpi=100)
     return path
-
-
-__all__ = ["learning_curves_plot", "plot_training_curves"]

@@ -225,15 +225,3 @@ def _show(axis: Axes, picture: np.ndarray, *, gray: bool = False) -> None:
 def _titles(axes: np.ndarray, titles: list[str]) -> None:
     for axis, title in zip(axes[0], titles, strict=True):
         axis.set_title(title, fontsize=8)
-
-
-__all__ = [
-    "PANEL_INCHES",
-    "ValSamples",
-    "VariantPrediction",
-    "draw_explorer",
-    "draw_own_image",
-    "figure4_probes",
-    "figure6_segmentation",
-    "figure7_boundaries",
-]

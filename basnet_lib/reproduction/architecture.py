@@ -220,16 +220,3 @@ def _shape_text(value: object) -> str:
     if isinstance(value, tuple | list):
         return "; ".join(text for text in (_shape_text(item) for item in value) if text)
     return ""
-
-
-__all__ = [
-    "COMPONENTS",
-    "COMPONENT_COLUMNS",
-    "architecture_table",
-    "block_shapes",
-    "component_costs",
-    "count_parameters",
-    "parameter_table",
-    "pivot_components",
-    "torchvision_deeplabv3",
-]

@@ -155,6 +155,3 @@ def _aggregation_trace(record: dict[str, Tensor]) -> AggregationTrace:
 def _array(tensor: Tensor) -> np.ndarray:
     """The first (only) image of a batch as float32 numpy."""
     return tensor[0].float().numpy()
-
-
-__all__ = ["trace_blocks", "walkthrough_model"]

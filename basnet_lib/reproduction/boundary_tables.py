@@ -152,16 +152,3 @@ def periodic_pattern_strength(maps: np.ndarray, *, period: int = CHECKERBOARD_PE
 
 def _yes_no(value: bool) -> str:
     return "yes" if bool(value) else "no"
-
-
-__all__ = [
-    "CHECKERBOARD_PERIOD",
-    "CONSTANT_MAP_FACTOR",
-    "boundary_map_frame",
-    "boundary_map_table",
-    "empty_pair_share",
-    "empty_pair_summary",
-    "periodic_pattern_strength",
-    "present_f_frame",
-    "present_f_table",
-]

@@ -282,6 +282,3 @@ def _added_modules(above: str, variant: str) -> str:
 
 def _plain(value: float) -> str:
     return "—" if math.isnan(value) else f"{value:.2f}"
-
-
-__all__ = ["ClaimCheck", "check_claims", "claims", "claims_markdown", "noise_floor", "noise_floor_markdown"]

@@ -213,13 +213,3 @@ def _check_finished(run: RunConfig, process: subprocess.Popen) -> None:
         raise RuntimeError(
             f"training {run.run_dir} failed (see {run.run_dir / TRAINING_NOTEBOOK}):\n{output[-3000:]}"
         )
-
-
-__all__ = [
-    "ensure_runs",
-    "is_finished",
-    "parallel_runs",
-    "planned_run",
-    "planned_runs",
-    "unfinished_runs",
-]

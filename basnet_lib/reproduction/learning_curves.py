@@ -129,17 +129,3 @@ def read_width_runs(results_root: str | Path) -> pd.DataFrame | None:
     """The wide-decoder runs of the recipe study, or ``None`` if it was not run."""
     path = Path(results_root) / WIDTH_RUNS_CSV
     return pd.read_csv(path) if path.is_file() else None
-
-
-__all__ = [
-    "CURVE_COLUMNS",
-    "LONG_RUNS_CSV",
-    "WIDTH_RUNS_CSV",
-    "final_points",
-    "plateau_gap",
-    "read_long_runs",
-    "read_width_runs",
-    "validation_curves",
-    "width_comparison",
-    "width_summary",
-]

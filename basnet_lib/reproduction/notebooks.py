@@ -219,27 +219,5 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-__all__ = [
-    "CHECKOUT",
-    "KERNEL_NAME",
-    "NOTEBOOKS_DIR",
-    "PAPERMILL_LOG",
-    "TRAINING_NOTEBOOK",
-    "checked_parameter_values",
-    "checked_parameters",
-    "clear_outputs",
-    "enter_project_directory",
-    "execute_notebook",
-    "kernel_manager_config",
-    "notebook_defaults",
-    "notebook_parameters",
-    "project_directory",
-    "resolve_results_root",
-    "start_notebook",
-    "training_notebook_command",
-    "training_notebook_parameters",
-]
-
-
 if __name__ == "__main__":
     sys.exit(main())

@@ -103,6 +103,3 @@ def _boolean(name: str, value: object) -> bool:
     if isinstance(value, str) and value.strip().lower() in ("true", "false"):
         return value.strip().lower() == "true"
     raise ValueError(f"parameter {name}: expected True or False, got {value!r}")
-
-
-__all__ = ["LIST_FORMS", "parameter_value", "parsed_list", "parsed_scalar", "whole_number"]

@@ -18,8 +18,8 @@ from basnet_lib.engine.config import RunConfig
 from basnet_lib.engine.evaluate import predict
 from basnet_lib.engine.run_directory import load_run, load_trained_model
 from basnet_lib.metrics.boundary_dense import segmentation_boundary
-from basnet_lib.model.inference import prepare_for_inference
 from basnet_lib.plots.grids import ValSamples, VariantPrediction
+from basnet_lib.speed.inference import prepare_for_inference
 
 
 def sample_indices(dataset_size: int, count: int) -> list[int]:
@@ -82,11 +82,3 @@ def predict_runs(
         prediction = predict_run(run_dir, indices)
         predictions[prediction.variant] = prediction
     return samples, predictions
-
-
-__all__ = [
-    "load_val_samples",
-    "predict_run",
-    "predict_runs",
-    "sample_indices",
-]

@@ -151,6 +151,3 @@ def _labels(runs: list[RunConfig]) -> dict[Path, str]:
         name = f"{run.model.variant}-{run.model.backbone}" if several_backbones else run.model.variant
         labels[run.run_dir] = f"{name} seed{run.train.seed}"
     return labels
-
-
-__all__ = ["GridProgress", "metrics_text"]

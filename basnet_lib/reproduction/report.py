@@ -249,13 +249,3 @@ _BOOKKEEPING_FIELDS = (
     "eval_images",
     "threads",
 )
-
-
-__all__ = [
-    "REPORT_FIGURES",
-    "ReproductionSettings",
-    "preset_deviations_markdown",
-    "record_invocation",
-    "results_summary",
-    "write_report",
-]

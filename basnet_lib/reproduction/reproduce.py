@@ -18,8 +18,9 @@ from pathlib import Path
 
 from basnet_lib.data.build import dataset_root
 from basnet_lib.engine.presets import PRESETS
-from basnet_lib.engine.runtime import CpuClock, other_processes_cpu_share, reuse_freed_memory
+from basnet_lib.engine.runtime import reuse_freed_memory
 from basnet_lib.model import BACKBONES, VARIANTS
+from basnet_lib.reproduction.cpu_clock import CpuClock, other_processes_cpu_share
 from basnet_lib.reproduction.experiments import (
     ensure_runs,
     parallel_runs,
@@ -225,13 +226,3 @@ def _command_line(args: argparse.Namespace) -> str:
 
 def _reconstructed_command(preset_name: str) -> str:
     return f"basnet reproduce --preset {preset_name}"
-
-
-__all__ = [
-    "NOTEBOOKS",
-    "add_reproduce_arguments",
-    "default_results_root",
-    "notebook_parameters",
-    "reproduce",
-    "reproduce_command",
-]

@@ -93,18 +93,3 @@ def format_points(value: float) -> str:
 def format_ci(low: float, high: float) -> str:
     """An interval as ``[low, high]`` in signed points (``—`` where fewer than two seeds pair up)."""
     return "—" if math.isnan(low) or math.isnan(high) else f"[{low:+.2f}, {high:+.2f}]"
-
-
-__all__ = [
-    "CONFIDENCE",
-    "CONTRADICTED",
-    "INCONCLUSIVE",
-    "SUPPORTED",
-    "PairedStats",
-    "format_ci",
-    "format_mean_or_mean_std",
-    "format_mean_std",
-    "format_points",
-    "paired_stats",
-    "sample_std",
-]

@@ -279,23 +279,3 @@ def _backbone_title(backbone: str) -> str:
 def _mean_std_gain(mean: float, std: float, gain: float) -> str:
     text = format_mean_or_mean_std(mean, std)
     return text if math.isnan(gain) else f"{text} ({gain:+.2f})"
-
-
-__all__ = [
-    "F_COLUMNS",
-    "METRICS",
-    "PAPER_TABLE1",
-    "PAPER_TABLE3",
-    "paired_differences",
-    "per_class_fscore",
-    "present_variants",
-    "run_scores",
-    "runs_frame",
-    "table1",
-    "table1_markdown",
-    "table3",
-    "table3_markdown",
-    "variant_above",
-    "variant_values",
-    "write_table",
-]

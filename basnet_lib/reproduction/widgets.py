@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 
 from basnet_lib.data.errors import ImageFileError
 from basnet_lib.data.image_files import read_rgb_image
-from basnet_lib.engine.image_prediction import (
+from basnet_lib.deploy.image_prediction import (
     ImagePrediction,
     TrainedPredictor,
     load_predictor,
@@ -193,6 +193,3 @@ def _own_image_panels(prediction: ImagePrediction) -> dict[str, np.ndarray]:
         boundary: prediction.boundary,
         "overlay": arrays["overlay"],
     }
-
-
-__all__ = ["OwnImageView", "PredictionExplorer", "figure_png", "own_image_view", "prediction_explorer"]

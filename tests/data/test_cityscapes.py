@@ -16,9 +16,9 @@ from basnet_lib.data import (
     TrainTransform,
     edge_target,
     find_samples,
-    generate_synthcity,
-    verify_dataset,
 )
+from basnet_lib.data.synthcity import generate_synthcity
+from basnet_lib.data.verify import verify_dataset
 from basnet_lib.gradient_map import IMAGENET_MEAN, IMAGENET_STD, canny_edges
 
 TRAIN = TrainTransform(crop_size=(48, 80))

@@ -7,16 +7,16 @@ import numpy as np
 import pytest
 
 from basnet_lib.cli import main
-from basnet_lib.data import (
-    DataConfig,
-    DatasetError,
-    class_frequencies,
+from basnet_lib.data import DataConfig, DatasetError, label_ids_to_train_ids
+from basnet_lib.data.png_io import read_label_ids
+from basnet_lib.data.stats import class_frequencies
+from basnet_lib.data.synthcity import (
+    SynthCityParams,
     ensure_synthcity,
     generate_synthcity,
-    label_ids_to_train_ids,
+    read_manifest,
+    render_sample,
 )
-from basnet_lib.data.png_io import read_label_ids
-from basnet_lib.data.synthcity import SynthCityParams, read_manifest, render_sample
 from basnet_lib.engine.config_io import load_config, save_config
 from basnet_lib.plots.dataset import plot_class_frequencies
 

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import os
 import platform
 import subprocess
 import sys
-import time
 
 import pytest
 
-from basnet_lib.engine.runtime import CpuClock, other_processes_cpu_share, reuse_freed_memory
+from basnet_lib.engine.runtime import reuse_freed_memory
 
 
 def _has_glibc_mallopt() -> bool:
@@ -32,7 +30,7 @@ requires_glibc = pytest.mark.skipif(
 PROBE = """
 import resource, sys
 import torch
-from basnet_lib.engine.runtime import CpuClock, other_processes_cpu_share, reuse_freed_memory
+from basnet_lib.engine.runtime import reuse_freed_memory
 if sys.argv[1] == "reuse":
     assert reuse_freed_memory()
 def touch():  # a 64 MiB feature map, written once and freed, as in every layer of a pass
@@ -66,26 +64,3 @@ def test_freed_blocks_are_reused_without_page_faults() -> None:
 @pytest.mark.skipif(_has_glibc_mallopt(), reason="glibc: the setting applies (tested above)")
 def test_does_nothing_without_glibc() -> None:
     assert reuse_freed_memory() is False
-
-
-# --- CpuClock: how much of the machine a timed run had -----------------------------------------
-
-
-def test_other_processes_share_is_machine_time_minus_our_own() -> None:
-    start, end = CpuClock(machine=100.0, own=10.0), CpuClock(machine=160.0, own=40.0)
-    # 60 busy seconds on the machine, 30 of them ours, over 30 s of 2 CPUs: others took a half.
-    assert other_processes_cpu_share(start, end, wall_seconds=30.0, cpus=2) == pytest.approx(0.5)
-    # Clamped: our children's time is counted when they end, so the difference can dip below 0.
-    assert other_processes_cpu_share(start, CpuClock(machine=110.0, own=40.0), wall_seconds=30.0, cpus=2) == 0.0
-    assert other_processes_cpu_share(CpuClock(None, 0.0), end, wall_seconds=30.0, cpus=2) is None
-
-
-@pytest.mark.skipif(not os.path.exists("/proc/stat"), reason="/proc/stat is Linux's")
-def test_cpu_clock_counts_our_own_work() -> None:
-    start = CpuClock.now()
-    deadline = time.process_time() + 0.3
-    while time.process_time() < deadline:  # busy for 0.3 CPU seconds
-        pass
-    end = CpuClock.now()
-    assert end.own - start.own >= 0.29
-    assert start.machine is not None and end.machine - start.machine >= 0.25  # /proc/stat ticks are 10 ms

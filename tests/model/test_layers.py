@@ -1,4 +1,4 @@
-"""Fast layers (basnet_lib.model.fast_layers): same values as the plain ops, gradients kept in channels_last."""
+"""Fast layers (basnet_lib.speed.fast_layers): same values as the plain ops, gradients kept in channels_last."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 from torchvision.models.segmentation import deeplabv3
 
-from basnet_lib.model import ASPP, ModelConfig, build_basnet, prepare_for_training
-from basnet_lib.model.fast_layers import conv_of_concatenation, global_average_pool
-from basnet_lib.model.training_passes import keep_broadcast_maps_in_layout_, use_layout_preserving_pooling_
+from basnet_lib.model import ASPP, ModelConfig, build_basnet
+from basnet_lib.speed import prepare_for_training
+from basnet_lib.speed.fast_layers import conv_of_concatenation, global_average_pool
+from basnet_lib.speed.passes import keep_broadcast_maps_in_layout_, use_layout_preserving_pooling_
 
 CHANNELS_LAST = torch.channels_last
 

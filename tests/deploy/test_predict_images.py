@@ -17,7 +17,7 @@ from PIL import Image
 from basnet_lib.cli import main
 from basnet_lib.data import png_io
 from basnet_lib.data.labels import colorize_train_ids
-from basnet_lib.engine.image_prediction import (
+from basnet_lib.deploy.image_prediction import (
     OUTPUT_KINDS,
     load_predictor,
     model_input_size,
@@ -25,7 +25,7 @@ from basnet_lib.engine.image_prediction import (
     overlay,
     predict_image,
 )
-from basnet_lib.engine.predict_images import (
+from basnet_lib.deploy.predict_images import (
     PredictionPlanError,
     find_input_images,
     predict_images,

@@ -3,7 +3,7 @@
 Inputs are image files (read whatever their suffix), folders (their ``.png``/``.jpg``/``.jpeg``
 files, any case, not recursive, hidden files skipped) or glob patterns (``**`` recursive; their
 matches as files or folders). Each photo ``<stem>`` gets, at its own size after EXIF rotation
-(:mod:`basnet_lib.engine.image_prediction`), ``<stem>_trainIds.png``, ``<stem>_color.png``,
+(:mod:`basnet_lib.deploy.image_prediction`), ``<stem>_trainIds.png``, ``<stem>_color.png``,
 ``<stem>_boundary.png`` and ``<stem>_overlay.png`` in the output folder.
 
 Before anything is predicted the whole plan is checked, and nothing is written when it fails: two
@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 from basnet_lib.data.errors import ImageFileError
 from basnet_lib.data.image_files import IMAGE_SUFFIXES, read_rgb_image
 from basnet_lib.data.png_io import write_pngs_atomically
-from basnet_lib.engine.image_prediction import OUTPUT_KINDS, load_predictor, output_arrays, predict_image
+from basnet_lib.deploy.image_prediction import OUTPUT_KINDS, load_predictor, output_arrays, predict_image
 
 _GLOB_CHARACTERS = frozenset("*?[")
 
@@ -213,15 +213,3 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive number of pixels, got {text}")
     return value
-
-
-__all__ = [
-    "PredictionPlanError",
-    "PredictionSummary",
-    "add_predict_arguments",
-    "find_input_images",
-    "plan_outputs",
-    "predict_command",
-    "predict_images",
-    "refuse_existing_outputs",
-]

@@ -15,9 +15,7 @@ import pytest
 import torch
 from torch import nn
 
-from basnet_lib.engine.checkpoint import save_checkpoint
-from basnet_lib.engine.config_io import config_to_dict, save_config
-from basnet_lib.engine.onnx_export import (
+from basnet_lib.deploy.onnx_export import (
     ONNX_INPUT_NAMES,
     check_onnx,
     export_onnx,
@@ -25,6 +23,8 @@ from basnet_lib.engine.onnx_export import (
     onnxruntime_session,
     synthcity_images,
 )
+from basnet_lib.engine.checkpoint import save_checkpoint
+from basnet_lib.engine.config_io import config_to_dict, save_config
 from basnet_lib.engine.presets import preset
 from basnet_lib.model import ModelConfig, build_basnet
 

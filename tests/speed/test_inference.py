@@ -8,8 +8,8 @@ from torch import nn
 from torchvision.models.segmentation import deeplabv3
 
 from basnet_lib.model import ASPP, VARIANTS, ModelConfig, build_basnet
-from basnet_lib.model.inference import InferenceModel, fold_batchnorm_, prepare_for_inference
-from basnet_lib.model.training_passes import INFERENCE_PASSES
+from basnet_lib.speed.inference import InferenceModel, fold_batchnorm_, prepare_for_inference
+from basnet_lib.speed.passes import INFERENCE_PASSES
 
 
 def _model_with_trained_statistics(variant: str, backbone: str) -> nn.Module:

@@ -28,7 +28,7 @@ from basnet_lib.engine.evaluate import predict
 from basnet_lib.engine.run_directory import METRICS_FILE, load_trained_model, read_json
 from basnet_lib.gradient_map import canny_edges, normalize_image
 from basnet_lib.metrics.boundary_dense import segmentation_boundary
-from basnet_lib.model.inference import prepare_for_inference
+from basnet_lib.speed.inference import prepare_for_inference
 
 # The four PNGs of a photo, by the name part that follows its stem (``<stem>_<kind>.png``).
 OUTPUT_KINDS = ("trainIds", "color", "boundary", "overlay")
@@ -159,16 +159,3 @@ def _bilinear(tensor: Tensor, size: tuple[int, int]) -> Tensor:
     if tuple(tensor.shape[-2:]) == tuple(size):
         return tensor.float()
     return F.interpolate(tensor.float(), size=size, mode="bilinear", align_corners=False).clamp(0, 1)
-
-
-__all__ = [
-    "DEFAULT_BOUNDARY_THRESHOLD",
-    "OUTPUT_KINDS",
-    "ImagePrediction",
-    "TrainedPredictor",
-    "load_predictor",
-    "model_input_size",
-    "output_arrays",
-    "overlay",
-    "predict_image",
-]

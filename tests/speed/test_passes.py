@@ -1,4 +1,4 @@
-"""Speed passes (basnet_lib.model.training_passes): same function, same keys, plain blocks stay plain."""
+"""Speed passes (basnet_lib.speed.passes): same function, same keys, plain blocks stay plain."""
 
 from __future__ import annotations
 
@@ -11,16 +11,17 @@ import pytest
 import torch
 from torch import nn
 
-from basnet_lib.model import VARIANTS, ModelConfig, build_basnet, prepare_for_training
-from basnet_lib.model.atrous import TapGradientASPPConv
-from basnet_lib.model.fast_layers import (
+from basnet_lib.model import VARIANTS, ModelConfig, build_basnet
+from basnet_lib.speed import prepare_for_training
+from basnet_lib.speed.atrous import TapGradientASPPConv
+from basnet_lib.speed.fast_layers import (
     LayoutMatchingBroadcast,
     LayoutPreservingGlobalAveragePool,
     LayoutPreservingImagePooling,
     SplitConvOfConcatenation,
 )
-from basnet_lib.model.inference import prepare_for_inference
-from basnet_lib.model.training_passes import (
+from basnet_lib.speed.inference import prepare_for_inference
+from basnet_lib.speed.passes import (
     INFERENCE_PASSES,
     TRAINING_PASSES,
     keep_broadcast_maps_in_layout_,

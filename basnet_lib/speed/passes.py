@@ -2,15 +2,15 @@
 
 The blocks (``aspp``, ``global_attention``, ``spatial_attention``, ``aggregation``, ``branches``)
 are written as the paper's equations with plain modules. Each pass below replaces one kind of
-plain module, in place, by its fast stand-in from :mod:`basnet_lib.model.fast_layers` or
-:mod:`basnet_lib.model.atrous`. Passes share the plain modules' parameters (no new ones, no
+plain module, in place, by its fast stand-in from :mod:`basnet_lib.speed.fast_layers` or
+:mod:`basnet_lib.speed.atrous`. Passes share the plain modules' parameters (no new ones, no
 random draws), so parameter names, state-dict keys, checkpoints and optimiser state are the same
 with or without them. Forward values are bit-identical; gradients differ by float rounding only
 where a pass reassociates a sum (the split concatenation convs, the atrous weight gradient). Each
 pass swaps exact plain types only, so running it again changes nothing.
 
 :func:`prepare_for_training` applies :data:`TRAINING_PASSES`; inference uses
-:data:`INFERENCE_PASSES` through :func:`basnet_lib.model.inference.prepare_for_inference`.
+:data:`INFERENCE_PASSES` through :func:`basnet_lib.speed.inference.prepare_for_inference`.
 Measurements of what each buys: docs/performance.md.
 """
 
@@ -21,14 +21,14 @@ from collections.abc import Callable
 from torch import nn
 from torchvision.models.segmentation import deeplabv3
 
-from basnet_lib.model.atrous import TapGradientASPPConv
-from basnet_lib.model.fast_layers import (
+from basnet_lib.model.layers import BroadcastToMap, ConvOfConcatenation
+from basnet_lib.speed.atrous import TapGradientASPPConv
+from basnet_lib.speed.fast_layers import (
     LayoutMatchingBroadcast,
     LayoutPreservingGlobalAveragePool,
     LayoutPreservingImagePooling,
     SplitConvOfConcatenation,
 )
-from basnet_lib.model.layers import BroadcastToMap, ConvOfConcatenation
 
 Pass = Callable[[nn.Module], nn.Module]
 
@@ -91,14 +91,3 @@ def _swap(
             if type(child) is plain_type:
                 setattr(parent, name, make_fast(child))
     return model
-
-
-__all__ = [
-    "INFERENCE_PASSES",
-    "TRAINING_PASSES",
-    "keep_broadcast_maps_in_layout_",
-    "prepare_for_training",
-    "split_concatenation_convs_",
-    "use_layout_preserving_pooling_",
-    "use_tap_gradient_atrous_convs_",
-]

@@ -18,8 +18,8 @@ import functools
 import torch
 from torch import Tensor, nn
 
-from basnet_lib.model.fast_layers import memory_format_of
 from basnet_lib.model.layers import is_same_padded_3x3
+from basnet_lib.speed.fast_layers import memory_format_of
 
 # The measured crossover (batch 1, channels_last in and out, conversions included;
 # docs/performance.md): smaller maps or fewer channels stay with oneDNN.
@@ -103,7 +103,7 @@ def use_winograd_(model: nn.Module) -> nn.Module:
     """Swap every eligible convolution of an eval-mode ``model`` for :class:`WinogradConv2d`, in place.
 
     Parameters, their names and checkpoints are unchanged. Only for inference copies (it is applied
-    by :func:`basnet_lib.model.inference.prepare_for_inference`): while training the swapped
+    by :func:`basnet_lib.speed.inference.prepare_for_inference`): while training the swapped
     modules are plain convolutions anyway, but nothing measured their backward.
     """
     if model.training:
@@ -113,13 +113,3 @@ def use_winograd_(model: nn.Module) -> nn.Module:
             if is_winograd_eligible(child):
                 setattr(parent, name, WinogradConv2d.from_conv(child))
     return model
-
-
-__all__ = [
-    "MIN_CHANNEL_PRODUCT",
-    "MIN_PIXELS",
-    "WinogradConv2d",
-    "is_winograd_eligible",
-    "use_winograd_",
-    "winograd_available",
-]

@@ -4,7 +4,7 @@ layout-preserving pooling passes, Winograd 3×3 convolutions on large maps, opti
 What each step buys is measured in ``results/benchmarks/model.json`` (docs/performance.md).
 None of them changes what the model is; folding BatchNorm into the preceding convolution, the
 channels_last kernels and NNPACK's Winograd convolutions change float rounding only (logits within
-~1e-5 relative of the plain eval model; tests/model/test_inference.py and tests/model/test_winograd.py bound
+~1e-5 relative of the plain eval model; tests/speed/test_inference.py and tests/speed/test_winograd.py bound
 it). bf16 autocast is an opt-in whose accuracy effect is measured by ``benchmarks/bench_eval.py``.
 """
 
@@ -20,8 +20,8 @@ from torchvision.models._utils import IntermediateLayerGetter
 from torchvision.models.resnet import BasicBlock, Bottleneck
 
 from basnet_lib.model.layers import RedLine
-from basnet_lib.model.training_passes import INFERENCE_PASSES
-from basnet_lib.model.winograd import use_winograd_
+from basnet_lib.speed.passes import INFERENCE_PASSES
+from basnet_lib.speed.winograd import use_winograd_
 
 
 class InferenceModel(nn.Module):
@@ -61,13 +61,13 @@ def prepare_for_inference(
 
     Args:
         channels_last: NHWC weights and inputs, the layout whose convolutions oneDNN (CPU) and
-            cuDNN run fastest; the :data:`~basnet_lib.model.training_passes.INFERENCE_PASSES` keep
+            cuDNN run fastest; the :data:`~basnet_lib.speed.passes.INFERENCE_PASSES` keep
             the broadcast pooled maps in it (always applied: they change no value).
         fold_batchnorm: fold each eval-mode BatchNorm into the convolution before it
             (:func:`fold_batchnorm`); one pass over every feature map less.
         winograd: run the large stride-1 3×3 convolutions (the SABs' fusion convs, DeepLabV3's
             head conv) through NNPACK's Winograd algorithm on CPU when their maps are large
-            (:mod:`basnet_lib.model.winograd`); on smaller maps, on GPUs and under autocast they
+            (:mod:`basnet_lib.speed.winograd`); on smaller maps, on GPUs and under autocast they
             stay ordinary convolutions. Not combined with ``compiled`` (torch.compile cannot trace
             NNPACK's operator), which keeps inductor's own convolutions.
         bf16: bfloat16 autocast (CPU with AVX-512 BF16/AMX, or CUDA). Changes results: opt-in.
@@ -140,6 +140,3 @@ def float32_outputs(outputs: dict[str, Tensor | list[Tensor]]) -> dict[str, Tens
         key: [item.float() for item in value] if isinstance(value, list) else value.float()
         for key, value in outputs.items()
     }
-
-
-__all__ = ["InferenceModel", "float32_outputs", "fold_batchnorm_", "prepare_for_inference"]

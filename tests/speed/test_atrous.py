@@ -7,8 +7,8 @@ import torch
 from torch import nn
 
 from basnet_lib.model import ASPP
-from basnet_lib.model.atrous import TapGradientASPPConv, atrous_conv2d, uses_tap_gradient, valid_tap_share
-from basnet_lib.model.training_passes import use_tap_gradient_atrous_convs_
+from basnet_lib.speed.atrous import TapGradientASPPConv, atrous_conv2d, uses_tap_gradient, valid_tap_share
+from basnet_lib.speed.passes import use_tap_gradient_atrous_convs_
 
 CHANNELS_LAST = torch.channels_last
 

@@ -7,9 +7,9 @@ import torch
 from torch import nn
 
 from basnet_lib.model import ModelConfig, build_basnet
-from basnet_lib.model import winograd as winograd_module
-from basnet_lib.model.inference import prepare_for_inference
-from basnet_lib.model.winograd import (
+from basnet_lib.speed import winograd as winograd_module
+from basnet_lib.speed.inference import prepare_for_inference
+from basnet_lib.speed.winograd import (
     MIN_PIXELS,
     WinogradConv2d,
     is_winograd_eligible,

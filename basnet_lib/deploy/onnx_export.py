@@ -1,6 +1,6 @@
 """ONNX export of a trained model, for onnxruntime and other ONNX runtimes (README "ONNX").
 
-The exported graph is :func:`~basnet_lib.model.inference.prepare_for_inference`'s model without
+The exported graph is :func:`~basnet_lib.speed.inference.prepare_for_inference`'s model without
 Winograd (NNPACK's operator has no ONNX form): eval mode, BatchNorm folded into the convolutions.
 The exporter is ``torch.onnx.export(..., dynamo=True)``: it captures the graph with
 ``torch.export`` and translates it with onnxscript's ATen library. Its non-strict capture fails on
@@ -33,7 +33,7 @@ from torch import Tensor, nn
 from basnet_lib.data.synthcity import SynthCityParams, render_sample
 from basnet_lib.engine.run_directory import load_trained_model
 from basnet_lib.gradient_map import image_gradient_map
-from basnet_lib.model.inference import prepare_for_inference
+from basnet_lib.speed.inference import prepare_for_inference
 
 ONNX_INPUT_NAMES = ("image", "gradient_map")
 # The backbone's output stride: H and W of the exported graph are multiples of it.
@@ -195,18 +195,3 @@ def synthcity_images(count: int, *, height: int, width: int, seed: int = 0) -> n
     """
     params = SynthCityParams(train=0, val=count, test=0, height=height, width=width, seed=seed)
     return np.stack([render_sample(params, "val", index)[0] for index in range(count)])
-
-
-__all__ = [
-    "MIN_ARGMAX_AGREEMENT",
-    "ONNX_INPUT_NAMES",
-    "SIZE_MULTIPLE",
-    "OnnxCheck",
-    "OnnxGraph",
-    "check_onnx",
-    "export_onnx",
-    "onnx_inputs",
-    "onnxruntime_session",
-    "output_names",
-    "synthcity_images",
-]

@@ -3,7 +3,7 @@
 Each class here computes what the plain module it replaces computes (the forward values are
 bit-identical; where a gradient's sum is reassociated, it differs by float rounding only) and
 keeps its parameters and state-dict keys. The blocks themselves use the plain modules; the passes
-of :mod:`basnet_lib.model.training_passes` swap these in. Why each one pays off is said on it;
+of :mod:`basnet_lib.speed.passes` swap these in. Why each one pays off is said on it;
 the measurements are in docs/performance.md.
 """
 
@@ -126,14 +126,3 @@ class SplitConvOfConcatenation(ConvOfConcatenation):
     def forward(self, parts: Sequence[Tensor]) -> Tensor:  # type: ignore[override]
         conv, norm, activation = self
         return activation(norm(conv_of_concatenation(conv, parts)))
-
-
-__all__ = [
-    "LayoutMatchingBroadcast",
-    "LayoutPreservingGlobalAveragePool",
-    "LayoutPreservingImagePooling",
-    "SplitConvOfConcatenation",
-    "conv_of_concatenation",
-    "global_average_pool",
-    "memory_format_of",
-]

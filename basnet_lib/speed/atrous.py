@@ -7,9 +7,9 @@ at large rates it does several times the useful work. :func:`atrous_conv2d` comp
 gradient as one matrix product per tap over the positions where that tap reads the input, in
 training when enough of the kernel reads padding, and is plain ``conv(x)`` otherwise.
 :class:`TapGradientASPPConv` is torchvision's ``ASPPConv`` running its conv this way; the pass
-:func:`basnet_lib.model.training_passes.use_tap_gradient_atrous_convs_` swaps it in.
+:func:`basnet_lib.speed.passes.use_tap_gradient_atrous_convs_` swaps it in.
 The forward pass and the input gradient are the library's own (oneDNN); only the weight gradient's
-sums are reassociated (float rounding, ~1e-6 relative, tests/model/test_atrous.py). Measurements:
+sums are reassociated (float rounding, ~1e-6 relative, tests/speed/test_atrous.py). Measurements:
 docs/performance.md.
 """
 
@@ -20,8 +20,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchvision.models.segmentation import deeplabv3
 
-from basnet_lib.model.fast_layers import memory_format_of
 from basnet_lib.model.layers import is_same_padded_3x3
+from basnet_lib.speed.fast_layers import memory_format_of
 
 # Per-tap products pay off when at least this share of the kernel's counted taps reads padding
 # (the measured break-even, docs/performance.md): the backbone ASPP's rate-12 branch at 1/8 of a
