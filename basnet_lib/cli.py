@@ -184,7 +184,7 @@ def _train(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     from basnet_lib.deploy.onnx_export import MIN_ARGMAX_AGREEMENT, check_onnx, export_onnx, synthcity_images
-    from basnet_lib.engine.run_directory import load_trained_model
+    from basnet_lib.engine.run_files import load_trained_model
 
     if args.onnx.exists() and not args.overwrite:
         raise FileExistsError(f"{args.onnx} exists; pass --overwrite to replace it")

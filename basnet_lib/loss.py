@@ -17,10 +17,12 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from basnet_lib.config_checks import check_number
 from basnet_lib.data.labels import IGNORE_INDEX
 
 LOSS_TERMS = ("seg", "edge", "probes", "total")
@@ -28,45 +30,51 @@ LOSS_TERMS = ("seg", "edge", "probes", "total")
 
 @dataclass(frozen=True)
 class LossConfig:
-    """Weights and ignore rules of the joint loss.
+    """The joint loss's settings: the ``loss`` section of a run's config (``--loss.edge_weight 3``).
 
     Attributes:
         edge_weight: λ of Eq. 1 (0.05 in the paper, docs/method.md §3.1).
-        probe_weight: weight of the probe term. The probes see detached features (docs/method.md §1.11),
-            so this only sets how fast the probe heads learn; 1 trains each head like a plain edge loss.
-        ignore_index: label of unlabeled pixels (255 in Cityscapes trainIds).
-        mask_ignored_edges: leave pixels whose *label* is ``ignore_index`` out of the edge and probe
-            terms (weight 0, and not counted in N_pos, N_neg, N). The edge target itself treats 255 as
-            a label (docs/method.md §2.4), so a class boundary against a void region is still a positive
-            on the labelled side; only the void side, where we do not know what is there (crop
-            padding, ego vehicle, out-of-ROI), is unsupervised, as the segmentation term already is.
-        class_weights: per-class weights of the segmentation cross-entropy (a weighted mean over
-            the labelled pixels); empty = unweighted, the paper's (see ``TrainConfig.class_balance``).
+        class_balance: exponent p of the segmentation term's class weights ``(median f / f_c)^p``
+            from the training split's pixel frequencies f_c (:func:`balanced_class_weights`);
+            0 = unweighted, the paper's.
         hard_pixel_fraction: share of each batch's labelled pixels the segmentation term averages
             over, those of highest loss (bootstrapped cross-entropy, online hard pixel mining); 1 =
-            every pixel, the paper's (see ``TrainConfig.hard_pixel_fraction``).
+            every pixel, the paper's.
         hard_pixel_probability: with ``hard_pixel_fraction < 1``, pixels whose label's predicted
             probability is below this also count, however many they are (OHEM as in PSPNet's and
             OCRNet's code: early in training that is every pixel); 0 = the fixed share only.
+        probe_weight: weight of the probe term. The probes see detached features (docs/method.md §1.11),
+            so this only sets how fast the probe heads learn; 1 trains each head like a plain edge loss.
+        mask_ignored_edges: leave pixels whose *label* is 255 out of the edge and probe terms
+            (weight 0, and not counted in N_pos, N_neg, N). The edge target itself treats 255 as a
+            label (docs/method.md §2.4), so a class boundary against a void region is still a
+            positive on the labelled side; only the void side, where we do not know what is there
+            (crop padding, ego vehicle, out-of-ROI), is unsupervised, as the segmentation term already is.
     """
 
     edge_weight: float = 0.05
-    probe_weight: float = 1.0
-    ignore_index: int = IGNORE_INDEX
-    mask_ignored_edges: bool = True
-    class_weights: tuple[float, ...] = ()
+    class_balance: float = 0.0
     hard_pixel_fraction: float = 1.0
     hard_pixel_probability: float = 0.0
+    probe_weight: float = 1.0
+    mask_ignored_edges: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("edge_weight", "probe_weight"):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
-                raise ValueError(f"LossConfig.{name}={value!r} must be a finite number >= 0")
-        if not 0 < self.hard_pixel_fraction <= 1:
-            raise ValueError(f"LossConfig.hard_pixel_fraction={self.hard_pixel_fraction!r} must be in (0, 1]")
-        if not 0 <= self.hard_pixel_probability < 1:
-            raise ValueError(f"LossConfig.hard_pixel_probability={self.hard_pixel_probability!r} must be in [0, 1)")
+        for name in ("edge_weight", "class_balance", "probe_weight"):
+            check_number(self, name, minimum=0)
+        check_number(self, "hard_pixel_fraction", minimum=0, maximum=1, open_minimum=True)
+        check_number(self, "hard_pixel_probability", minimum=0, maximum=1, open_maximum=True)
+
+
+def balanced_class_weights(pixels: Sequence[float], exponent: float) -> tuple[float, ...]:
+    """``(median f / f_c)^exponent`` per class from its pixel count ``f_c`` in the training split,
+    the median over the classes present; a class absent from the split weighs 1."""
+    pixels = np.asarray(pixels, dtype=float)
+    present = pixels > 0
+    median = float(np.median(pixels[present]))
+    weights = np.ones(len(pixels))
+    weights[present] = (median / pixels[present]) ** exponent
+    return tuple(float(weight) for weight in weights)
 
 
 def balanced_bce_with_logits(logits: Tensor, target: Tensor, *, valid: Tensor | None = None) -> Tensor:
@@ -98,21 +106,25 @@ def balanced_bce_with_logits(logits: Tensor, target: Tensor, *, valid: Tensor | 
     return loss / total.clamp(min=1)
 
 
-def segmentation_loss(logits: Tensor, labels: Tensor, config: LossConfig) -> Tensor:
-    """Cross-entropy of ``logits`` against ``labels`` (docs/method.md §3.1): the (class-weighted) mean
-    over the labelled pixels, or over the hardest ``config.hard_pixel_fraction`` of them. A batch
-    with no labelled pixel gives 0 instead of 0/0."""
-    labelled = labels != config.ignore_index
+def segmentation_loss(
+    logits: Tensor, labels: Tensor, config: LossConfig, *, class_weights: Sequence[float] = ()
+) -> Tensor:
+    """Cross-entropy of ``logits`` against ``labels`` (docs/method.md §3.1): the mean over the
+    labelled pixels (weighted by ``class_weights`` when given), or over the hardest
+    ``config.hard_pixel_fraction`` of them. A batch with no labelled pixel gives 0 instead of 0/0."""
+    labelled = labels != IGNORE_INDEX
     weights = None
-    if config.class_weights:
-        weights = torch.tensor(config.class_weights, dtype=torch.float32, device=logits.device)
+    if class_weights:
+        weights = torch.tensor(class_weights, dtype=torch.float32, device=logits.device)
     if config.hard_pixel_fraction == 1:
-        seg = F.cross_entropy(logits.float(), labels, weight=weights, ignore_index=config.ignore_index, reduction="sum")
+        seg = F.cross_entropy(
+            logits.float(), labels, weight=weights, ignore_index=IGNORE_INDEX, reduction="sum"
+        )
         if weights is None:
             return seg / labelled.sum().clamp(min=1)
         return seg / weights[labels[labelled]].sum().clamp(min=1e-12)
     # Bootstrapped cross-entropy: the k labelled pixels of highest (unweighted) loss, k a fixed share.
-    pixel_loss = F.cross_entropy(logits.float(), labels, ignore_index=config.ignore_index, reduction="none")
+    pixel_loss = F.cross_entropy(logits.float(), labels, ignore_index=IGNORE_INDEX, reduction="none")
     pixel_loss = pixel_loss[labelled]
     if pixel_loss.numel() == 0:
         return pixel_loss.sum()
@@ -131,16 +143,19 @@ def joint_loss(
     labels: Tensor,
     edge_target: Tensor | None,
     config: LossConfig | None = None,
+    class_weights: Sequence[float] = (),
 ) -> dict[str, Tensor]:
     """Named loss terms ``seg``, ``edge``, ``probes``, ``total`` (docs/method.md §3.3) of one batch.
 
     Args:
         outputs: the model's dict (docs/method.md §1.12): ``"out"`` (N, K, H, W) logits, optional
             ``"boundary"`` (N, 1, H, W) logits and ``"sab_probes"`` (list of (N, 1, H, W) logits).
-        labels: (N, H, W) int64 trainIds, ``config.ignore_index`` for unlabeled pixels.
+        labels: (N, H, W) int64 trainIds, 255 (``IGNORE_INDEX``) for unlabeled pixels.
         edge_target: (N, H, W) or (N, 1, H, W) 0/1 edge target (docs/method.md §2.4); may be ``None`` only
             when ``outputs`` has neither boundary logits nor probes.
         config: weights and ignore rules (default :class:`LossConfig()`).
+        class_weights: per-class weights of the segmentation term (:func:`balanced_class_weights`);
+            empty = unweighted.
 
     ``edge`` (or ``probes``) is a zero tensor when the model has no boundary output (or no probes):
     such variants have no edge loss (docs/method.md §1.10). Probe logits come from detached features,
@@ -150,8 +165,8 @@ def joint_loss(
     logits = outputs["out"]
     if logits.ndim != 4 or labels.shape != (logits.shape[0], *logits.shape[-2:]):
         raise ValueError(f"logits {tuple(logits.shape)} and labels {tuple(labels.shape)} do not match")
-    labelled = labels != config.ignore_index
-    seg = segmentation_loss(logits, labels, config)
+    labelled = labels != IGNORE_INDEX
+    seg = segmentation_loss(logits, labels, config, class_weights=class_weights)
     valid = labelled if config.mask_ignored_edges else None
     zero = logits.new_zeros((), dtype=torch.float32)
     boundary = outputs.get("boundary")

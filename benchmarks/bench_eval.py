@@ -33,7 +33,7 @@ from basnet_lib.data.config import DataConfig
 from basnet_lib.distributed import DistributedContext
 from basnet_lib.engine.evaluate import evaluate
 from basnet_lib.engine.presets import preset
-from basnet_lib.engine.run_directory import load_trained_model
+from basnet_lib.engine.run_files import load_trained_model
 from basnet_lib.engine.runtime import reuse_freed_memory, system_info
 from basnet_lib.model import ModelConfig, build_basnet
 

@@ -43,7 +43,7 @@ from basnet_lib.deploy.onnx_export import (
     onnxruntime_session,
     synthcity_images,
 )
-from basnet_lib.engine.run_directory import load_trained_model
+from basnet_lib.engine.run_files import load_trained_model
 from basnet_lib.engine.runtime import reuse_freed_memory, system_info
 from basnet_lib.model import ModelConfig, build_basnet
 from basnet_lib.speed.inference import prepare_for_inference

@@ -88,7 +88,7 @@ print(("reused " if result.reused else "trained ") + str(result.run_dir))
 import pandas as pd
 
 history = pd.read_csv(result.run_dir / "history.csv")
-edge_weight = result.config.train.edge_weight
+edge_weight = result.config.loss.edge_weight
 terms = history[["iteration", "seg", "edge", "probes", "total"]].copy()
 terms["seg + λ·edge + probes"] = terms["seg"] + edge_weight * terms["edge"] + terms["probes"]
 display(Markdown(f"λ = {edge_weight} for this run ({result.config.model.variant})."))

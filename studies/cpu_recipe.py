@@ -54,19 +54,19 @@ CANDIDATES = {
                                   "--train.warmup_iterations", "50", "--data.scale_min", "0.5", "--data.scale_max", "1.0"],
     "sgd_bf16_scale0.5-1_balance0.5": ["--train.optimizer", "sgd", "--train.learning_rate", "0.05",
                                        "--train.amp", "true", "--data.scale_min", "0.5", "--data.scale_max", "1.0",
-                                       "--train.class_balance", "0.5"],
+                                       "--loss.class_balance", "0.5"],
     "sgd_bf16_scale0.5-1_balance1": ["--train.optimizer", "sgd", "--train.learning_rate", "0.05",
                                      "--train.amp", "true", "--data.scale_min", "0.5", "--data.scale_max", "1.0",
-                                     "--train.class_balance", "1.0"],
+                                     "--loss.class_balance", "1.0"],
     "sgd_bf16_scale0.5-1_balance0.75": ["--train.optimizer", "sgd", "--train.learning_rate", "0.05",
                                         "--train.amp", "true", "--data.scale_min", "0.5", "--data.scale_max", "1.0",
-                                        "--train.class_balance", "0.75"],
-    "preset_edge1": ["--train.edge_weight", "1.0"],
-    "preset_edge3": ["--train.edge_weight", "3.0"],
-    "preset_hard0.25": ["--train.hard_pixel_fraction", "0.25"],
-    "preset_hard0.1": ["--train.hard_pixel_fraction", "0.1"],
-    "preset_ohem0.7": ["--train.hard_pixel_fraction", "0.1", "--train.hard_pixel_probability", "0.7"],
-    "preset_ohem0.9": ["--train.hard_pixel_fraction", "0.1", "--train.hard_pixel_probability", "0.9"],
+                                        "--loss.class_balance", "0.75"],
+    "preset_edge1": ["--loss.edge_weight", "1.0"],
+    "preset_edge3": ["--loss.edge_weight", "3.0"],
+    "preset_hard0.25": ["--loss.hard_pixel_fraction", "0.25"],
+    "preset_hard0.1": ["--loss.hard_pixel_fraction", "0.1"],
+    "preset_ohem0.7": ["--loss.hard_pixel_fraction", "0.1", "--loss.hard_pixel_probability", "0.7"],
+    "preset_ohem0.9": ["--loss.hard_pixel_fraction", "0.1", "--loss.hard_pixel_probability", "0.9"],
     "preset_crop128": ["--data.crop_height", "128", "--data.crop_width", "256"],
     "preset_scale0.75-1.25": ["--data.scale_min", "0.75", "--data.scale_max", "1.25"],
     "adamw1e-3_w128": ["--train.optimizer", "adamw", "--train.learning_rate", "0.001",
@@ -167,7 +167,7 @@ def long_runs(variants: list[str], factor: int, parallel: int) -> None:
     the scaled spacing):
     curves into ``long_runs.csv`` (read by the report, basnet_lib.reproduction.learning_curves)."""
     from basnet_lib.engine.presets import preset
-    from basnet_lib.engine.run_directory import load_run
+    from basnet_lib.engine.run_files import load_run
     from basnet_lib.reproduction.learning_curves import validation_curves
 
     train = preset("cpu").train
@@ -187,7 +187,7 @@ def long_runs(variants: list[str], factor: int, parallel: int) -> None:
 def width_runs(width: int, seeds: list[int], parallel: int) -> None:
     """The full model at decoder width ``width`` (the cpu preset's is 64): final scores into
     ``width_runs.csv`` (read by the report: is the AM's deficit the narrow width or the method?)."""
-    from basnet_lib.engine.run_directory import load_run
+    from basnet_lib.engine.run_files import load_run
     from basnet_lib.reproduction.tables import runs_frame
 
     overrides = ["--model.width", str(width), "--train.checkpoint_every", "100000"]

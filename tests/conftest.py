@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import torch
 
+from basnet_lib.data.cityscapes import CityscapesSegmentation
 from basnet_lib.engine.checkpoint import save_checkpoint
 from basnet_lib.engine.config_io import config_to_dict
 from basnet_lib.engine.presets import preset
-from basnet_lib.engine.run_directory import CHECKPOINT_FILE, CONFIG_FILE, write_json
+from basnet_lib.engine.run_files import CHECKPOINT_FILE, CONFIG_FILE, write_json
 from basnet_lib.gradient_map import image_gradient_map
 from basnet_lib.model import build_basnet
 
@@ -46,3 +49,25 @@ def saved_smoke_runs(tmp_path_factory) -> dict[str, Path]:
         write_json(run.run_dir / CONFIG_FILE, config_to_dict(run))
         runs[variant] = run.run_dir
     return runs
+
+
+@pytest.fixture
+def training_data_fault() -> Callable[..., None]:
+    """``fault(patch, after=N, action=f)``: every training sample a run loads after its first N
+    goes through ``f``, which spoils it (NaN pixels) or raises (a run stopped at a known step);
+    ``patch`` is a pytest ``MonkeyPatch`` whose undo ends the fault. Runs of the smoke preset load
+    their samples in the training process, one batch per step."""
+
+    def fault(patch: pytest.MonkeyPatch, *, after: int, action: Callable[[dict], None]) -> None:
+        real_getitem = CityscapesSegmentation.__getitem__
+        loaded = itertools.count(1)
+
+        def getitem(dataset: CityscapesSegmentation, index: int) -> dict:
+            sample = real_getitem(dataset, index)
+            if dataset.split == "train" and next(loaded) > after:
+                action(sample)
+            return sample
+
+        patch.setattr(CityscapesSegmentation, "__getitem__", getitem)
+
+    return fault

@@ -16,6 +16,7 @@ CORE = (
     "basnet_lib/model/",
     "basnet_lib/loss.py",
     "basnet_lib/gradient_map.py",
+    "basnet_lib/config_checks.py",
     "basnet_lib/metrics/",
     "basnet_lib/data/__init__.py",
     "basnet_lib/data/cityscapes.py",

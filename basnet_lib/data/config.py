@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from basnet_lib.config_checks import check_int
+
 
 @dataclass(frozen=True)
 class DataConfig:
@@ -41,9 +43,9 @@ class DataConfig:
 
     def __post_init__(self) -> None:
         for name in ("synthcity_train", "synthcity_val", "synthcity_test", "num_workers"):
-            _require_int(name, getattr(self, name), minimum=0)
+            check_int(self, name, minimum=0)
         for name in ("synthcity_height", "synthcity_width", "crop_height", "crop_width"):
-            _require_int(name, getattr(self, name), minimum=8)
+            check_int(self, name, minimum=8)
         if not (math.isfinite(self.scale_min) and math.isfinite(self.scale_max)) or not 0 < self.scale_min <= self.scale_max:
             raise ValueError(
                 f"DataConfig needs finite 0 < scale_min <= scale_max, got scale_min={self.scale_min}, "
@@ -54,7 +56,3 @@ class DataConfig:
     def crop_size(self) -> tuple[int, int]:
         return (self.crop_height, self.crop_width)
 
-
-def _require_int(name: str, value: object, *, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"DataConfig.{name}={value!r} must be an int >= {minimum}")

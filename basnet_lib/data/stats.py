@@ -52,3 +52,9 @@ def class_frequencies(
                 }
             )
     return pd.DataFrame(rows)
+
+
+def class_pixel_counts(root: str | Path, *, split: str = "train") -> np.ndarray:
+    """Pixels of each trainId 0..18 in ``split`` (the frequencies the loss's class weights use)."""
+    frequencies = class_frequencies(root, splits=(split,), progress=False).set_index("train_id")
+    return frequencies.loc[list(range(NUM_CLASSES)), "pixels"].to_numpy(dtype=float)

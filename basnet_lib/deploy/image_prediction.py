@@ -25,7 +25,7 @@ from basnet_lib.data.labels import colorize_train_ids
 from basnet_lib.distributed import resolve_device
 from basnet_lib.engine.config import RunConfig
 from basnet_lib.engine.evaluate import predict
-from basnet_lib.engine.run_directory import METRICS_FILE, load_trained_model, read_json
+from basnet_lib.engine.run_files import METRICS_FILE, load_trained_model, read_json
 from basnet_lib.gradient_map import canny_edges, normalize_image
 from basnet_lib.metrics.boundary_dense import segmentation_boundary
 from basnet_lib.speed.inference import prepare_for_inference

@@ -31,7 +31,7 @@ import torch
 from torch import Tensor, nn
 
 from basnet_lib.data.synthcity import SynthCityParams, render_sample
-from basnet_lib.engine.run_directory import load_trained_model
+from basnet_lib.engine.run_files import load_trained_model
 from basnet_lib.gradient_map import image_gradient_map
 from basnet_lib.speed.inference import prepare_for_inference
 

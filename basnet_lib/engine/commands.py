@@ -1,6 +1,6 @@
 """``basnet train`` and ``basnet evaluate``: the command-line faces of :func:`train` and :func:`evaluate`.
 
-Every field of the three configs is an option (``--model.width 64``, ``--train.iterations 40``),
+Every field of the run config's sections is an option (``--model.width 64``, ``--train.iterations 40``, ``--loss.edge_weight 3``),
 applied on top of a preset or a saved ``config.json``; the same module serves ``torchrun -m
 basnet_lib.train``.
 """
@@ -14,22 +14,24 @@ import os
 import typing
 from pathlib import Path
 
+from basnet_lib.config_checks import parse_bool
 from basnet_lib.data.build import build_dataset
 from basnet_lib.data.config import DataConfig
 from basnet_lib.distributed import cleanup_distributed, setup_distributed
-from basnet_lib.engine.config import RunConfig, TrainConfig
-from basnet_lib.engine.config_io import load_config
+from basnet_lib.engine.config import RunConfig, TrainConfig, load_run_config
 from basnet_lib.engine.evaluate import evaluate
 from basnet_lib.engine.export import export_predictions
 from basnet_lib.engine.presets import PRESETS, preset
-from basnet_lib.engine.run_directory import RunDirectoryError, load_trained_model, write_results
+from basnet_lib.engine.run_files import RunDirectoryError, load_trained_model, write_results
 from basnet_lib.engine.runtime import reuse_freed_memory
 from basnet_lib.engine.trainer import train
+from basnet_lib.loss import LossConfig
 from basnet_lib.model import VARIANTS
 from basnet_lib.model.backbone import OFFLINE_ENV
 from basnet_lib.model.config import ModelConfig
 
-SECTIONS = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}
+# The sections of a run's config, each a frozen dataclass whose fields become options.
+SECTIONS = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig, "loss": LossConfig}
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
@@ -65,7 +67,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_config_from_args(args: argparse.Namespace) -> RunConfig:
     if args.config is not None:
-        run = load_config(RunConfig, args.config)
+        run = load_run_config(args.config)
     else:
         run = preset(
             args.preset,
@@ -178,15 +180,11 @@ def _report_evaluation(metrics: dict, path: Path) -> None:
 
 
 def _parser_for(kind: type):
-    if kind is bool:
-        return _parse_bool
-    return kind
+    return _parse_bool if kind is bool else kind
 
 
 def _parse_bool(text: str) -> bool:
-    lowered = text.lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+    try:
+        return parse_bool(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None

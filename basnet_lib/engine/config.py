@@ -1,19 +1,27 @@
-"""``TrainConfig`` (optimisation and bookkeeping) and ``RunConfig`` (one run = model + data + training).
+"""``TrainConfig`` (optimisation and bookkeeping) and ``RunConfig`` (one run = model + data +
+training + loss).
 
-The three frozen dataclasses are the notebooks' parameters; ``config.json`` of a run directory
-holds all three as ``{"model": ..., "data": ..., "train": ...}``.
+The frozen dataclasses are the notebooks' parameters; ``config.json`` of a run directory holds
+them as ``{"model": ..., "data": ..., "train": ..., "loss": ...}``. Config files and checkpoints
+written before the loss had a section of its own hold its settings under ``train``; they are read
+as today's (:func:`upgraded_run_dict`).
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from basnet_lib.config_checks import check_choice, check_int, check_number
 from basnet_lib.data.config import DataConfig
+from basnet_lib.engine.config_io import config_from_dict, config_to_dict, read_config_json
+from basnet_lib.loss import LossConfig
 from basnet_lib.model.config import ModelConfig
 
 OPTIMIZERS = ("sgd", "adamw")
+# The loss's settings that ``train`` held before the loss had a section of its own.
+FIELDS_MOVED_TO_LOSS = ("edge_weight", "class_balance", "hard_pixel_fraction", "hard_pixel_probability")
 
 
 @dataclass(frozen=True)
@@ -31,13 +39,6 @@ class TrainConfig:
         warmup_iterations: linear warm-up of the learning rate from 0 over this many steps,
             then the poly schedule over the remaining ones (0 = none, the paper's).
         poly_power: the poly schedule ``(1 - iter/max_iter)^power`` (docs/method.md §4.1: 0.9).
-        edge_weight: λ of the joint loss (docs/method.md §3.1: 0.05).
-        class_balance: exponent p of the segmentation loss's class weights ``(median f / f_c)^p``
-            from the training split's pixel frequencies f_c; 0 = unweighted, the paper's.
-        hard_pixel_fraction: the segmentation loss averages over this share of each batch's
-            labelled pixels, those of highest loss (bootstrapped cross-entropy); 1 = all, the paper's.
-        hard_pixel_probability: with ``hard_pixel_fraction < 1``, pixels whose label probability is
-            below this count too, however many (OHEM); 0 = the fixed share only.
         seed: seeds the model initialisation, the data order and every augmentation.
         device: ``"auto"`` (CUDA if available), ``"cpu"``, ``"cuda"``.
         threads: CPU threads of the run's computations (``torch.set_num_threads`` for the run's
@@ -67,10 +68,6 @@ class TrainConfig:
     weight_decay: float = 1e-4
     warmup_iterations: int = 0
     poly_power: float = 0.9
-    edge_weight: float = 0.05
-    class_balance: float = 0.0
-    hard_pixel_fraction: float = 1.0
-    hard_pixel_probability: float = 0.0
     seed: int = 0
     device: str = "auto"
     threads: int = 0
@@ -86,65 +83,44 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         for name in ("iterations", "batch_size", "checkpoint_every", "log_every"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"TrainConfig.{name}={value!r} must be an integer >= 1")
+            check_int(self, name, minimum=1)
         for name in ("warmup_iterations", "eval_every", "eval_images", "threads"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"TrainConfig.{name}={value!r} must be an integer >= 0")
+            check_int(self, name, minimum=0)
         if self.warmup_iterations >= self.iterations:
             raise ValueError(
                 f"TrainConfig.warmup_iterations={self.warmup_iterations} must be below "
                 f"iterations={self.iterations}"
             )
-        _check_batch_size_and_seed(self)
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"TrainConfig.optimizer={self.optimizer!r}: expected one of {OPTIMIZERS}")
+        if self.batch_size < 2:
+            # The ASPP's image pooling and the GAB see 1×1 maps, whose BatchNorm needs two values.
+            raise ValueError(
+                f"TrainConfig.batch_size={self.batch_size} (--train.batch_size) must be at least 2: the "
+                "model's BatchNorm layers on pooled 1x1 features cannot train on one image"
+            )
+        # numpy's SeedSequence, which seeds every augmentation, takes non-negative integers only.
+        check_int(self, "seed", minimum=0, option="--seed")
+        check_choice(self, "optimizer", OPTIMIZERS)
         # Finite numbers only: an infinite learning rate trains weights into NaN while the loss of
         # the last step is still finite (docs/method.md §4).
         for name in ("learning_rate", "poly_power"):
-            if not _is_finite_number(getattr(self, name)) or not getattr(self, name) > 0:
-                raise ValueError(f"TrainConfig.{name}={getattr(self, name)!r} must be a finite number > 0")
-        for name in ("momentum", "weight_decay", "edge_weight", "class_balance"):
-            if not _is_finite_number(getattr(self, name)) or not getattr(self, name) >= 0:
-                raise ValueError(f"TrainConfig.{name}={getattr(self, name)!r} must be a finite number >= 0")
-        if not _is_finite_number(self.hard_pixel_fraction) or not 0 < self.hard_pixel_fraction <= 1:
-            raise ValueError(f"TrainConfig.hard_pixel_fraction={self.hard_pixel_fraction!r} must be in (0, 1]")
-        if not _is_finite_number(self.hard_pixel_probability) or not 0 <= self.hard_pixel_probability < 1:
-            raise ValueError(
-                f"TrainConfig.hard_pixel_probability={self.hard_pixel_probability!r} must be in [0, 1)"
-            )
+            check_number(self, name, minimum=0, open_minimum=True)
+        for name in ("momentum", "weight_decay"):
+            check_number(self, name, minimum=0)
         if self.device not in ("auto", "cpu") and not self.device.startswith("cuda"):
             raise ValueError(f"TrainConfig.device={self.device!r}: expected 'auto', 'cpu' or 'cuda[:N]'")
-
-
-def _check_batch_size_and_seed(config: TrainConfig) -> None:
-    if config.batch_size < 2:
-        # The ASPP's image pooling and the GAB see 1×1 maps, whose BatchNorm needs two values.
-        raise ValueError(
-            f"TrainConfig.batch_size={config.batch_size} (--train.batch_size) must be at least 2: the "
-            "model's BatchNorm layers on pooled 1x1 features cannot train on one image"
-        )
-    if isinstance(config.seed, bool) or not isinstance(config.seed, int) or config.seed < 0:
-        # numpy's SeedSequence, which seeds every augmentation, takes non-negative integers only.
-        raise ValueError(f"TrainConfig.seed={config.seed!r} (--seed) must be an integer >= 0")
-
-
-def _is_finite_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 @dataclass(frozen=True)
 class RunConfig:
     """Everything that determines one run's result.
 
-    Saved and read with :func:`basnet_lib.engine.config_io.save_config` / ``load_config`` like its parts.
+    Saved with :func:`basnet_lib.engine.config_io.save_config` and read with :func:`load_run_config`.
     """
 
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
 
     @property
     def run_name(self) -> str:
@@ -153,3 +129,20 @@ class RunConfig:
     @property
     def run_dir(self) -> Path:
         return Path(self.train.results_dir) / self.run_name
+
+
+def upgraded_run_dict(values: dict[str, Any]) -> dict[str, Any]:
+    """A saved run config (``config.json``, a checkpoint's ``config``) in today's form: one written
+    before the ``loss`` section existed has its loss settings moved there from ``train`` and the
+    section's other fields at their defaults, which were the values those runs used."""
+    if "loss" in values or not isinstance(values.get("train"), dict):
+        return values
+    train = dict(values["train"])
+    loss = config_to_dict(LossConfig())
+    loss.update({name: train.pop(name) for name in FIELDS_MOVED_TO_LOSS if name in train})
+    return {**values, "train": train, "loss": loss}
+
+
+def load_run_config(path: str | Path) -> RunConfig:
+    """A run's ``config.json`` (also one written before the ``loss`` section); errors name the file."""
+    return config_from_dict(RunConfig, upgraded_run_dict(read_config_json(path, RunConfig)), source=str(path))

@@ -1,6 +1,6 @@
 """JSON round-trip for the project's frozen config dataclasses.
 
-Every concern (model, data, training) has one frozen dataclass whose fields are exactly the
+Every concern (model, data, training, loss) has one frozen dataclass whose fields are exactly the
 notebook's papermill parameters; this module saves one beside each result and reads it back,
 refusing unknown or missing fields so that a config from another version fails loudly.
 """
@@ -54,8 +54,8 @@ def save_config(config: Any, path: str | Path) -> Path:
     return path
 
 
-def load_config(config_type: type[ConfigT], path: str | Path) -> ConfigT:
-    """Read a config written by :func:`save_config`, with errors that name the file."""
+def read_config_json(path: str | Path, config_type: type) -> dict[str, Any]:
+    """The JSON object of a config file, with errors that name the file."""
     path = Path(path)
     try:
         values = json.loads(path.read_text())
@@ -65,4 +65,10 @@ def load_config(config_type: type[ConfigT], path: str | Path) -> ConfigT:
         raise ValueError(f"{path}: not valid JSON ({error})") from None
     if not isinstance(values, dict):
         raise ValueError(f"{path}: expected a JSON object of {config_type.__name__} fields")
-    return config_from_dict(config_type, values, source=str(path))
+    return values
+
+
+def load_config(config_type: type[ConfigT], path: str | Path) -> ConfigT:
+    """Read a config written by :func:`save_config`, with errors that name the file (a run's
+    ``config.json``: :func:`basnet_lib.engine.config.load_run_config`)."""
+    return config_from_dict(config_type, read_config_json(path, config_type), source=str(path))

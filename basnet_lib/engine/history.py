@@ -1,4 +1,5 @@
-"""The run directory's training history (``history.csv``); its picture is
+"""The run directory's training history (``history.csv``): its rows as a run makes them
+(:class:`TrainingLog`), written and read back; its picture is
 :func:`basnet_lib.plots.plot_training_curves`."""
 
 from __future__ import annotations
@@ -7,6 +8,8 @@ import csv
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from basnet_lib.engine.nonfinite import NonFiniteMonitor, check_loss_everywhere
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -64,25 +67,50 @@ def _history_row(cells: dict[str | None, str | None]) -> dict[str, float]:
     return row
 
 
-class StepWindow:
-    """Loss sums and image counts since the last history row (detached: no device sync)."""
+class TrainingLog:
+    """``history.csv``'s rows as a run trains. The loss terms and image count of the steps since
+    the last row are summed on the device, and every step's terms are watched for NaN and inf
+    (:class:`~basnet_lib.engine.nonfinite.NonFiniteMonitor`), without a host-device
+    synchronisation per step: the loss is read only when a row is made or the run is checked."""
 
-    def __init__(self, *, started: float) -> None:
-        self.started = started
-        self.sums: dict[str, Tensor] = {}
-        self.steps = 0
-        self.images = 0
+    def __init__(self, rows: list[dict[str, float]]) -> None:
+        self.rows = rows
+        self.started = self._window_started = time.perf_counter()
+        self._monitor = NonFiniteMonitor()
+        self._sums: dict[str, Tensor] = {}
+        self._steps = self._images = 0
 
-    def add(self, terms: dict[str, Tensor], *, images: int) -> None:
+    def add(self, terms: dict[str, Tensor], *, iteration: int, images: int) -> None:
+        """The loss terms of step ``iteration`` (1-based) and the images it trained on."""
+        self._monitor.observe(terms, iteration=iteration)
         for name, value in terms.items():
-            self.sums[name] = self.sums.get(name, 0) + value.detach()
-        self.steps += 1
-        self.images += images
+            self._sums[name] = self._sums.get(name, 0) + value.detach()
+        self._steps += 1
+        self._images += images
 
-    def row(self, iteration: int, *, lr: float, elapsed: float) -> dict[str, float]:
-        seconds = max(time.perf_counter() - self.started, 1e-9)
-        row = {name: float(value) / self.steps for name, value in self.sums.items()}
+    def check_finite(self) -> None:
+        """Raise on every process when any process saw a non-finite loss (one synchronisation)."""
+        check_loss_everywhere(self._monitor)
+
+    def add_row(self, iteration: int, *, lr: float) -> dict[str, float]:
+        """The row of the steps since the last one: mean loss terms, learning rate, images/s."""
+        now = time.perf_counter()
+        row = {name: float(value) / self._steps for name, value in self._sums.items()}
         row.update(
-            iteration=iteration, lr=lr, images_per_second=self.images / seconds, elapsed_seconds=elapsed
+            iteration=iteration,
+            lr=lr,
+            images_per_second=self._images / max(now - self._window_started, 1e-9),
+            elapsed_seconds=now - self.started,
         )
+        self.rows.append(row)
+        self._restart_window()
         return row
+
+    def add_validation(self, columns: dict[str, float]) -> None:
+        """Validation columns for the last row; the time it took is not training speed."""
+        self.rows[-1].update(columns)
+        self._restart_window()
+
+    def _restart_window(self) -> None:
+        self._window_started = time.perf_counter()
+        self._sums, self._steps, self._images = {}, 0, 0

@@ -7,6 +7,7 @@ import dataclasses
 
 from basnet_lib.data.config import DataConfig
 from basnet_lib.engine.config import RunConfig, TrainConfig
+from basnet_lib.loss import LossConfig
 from basnet_lib.model.config import ModelConfig
 
 PRESETS = ("smoke", "cpu", "paper")
@@ -81,8 +82,6 @@ def _cpu(*, variant: str, backbone: str, seed: int, data_root: str) -> RunConfig
             iterations=iterations,
             batch_size=8,
             learning_rate=0.05,
-            class_balance=CPU_CLASS_BALANCE,
-            edge_weight=CPU_EDGE_WEIGHT,
             seed=seed,
             device="auto",
             threads=1,
@@ -93,6 +92,7 @@ def _cpu(*, variant: str, backbone: str, seed: int, data_root: str) -> RunConfig
             eval_images=25,
             results_dir="results/runs/cpu",
         ),
+        loss=LossConfig(edge_weight=CPU_EDGE_WEIGHT, class_balance=CPU_CLASS_BALANCE),
     )
 
 

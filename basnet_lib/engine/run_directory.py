@@ -1,113 +1,162 @@
-"""A run directory (docs/method.md §6.6): its files, a finished run read back, a trained model loaded
-from its checkpoint, and the checks before a run writes into it.
+"""The run directory of a run in training, owned by one process from the first check to the last
+write: ``with RunDirectory.open(run, context, ...) as run_dir:`` (docs/method.md §8).
 
-``{results_dir}/{run_name}/``: ``config.json``, ``metrics.json``, ``history.csv``,
-``checkpoint.pt``, ``training_curves.png`` (and ``run.lock`` while a process owns it,
-:mod:`basnet_lib.engine.run_lock`). Checkpoints are loaded here and nowhere else.
-
-A finished run is reused, and an unfinished one resumed, when what decides its result is the same:
-the model, the data's content (:mod:`basnet_lib.engine.run_data`) and the training schedule; not
-where the run directory or the dataset lie (docs/method.md §8).
+Opening it checks the run's data (its fingerprint: :mod:`basnet_lib.engine.run_data`), reuses a
+finished run of the same config and data, takes the directory's lock
+(:mod:`basnet_lib.engine.run_lock`), and chooses between starting afresh and resuming: an
+unfinished run continues only when asked and when its checkpoint's config and data match. Nothing
+is written or deleted until :meth:`RunDirectory.start`, which the trainer calls once the model has
+been built too; it removes the temporary files of interrupted saves and, for ``--overwrite``, the
+earlier run's results. A finished run is reused, and an unfinished one resumed, when what decides
+its result is the same: the model, the loss, the data's content and the training schedule; not
+where the run directory or the dataset lie.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
+import contextlib
 import sys
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 
-import torch
-from torch import nn
+import pandas as pd
 
-from basnet_lib.distributed import unwrap_model
-from basnet_lib.engine.checkpoint import (
-    CheckpointError,
-    capture_rng_state,
-    config_differences,
-    load_checkpoint,
-    save_checkpoint,
+from basnet_lib.distributed import DistributedContext, barrier, run_on_main
+from basnet_lib.engine.checkpoint import CheckpointError, config_differences, load_checkpoint, save_checkpoint
+from basnet_lib.engine.config import RunConfig, upgraded_run_dict
+from basnet_lib.engine.config_io import config_to_dict, save_config
+from basnet_lib.engine.history import read_history, write_history
+from basnet_lib.engine.nonfinite import check_weights_everywhere
+from basnet_lib.engine.run_data import checked_data_fingerprint
+from basnet_lib.engine.run_files import (
+    CHECKPOINT_FILE,
+    CONFIG_FILE,
+    CURVES_FILE,
+    DATA_FINGERPRINT,
+    HISTORY_FILE,
+    METRICS_FILE,
+    RunDirectoryError,
+    RunResult,
+    load_run,
+    write_results,
 )
-from basnet_lib.engine.config import RunConfig
-from basnet_lib.engine.config_io import config_to_dict, load_config, save_config
-from basnet_lib.engine.history import write_history
-from basnet_lib.engine.nonfinite import check_weights_finite
-from basnet_lib.model import build_basnet
+from basnet_lib.engine.run_lock import RunLock
+from basnet_lib.plots.curves import plot_training_curves
 
-CONFIG_FILE, METRICS_FILE, HISTORY_FILE = "config.json", "metrics.json", "history.csv"
-CHECKPOINT_FILE, CURVES_FILE = "checkpoint.pt", "training_curves.png"
 # Fields that may differ between a run and the one resuming or reusing it: where its folders are,
 # and how it is executed; never what it computes. ``data.root`` joins them where both sides have a
 # data fingerprint (runs before it had none: their data is known only by its root).
 IGNORED_DIFFERENCES = ("train.results_dir", "train.run_name", "data.num_workers")
-DATA_FINGERPRINT = "data_fingerprint"  # key of metrics.json and of the checkpoint
 
 
-class RunDirectoryError(RuntimeError):
-    """The run directory holds another run, an unfinished one that was not resumed, or cannot be
-    written; the message says which and what to pass."""
+class RunDirectory:
+    """One run's directory while this process trains it; made by :meth:`open`.
 
-
-@dataclass(frozen=True)
-class RunResult:
-    """A finished run: its directory, config and ``metrics.json`` content."""
-
-    run_dir: Path
-    config: RunConfig
-    metrics: dict
-    reused: bool
-
-
-def load_run(run_dir: str | Path) -> RunResult:
-    """A finished run directory's config and metrics (a corrupt ``metrics.json`` is named)."""
-    run_dir = Path(run_dir)
-    config = load_config(RunConfig, run_dir / CONFIG_FILE)
-    metrics = read_json(run_dir / METRICS_FILE)
-    return RunResult(run_dir=run_dir, config=config, metrics=metrics, reused=True)
-
-
-def load_trained_model(
-    run_dir: str | Path, *, checkpoint: str | Path | None = None
-) -> tuple[RunConfig, nn.Module]:
-    """A run's config and its model with the weights of ``checkpoint`` (default: the run's own).
-
-    The checkpoint is read with ``weights_only=True``; errors name the file (docs/method.md §4.2).
-    Weights of another model, or holding NaN or inf, are refused.
+    ``finished`` is the reusable finished run (then nothing is to be trained or written);
+    ``checkpoint`` the state an unfinished run resumes from (None: the run starts afresh).
     """
-    run_dir = Path(run_dir)
-    run = load_config(RunConfig, run_dir / CONFIG_FILE)
-    path = Path(checkpoint or run_dir / CHECKPOINT_FILE)
-    state = load_checkpoint(path)
-    weights = state["model"]
-    check_weights_finite(weights, subject=f"{path}", consequence="refusing to use them")
-    # The checkpoint replaces every weight: no ImageNet weights are read (or downloaded) for it.
-    model = build_basnet(config=dataclasses.replace(run.model, pretrained_backbone=False))
-    _check_weights_fit(model, state, path=path, run=run)
-    model.load_state_dict(weights)
-    return run, model
 
+    def __init__(
+        self,
+        run: RunConfig,
+        context: DistributedContext,
+        *,
+        data_fingerprint: str,
+        finished: RunResult | None,
+        checkpoint: dict | None = None,
+        fresh: bool = False,
+    ) -> None:
+        self.run, self.context, self.path = run, context, run.run_dir
+        self.data_fingerprint = data_fingerprint
+        self.finished, self.checkpoint, self._fresh = finished, checkpoint, fresh
 
-def _check_weights_fit(model: nn.Module, state: dict, *, path: Path, run: RunConfig) -> None:
-    """A checkpoint of another model (variant, backbone, width) is refused in one line instead of
-    torch's list of every key."""
-    weights, expected = state["model"], model.state_dict()
-    names_differ = set(weights) ^ set(expected)
-    reshaped = [name for name in expected if name in weights and weights[name].shape != expected[name].shape]
-    if not names_differ and not reshaped:
-        return
-    saved, wanted = state["config"].get("model", {}), config_to_dict(run.model)
-    fields = [name for name in ("variant", "backbone", "num_classes", "width", "aspp_channels", "sab_probes")
-              if saved.get(name) != wanted[name]]  # fmt: skip
-    differs = (
-        f"differs in {', '.join(fields)}"
-        if fields
-        else f"{len(names_differ)} weight names and {len(reshaped)} shapes differ"
-    )
-    raise CheckpointError(
-        f"{path} holds a `{saved.get('variant')}` {saved.get('backbone')} model; this run is "
-        f"`{run.model.variant}` {run.model.backbone} ({differs}): its weights do not fit"
-    )
+    @classmethod
+    @contextlib.contextmanager
+    def open(
+        cls, run: RunConfig, context: DistributedContext, *, resume: bool, overwrite: bool, progress: bool
+    ) -> Iterator[RunDirectory]:
+        """Check the data, reuse a finished run or lock the directory and choose fresh or resume;
+        the lock is released when the block ends, however it ends."""
+        fingerprint = checked_data_fingerprint(run.data, context, progress=progress)
+        # Reading only: a finished run is reused even from a read-only folder.
+        finished = finished_run(run, data_fingerprint=fingerprint, overwrite=overwrite)
+        if finished is not None:
+            yield cls(run, context, data_fingerprint=fingerprint, finished=finished)
+            return
+        lock = RunLock(run.run_dir)
+        run_on_main(context, lock.acquire)
+        try:
+            # Another process may have finished this run between the check above and the lock.
+            finished = finished_run(run, data_fingerprint=fingerprint, overwrite=overwrite)
+            checkpoint = None
+            if finished is None:
+                checkpoint = checkpoint_to_resume(
+                    run, data_fingerprint=fingerprint, resume=resume, overwrite=overwrite
+                )
+            fresh = overwrite and checkpoint is None
+            yield cls(
+                run,
+                context,
+                data_fingerprint=fingerprint,
+                finished=finished,
+                checkpoint=checkpoint,
+                fresh=fresh,
+            )
+        finally:
+            if context.is_main:
+                lock.release()
+
+    def start(self) -> None:
+        """The run's first writes, once every check has passed: remove what interrupted saves
+        left, an earlier run's results when the run starts afresh over them (``--overwrite``),
+        and write ``config.json``."""
+        if self.context.is_main:
+            remove_stale_temporary_files(self.path)
+            if self._fresh:
+                for name in (METRICS_FILE, HISTORY_FILE, CHECKPOINT_FILE, CURVES_FILE):
+                    (self.path / name).unlink(missing_ok=True)
+            save_config(self.run, self.path / CONFIG_FILE)
+        barrier()
+
+    def resumed_history(self) -> list[dict]:
+        """The history rows up to the checkpoint the run resumes from ([] when it starts afresh)."""
+        if self.checkpoint is None:
+            return []
+        return read_history(self.path / HISTORY_FILE, up_to_iteration=int(self.checkpoint["iteration"]))
+
+    def write_history(self, rows: list[dict]) -> None:
+        """``history.csv`` as it stands, for whoever watches the run from another process."""
+        if self.context.is_main:
+            write_history(self.path / HISTORY_FILE, rows)
+
+    def save_checkpoint(self, training_state: dict, *, iteration: int, history: list[dict]) -> None:
+        """``history.csv``, then ``checkpoint.pt`` after ``iteration`` steps: everything a resumed
+        run needs to continue exactly (rank 0 writes, every process waits for it). Weights that a
+        step made non-finite (with a finite loss) are never saved."""
+        subject = f"{self.run.run_name} after iteration {iteration}"
+        check_weights_everywhere(training_state["model"], self.context.device, subject=subject)
+        if self.context.is_main:
+            # History first: a checkpoint never refers to rows that were not written.
+            write_history(self.path / HISTORY_FILE, history)
+            state = {
+                "iteration": iteration,
+                "config": config_to_dict(self.run),
+                DATA_FINGERPRINT: self.data_fingerprint,
+            }
+            save_checkpoint(self.path / CHECKPOINT_FILE, {**state, **training_state})
+        barrier()
+
+    def write_results(self, metrics: dict, history: list[dict]) -> RunResult:
+        """``metrics.json``, the final ``history.csv`` and ``training_curves.png`` (rank 0)."""
+        if self.context.is_main:
+            scores = {key: metrics[key] for key in ("mIoU", "boundary_F")}
+            note = f"the results were {scores}; `basnet evaluate {self.path}` scores its checkpoint again"
+            write_results(self.path / METRICS_FILE, metrics, note=note)
+            if history:
+                write_history(self.path / HISTORY_FILE, history)
+                plot_training_curves(pd.DataFrame(history), self.path / CURVES_FILE, title=self.run.run_name)
+        barrier()
+        return RunResult(run_dir=self.path, config=self.run, metrics=metrics, reused=False)
 
 
 def finished_run(run: RunConfig, *, data_fingerprint: str, overwrite: bool = False) -> RunResult | None:
@@ -149,10 +198,13 @@ def checkpoint_to_resume(
             "--overwrite to start it again"
         )
     checkpoint = load_checkpoint(path)
-    differences = run_differences(checkpoint["config"], run, checkpoint.get(DATA_FINGERPRINT), data_fingerprint)
+    differences = run_differences(
+        checkpoint["config"], run, checkpoint.get(DATA_FINGERPRINT), data_fingerprint
+    )
     if differences:
         raise CheckpointError(
-            f"{path} was written by a run with another config:\n  " + "\n  ".join(differences)
+            f"{path} was written by a run with another config:\n  "
+            + "\n  ".join(differences)
             + "\n(pass --overwrite instead of --resume to start the run again)"
         )
     return checkpoint
@@ -165,7 +217,7 @@ def run_differences(
     ignored = IGNORED_DIFFERENCES + (("data.root",) if saved_fingerprint else ())
     differences = [
         line
-        for line in config_differences(saved_config, config_to_dict(run))
+        for line in config_differences(upgraded_run_dict(saved_config), config_to_dict(run))
         if line.split(":")[0] not in ignored
     ]
     if saved_fingerprint and saved_fingerprint != data_fingerprint:
@@ -176,22 +228,10 @@ def run_differences(
     return differences
 
 
-def prepare_run_directory(run: RunConfig, *, fresh: bool) -> None:
-    """Before the run's first write, with every check passed: remove what interrupted saves left,
-    an earlier run's results when the run starts afresh over them (``--overwrite``), and write
-    ``config.json``."""
-    remove_stale_temporary_files(run.run_dir)
-    if fresh:
-        for name in (METRICS_FILE, HISTORY_FILE, CHECKPOINT_FILE, CURVES_FILE):
-            (run.run_dir / name).unlink(missing_ok=True)
-    save_config(run, run.run_dir / CONFIG_FILE)
-
-
 def remove_stale_temporary_files(run_dir: Path) -> list[Path]:
     """Delete the temporary files of saves that a killed run left (``.checkpoint.pt.tmp-PID`` …).
 
-    Only the run directory's owner (:class:`basnet_lib.engine.run_lock.RunLock`) calls this, so
-    no other process is writing them.
+    Only the run directory's owner calls this, so no other process is writing them.
     """
     stale = sorted(
         path
@@ -203,61 +243,3 @@ def remove_stale_temporary_files(run_dir: Path) -> list[Path]:
         path.unlink()
         print(f"removed {path} ({size / 1e6:.1f} MB), left by an interrupted save", file=sys.stderr)
     return stale
-
-
-def save_training_state(
-    run: RunConfig,
-    *,
-    iteration: int,
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    scheduler: torch.optim.lr_scheduler.LRScheduler,
-    scaler: torch.amp.GradScaler,
-    history: list[dict],
-    data_fingerprint: str,
-) -> None:
-    """``history.csv`` and ``checkpoint.pt``: everything a resumed run needs to continue exactly."""
-    # History first: a checkpoint never refers to rows that were not written.
-    write_history(run.run_dir / HISTORY_FILE, history)
-    save_checkpoint(
-        run.run_dir / CHECKPOINT_FILE,
-        {
-            "iteration": iteration,
-            "config": config_to_dict(run),
-            DATA_FINGERPRINT: data_fingerprint,
-            "model": unwrap_model(model).state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "scaler": scaler.state_dict() if scaler.is_enabled() else {},
-            "rng": capture_rng_state(),
-        },
-    )
-
-
-def read_json(path: Path) -> dict:
-    """A run directory's JSON file (``metrics.json``, ``eval_*.json``); a truncated or corrupt one
-    raises an error naming it."""
-    try:
-        return json.loads(Path(path).read_text())
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path}: not valid JSON, truncated or corrupt? ({error})") from None
-
-
-def write_json(path: Path, values: dict) -> None:
-    """Write ``values`` atomically (temp file + rename, like checkpoints); a failed write leaves
-    neither a temp file nor a partial ``path``."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    try:
-        temporary.write_text(json.dumps(values, indent=2) + "\n")
-        temporary.replace(path)
-    finally:
-        temporary.unlink(missing_ok=True)
-
-
-def write_results(path: Path, values: dict, *, note: str) -> None:
-    """:func:`write_json`; a failure is an error that says where, then ``note`` (where the numbers
-    are), so that a result computed for hours is never lost to a read-only folder."""
-    try:
-        write_json(path, values)
-    except OSError as error:
-        raise RunDirectoryError(f"could not write {path} ({error.strerror or error}); {note}") from None

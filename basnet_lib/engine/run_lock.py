@@ -17,7 +17,7 @@ import socket
 import sys
 from pathlib import Path
 
-from basnet_lib.engine.run_directory import RunDirectoryError
+from basnet_lib.engine.run_files import RunDirectoryError
 
 try:
     import fcntl

@@ -1,4 +1,5 @@
-"""Which samples each process trains on at each iteration, resumable at any iteration.
+"""Which samples each process trains on at each iteration, resumable at any iteration, and the
+inputs of a step on the device.
 
 Epochs are permutations from ``DistributedSampler`` (``set_epoch``, docs/method.md §8.5), sharded over the
 processes, cut into per-process batches of ``batch_size / world_size``; an incomplete last batch
@@ -9,12 +10,40 @@ batches it has done without loading them.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import torch
+from torch import Tensor
 from torch.utils.data import DataLoader, DistributedSampler
+from tqdm.auto import tqdm
 
 from basnet_lib.data.cityscapes import CityscapesSegmentation
 from basnet_lib.distributed import DistributedContext
+from basnet_lib.engine.config import RunConfig
+from basnet_lib.engine.evaluate import model_inputs
+
+
+@dataclass(frozen=True)
+class TrainingBatch:
+    """One step's inputs on the device: the normalized images and their gradient map G (docs/method.md
+    §1.7) in the model's memory format, the trainIds and the edge target (docs/method.md §2.4)."""
+
+    image: Tensor
+    gradient_map: Tensor
+    labels: Tensor
+    edges: Tensor
+
+    @classmethod
+    def on_device(
+        cls, batch: dict, device: torch.device, memory_format: torch.memory_format
+    ) -> TrainingBatch:
+        image, gradient_map = model_inputs(batch, device)
+        return cls(
+            image=image.contiguous(memory_format=memory_format),
+            gradient_map=gradient_map.contiguous(memory_format=memory_format),
+            labels=batch["label"].to(device, non_blocking=True),
+            edges=batch["edge"].to(device, non_blocking=True),
+        )
 
 
 def per_process_batch_size(batch_size: int, context: DistributedContext) -> int:
@@ -46,15 +75,34 @@ def epoch_batches(
 
 def training_batches(
     dataset: CityscapesSegmentation,
+    run: RunConfig,
+    context: DistributedContext,
     *,
     start_iteration: int,
-    iterations: int,
-    batch_size: int,
-    seed: int,
-    num_workers: int,
+    memory_format: torch.memory_format = torch.contiguous_format,
+    progress: bool = False,
+) -> tqdm:
+    """``(iteration, batch)`` on the device for ``start_iteration <= iteration < run.train.iterations``,
+    behind a progress bar over the run's iterations (rank 0's, with ``progress``)."""
+    return tqdm(
+        _batches(dataset, run, context, start_iteration=start_iteration, memory_format=memory_format),
+        desc=f"train {run.run_name}",
+        total=run.train.iterations,
+        initial=start_iteration,
+        disable=not (progress and context.is_main),
+        unit="it",
+    )
+
+
+def _batches(
+    dataset: CityscapesSegmentation,
+    run: RunConfig,
     context: DistributedContext,
-) -> Iterator[tuple[int, dict]]:
-    """``(iteration, batch)`` for ``start_iteration <= iteration < iterations``."""
+    *,
+    start_iteration: int,
+    memory_format: torch.memory_format,
+) -> Iterator[tuple[int, TrainingBatch]]:
+    iterations, batch_size, seed = run.train.iterations, run.train.batch_size, run.train.seed
     per_epoch = len(epoch_batches(dataset, epoch=0, batch_size=batch_size, seed=seed, context=context))
     iteration = start_iteration
     while iteration < iterations:
@@ -65,12 +113,12 @@ def training_batches(
         loader = DataLoader(
             dataset,
             batch_sampler=batches,
-            num_workers=num_workers,
+            num_workers=run.data.num_workers,
             pin_memory=context.device.type == "cuda",
             # Its own generator: a DataLoader iterator otherwise draws its base seed from the
             # global RNG, which dropout also uses, and a resumed run creates one more iterator.
             generator=torch.Generator().manual_seed(seed),
         )
         for batch in loader:
-            yield iteration, batch
+            yield iteration, TrainingBatch.on_device(batch, context.device, memory_format)
             iteration += 1

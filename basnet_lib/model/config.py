@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from basnet_lib.config_checks import check_int
+
 # docs/method.md §1.10: the four Table 1 rows, coarse to complete.
 VARIANTS = ("baseline", "ssb", "ssb_bdb", "full")
 # docs/method.md §1.1: torchvision ResNets; resnet101 is the paper's.
@@ -51,14 +53,14 @@ class ModelConfig:
             raise ValueError(f"ModelConfig.variant={self.variant!r} is not one of {VARIANTS}")
         if self.backbone not in BACKBONES:
             raise ValueError(f"ModelConfig.backbone={self.backbone!r} is not one of {BACKBONES}")
-        _require_int("num_classes", self.num_classes, minimum=1)
-        _require_int("width", self.width, minimum=8)
+        check_int(self, "num_classes", minimum=1)
+        check_int(self, "width", minimum=8)
         if self.width % 8:
             raise ValueError(
                 f"ModelConfig.width={self.width} must be divisible by 8: the aggregation module "
                 "uses width/4 and width/8 channels (docs/method.md §1.8)"
             )
-        _require_int("aspp_channels", self.aspp_channels, minimum=1)
+        check_int(self, "aspp_channels", minimum=1)
         if self.sab_probes and not self.has_boundary_branch:
             raise ValueError(
                 f"ModelConfig.sab_probes=True needs a boundary detection branch, "
@@ -84,7 +86,3 @@ class ModelConfig:
         """Whether ``forward`` needs the 4-channel image-gradient map ``G`` (docs/method.md §1.6, §1.7)."""
         return self.has_boundary_branch
 
-
-def _require_int(name: str, value: object, *, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"ModelConfig.{name}={value!r} must be an integer >= {minimum}")

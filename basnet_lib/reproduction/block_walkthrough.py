@@ -18,7 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from basnet_lib.engine.config import RunConfig
-from basnet_lib.engine.run_directory import METRICS_FILE, load_trained_model
+from basnet_lib.engine.run_files import METRICS_FILE, load_trained_model
 from basnet_lib.model import GlobalAttentionBlock, build_basnet
 from basnet_lib.plots.block_walkthrough import AggregationTrace, AttentionBlockTrace, BlockWalkthrough
 

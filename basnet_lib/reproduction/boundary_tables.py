@@ -15,7 +15,7 @@ import pandas as pd
 from scipy.ndimage import uniform_filter
 
 from basnet_lib.data.labels import CLASS_NAMES
-from basnet_lib.engine.run_directory import RunResult
+from basnet_lib.engine.run_files import RunResult
 from basnet_lib.metrics import GSCNN_THRESHOLDS
 from basnet_lib.reproduction.statistics import format_mean_std, sample_std
 from basnet_lib.reproduction.tables import F_COLUMNS

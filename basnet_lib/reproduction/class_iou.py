@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from basnet_lib.data.labels import CLASS_NAMES
-from basnet_lib.engine.run_directory import RunResult
+from basnet_lib.engine.run_files import RunResult
 
 # A few pixels wide at SynthCity's 256×512 (docs/decisions.md "Second round").
 THIN_CLASSES = ("pole", "traffic light", "traffic sign", "person")

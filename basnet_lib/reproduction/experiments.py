@@ -20,7 +20,8 @@ from basnet_lib.data.config import DataConfig
 from basnet_lib.engine.config import RunConfig
 from basnet_lib.engine.presets import preset
 from basnet_lib.engine.run_data import data_fingerprint
-from basnet_lib.engine.run_directory import METRICS_FILE, RunResult, finished_run, load_run
+from basnet_lib.engine.run_directory import finished_run
+from basnet_lib.engine.run_files import METRICS_FILE, RunResult, load_run
 from basnet_lib.model import VARIANTS
 from basnet_lib.reproduction.notebooks import (
     PAPERMILL_LOG,

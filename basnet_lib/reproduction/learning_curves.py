@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from basnet_lib.engine.run_directory import HISTORY_FILE, RunResult
+from basnet_lib.engine.run_files import HISTORY_FILE, RunResult
 
 LONG_RUNS_CSV = Path("studies") / "cpu_recipe" / "long_runs.csv"
 WIDTH_RUNS_CSV = Path("studies") / "cpu_recipe" / "width_runs.csv"

@@ -15,6 +15,8 @@ import numbers
 import os
 from collections.abc import Iterable
 
+from basnet_lib.config_checks import parse_bool
+
 LIST_FORMS = "a JSON list such as '[0, 1]' or comma-separated such as '0,1'"
 
 
@@ -22,7 +24,7 @@ def parameter_value(name: str, value: object, default: object) -> object:
     """``value`` of parameter ``name`` as the type of its ``default``: lists (their items of the
     type of the default's items; text when it is empty) from a list, a JSON list or comma-separated
     text, or one item; whole numbers from ints, integral floats or text; booleans from bools or
-    ``true``/``false``; text from text (or a path) only.
+    text as :func:`basnet_lib.config_checks.parse_bool` reads it; text from text (or a path) only.
 
     Raises:
         ValueError: ``value`` cannot be read as that type (the message names the parameter).
@@ -100,6 +102,9 @@ def _list_from_text(name: str, text: str) -> list:
 def _boolean(name: str, value: object) -> bool:
     if isinstance(value, bool):
         return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        return value.strip().lower() == "true"
+    if isinstance(value, str):
+        try:
+            return parse_bool(value)
+        except ValueError:
+            pass
     raise ValueError(f"parameter {name}: expected True or False, got {value!r}")

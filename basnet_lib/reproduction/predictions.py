@@ -16,7 +16,7 @@ from basnet_lib.data.build import build_dataset
 from basnet_lib.data.edges import edge_target
 from basnet_lib.engine.config import RunConfig
 from basnet_lib.engine.evaluate import predict
-from basnet_lib.engine.run_directory import load_run, load_trained_model
+from basnet_lib.engine.run_files import load_run, load_trained_model
 from basnet_lib.metrics.boundary_dense import segmentation_boundary
 from basnet_lib.plots.grids import ValSamples, VariantPrediction
 from basnet_lib.speed.inference import prepare_for_inference

@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 from basnet_lib.engine.config import RunConfig
 from basnet_lib.engine.history import read_history
-from basnet_lib.engine.run_directory import HISTORY_FILE, load_run
+from basnet_lib.engine.run_files import HISTORY_FILE, load_run
 
 
 @dataclass

@@ -135,7 +135,7 @@ def preset_deviations_markdown(preset_name: str) -> str:
     paper = config_to_dict(preset("paper", variant="full", data_root="-"))
     rows = [
         f"| `{section}.{name}` | {value!r} | {paper[section][name]!r} |"
-        for section in ("model", "data", "train")
+        for section in ours  # every section of the run config
         for name, value in ours[section].items()
         if value != paper[section][name] and name not in _BOOKKEEPING_FIELDS
     ]

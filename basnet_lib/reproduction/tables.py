@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from basnet_lib.data.labels import CLASS_NAMES
-from basnet_lib.engine.run_directory import RunResult
+from basnet_lib.engine.run_files import RunResult
 from basnet_lib.metrics import GSCNN_THRESHOLDS, boundary_radii
 from basnet_lib.model import VARIANTS
 from basnet_lib.reproduction.statistics import (

@@ -9,7 +9,7 @@ import pytest
 from basnet_lib.cli import main
 from basnet_lib.data import DataConfig, DatasetError, label_ids_to_train_ids
 from basnet_lib.data.png_io import read_label_ids
-from basnet_lib.data.stats import class_frequencies
+from basnet_lib.data.stats import class_frequencies, class_pixel_counts
 from basnet_lib.data.synthcity import (
     SynthCityParams,
     ensure_synthcity,
@@ -133,6 +133,10 @@ def test_class_frequencies_sum_to_one_per_split(tmp_path):
     assert frequencies.set_index(["split", "class"]).loc[("train", "road"), "pixels"] > 0
     figure = plot_class_frequencies(frequencies)
     assert len(figure.axes[0].patches) == 2 * 20
+    # The loss's class weights read the training split's counts of trainIds 0..18 (ignore left out).
+    counts = class_pixel_counts(root)
+    train = frequencies[frequencies["split"] == "train"].set_index("train_id")["pixels"]
+    assert counts.tolist() == [float(train[train_id]) for train_id in range(19)]
 
 
 def test_data_config_round_trips_and_rejects_bad_values(tmp_path):

@@ -213,22 +213,3 @@ def test_cpu_threads_zero_leaves_the_setting(restore_threads: int) -> None:
     with cpu_threads(0):
         assert torch.get_num_threads() == 2
     assert torch.get_num_threads() == 2
-
-
-def test_class_weights_follow_the_training_frequencies(monkeypatch) -> None:
-    import pandas as pd
-
-    from basnet_lib.engine import trainer as trainer_module
-    from basnet_lib.engine.presets import preset
-
-    pixels = [400, 100, 0] + [100] * 16 + [50]  # trainIds 0..18 then ignore
-    frame = pd.DataFrame({"train_id": [*range(19), 255], "pixels": pixels})
-    monkeypatch.setattr(trainer_module, "class_frequencies", lambda *args, **kwargs: frame)
-    monkeypatch.setattr(trainer_module, "dataset_root", lambda *args, **kwargs: "unused")
-    run = preset("smoke", variant="baseline")
-    assert trainer_module.class_weights(run) == ()  # class_balance 0: the paper's unweighted loss
-    balanced = dataclasses.replace(run, train=dataclasses.replace(run.train, class_balance=0.5))
-    weights = trainer_module.class_weights(balanced)
-    assert len(weights) == 19
-    assert weights[0] == pytest.approx(0.5) and weights[1] == pytest.approx(1.0)  # sqrt(100/400), median 100
-    assert weights[2] == 1.0  # absent from the training split

@@ -18,11 +18,10 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from torch.optim.optimizer import register_optimizer_step_post_hook
 
 from basnet_lib.data.build import dataset_root
 from basnet_lib.data.errors import DatasetError
-from basnet_lib.distributed import unwrap_model
-from basnet_lib.engine import trainer as trainer_module
 from basnet_lib.engine.checkpoint import load_checkpoint, save_checkpoint
 from basnet_lib.engine.commands import (
     add_evaluate_arguments,
@@ -33,9 +32,10 @@ from basnet_lib.engine.commands import (
 from basnet_lib.engine.config import RunConfig, TrainConfig
 from basnet_lib.engine.nonfinite import NonFiniteWeightsError
 from basnet_lib.engine.presets import preset
-from basnet_lib.engine.run_directory import RunDirectoryError, load_trained_model
+from basnet_lib.engine.run_files import RunDirectoryError, load_trained_model
 from basnet_lib.engine.run_lock import LOCK_FILE, RunLockedError
 from basnet_lib.engine.trainer import train
+from basnet_lib.loss import LossConfig
 from basnet_lib.reproduction.experiments import is_finished
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,16 +62,15 @@ class _Interrupted(Exception):
     pass
 
 
-def interrupted_run(run: RunConfig, monkeypatch) -> None:
-    """Train ``run`` until its first checkpoint, then stop it as a kill would (no results)."""
-    real_save = trainer_module.save_training_state
+def interrupted_run(run: RunConfig, monkeypatch, fault) -> None:
+    """Train ``run`` until its first checkpoint, then stop it as a kill would (no results): loading
+    the samples of the next step raises."""
 
-    def save_then_stop(*args, **kwargs):
-        real_save(*args, **kwargs)
+    def stop(sample: dict) -> None:
         raise _Interrupted
 
     with monkeypatch.context() as patch:
-        patch.setattr(trainer_module, "save_training_state", save_then_stop)
+        fault(patch, after=run.train.checkpoint_every * run.train.batch_size, action=stop)
         with pytest.raises(_Interrupted):
             train(run, progress=False)
 
@@ -139,33 +138,36 @@ def test_item2_every_check_passes_before_overwrite_deletes_anything(tmp_path) ->
     assert not fresh.run_dir.exists()
 
 
-def test_item3_non_finite_numbers_are_never_a_result(tmp_path, monkeypatch) -> None:
-    for field in ("learning_rate", "momentum", "weight_decay", "poly_power", "edge_weight", "class_balance"):
+def test_item3_non_finite_numbers_are_never_a_result(tmp_path) -> None:
+    for field in ("learning_rate", "momentum", "weight_decay", "poly_power"):
         for value in (math.inf, -math.inf, math.nan):
             with pytest.raises(ValueError, match=rf"TrainConfig.{field}=.* must be a finite number"):
                 TrainConfig(**{field: value})
+    for field in ("edge_weight", "class_balance", "probe_weight"):
+        for value in (math.inf, -math.inf, math.nan):
+            with pytest.raises(ValueError, match=rf"LossConfig.{field}=.* must be a finite number"):
+                LossConfig(**{field: value})
     parser = argparse.ArgumentParser()
     add_train_arguments(parser)
     with pytest.raises(ValueError, match="learning_rate=inf must be a finite number > 0"):
         run_config_from_args(parser.parse_args(["--preset", "smoke", "--train.learning_rate", "inf"]))
 
     # A finite loss, then weights that the step made infinite (as an infinite learning rate did on
-    # main): not saved, not evaluated.
-    real_step = trainer_module._step
-
-    def overflowing_step(run, training, *args, **kwargs):
-        terms = real_step(run, training, *args, **kwargs)
+    # main; here torch's global optimizer hook spoils one weight after the step): not saved, not
+    # evaluated.
+    def overflow(optimizer: torch.optim.Optimizer, args: tuple, kwargs: dict) -> None:
         with torch.no_grad():
-            unwrap_model(training.model).backbone.conv1.weight[0] = math.inf
-        return terms
+            optimizer.param_groups[0]["params"][0].fill_(math.inf)
 
-    monkeypatch.setattr(trainer_module, "_step", overflowing_step)
     run = smoke(tmp_path / "runs", iterations=1)
-    with pytest.raises(
-        NonFiniteWeightsError, match=r"after iteration 1: 1 of \d+ weight tensors hold NaN or inf \(first: backbone"
-    ):
-        train(run, progress=False)
-    monkeypatch.undo()
+    hook = register_optimizer_step_post_hook(overflow)
+    try:
+        with pytest.raises(
+            NonFiniteWeightsError, match=r"after iteration 1: 1 of \d+ weight tensors hold NaN or inf \(first: backbone"
+        ):
+            train(run, progress=False)
+    finally:
+        hook.remove()
     assert not (run.run_dir / "checkpoint.pt").exists() and not (run.run_dir / "metrics.json").exists()
 
     # A checkpoint with an infinite weight (as main wrote them) is refused by evaluate/predict/export.
@@ -197,7 +199,9 @@ def test_item7_evaluate_prints_its_scores_before_writing_and_keeps_them_when_the
     assert not list(result.run_dir.glob(".eval_val.json.tmp*"))
 
 
-def test_item8_moved_runs_and_data_are_reused_and_resumed_changed_data_is_not(tmp_path, monkeypatch) -> None:
+def test_item8_moved_runs_and_data_are_reused_and_resumed_changed_data_is_not(
+    tmp_path, monkeypatch, training_data_fault
+) -> None:
     root = copied_dataset(tmp_path)
     finished = train(smoke(tmp_path / "a", data_root=str(root), iterations=2), progress=False)
     moved_root = Path(shutil.move(root, tmp_path / "moved_dataset"))
@@ -218,7 +222,7 @@ def test_item8_moved_runs_and_data_are_reused_and_resumed_changed_data_is_not(tm
 
     # An unfinished run, moved, resumes where it stopped and ends as one never moved.
     fields = dict(iterations=4, checkpoint_every=2)
-    interrupted_run(smoke(tmp_path / "c", **fields), monkeypatch)
+    interrupted_run(smoke(tmp_path / "c", **fields), monkeypatch, training_data_fault)
     shutil.move(tmp_path / "c", tmp_path / "d")
     resumed = train(smoke(tmp_path / "d", **fields), resume=True, progress=False)
     straight = train(smoke(tmp_path / "e", **fields), progress=False)
@@ -231,9 +235,11 @@ def test_item8_moved_runs_and_data_are_reused_and_resumed_changed_data_is_not(tm
     assert not nothing.run_dir.exists()
 
 
-def test_item9_temp_files_of_interrupted_saves_are_removed_on_the_next_start(tmp_path, monkeypatch, capfd) -> None:
+def test_item9_temp_files_of_interrupted_saves_are_removed_on_the_next_start(
+    tmp_path, monkeypatch, capfd, training_data_fault
+) -> None:
     run = smoke(tmp_path / "runs", iterations=4, checkpoint_every=2)
-    interrupted_run(run, monkeypatch)
+    interrupted_run(run, monkeypatch, training_data_fault)
     with pytest.raises(RunDirectoryError, match=r"unfinished run .*pass --resume to continue it or --overwrite"):
         train(run, progress=False)
     stale = [run.run_dir / ".checkpoint.pt.tmp-4242", run.run_dir / ".history.csv.tmp"]

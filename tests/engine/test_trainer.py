@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import traceback
 from pathlib import Path
 
 import numpy as np
@@ -19,18 +20,14 @@ from torch.overrides import TorchFunctionMode
 
 from basnet_lib.data.build import build_dataset
 from basnet_lib.distributed import DistributedContext
-from basnet_lib.engine import trainer as trainer_module
 from basnet_lib.engine.checkpoint import CheckpointError, load_checkpoint
-from basnet_lib.engine.config import RunConfig
-from basnet_lib.engine.config_io import load_config
+from basnet_lib.engine.config import RunConfig, load_run_config
 from basnet_lib.engine.evaluate import evaluate
 from basnet_lib.engine.export import export_predictions
-from basnet_lib.engine.history import StepWindow
-from basnet_lib.engine.nonfinite import NonFiniteLossError, NonFiniteMonitor
+from basnet_lib.engine.nonfinite import NonFiniteLossError
 from basnet_lib.engine.presets import preset
-from basnet_lib.engine.run_directory import RunDirectoryError
+from basnet_lib.engine.run_files import RunDirectoryError
 from basnet_lib.engine.trainer import train
-from basnet_lib.loss import LOSS_TERMS
 from basnet_lib.model import build_basnet
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -155,19 +152,14 @@ def test_bad_checkpoints_and_configs_are_refused_without_touching_files(tmp_path
         train(run, resume=True, progress=False)
 
 
-def test_nan_loss_stops_with_the_iteration_and_keeps_the_checkpoint(tmp_path, monkeypatch) -> None:
-    real_loss = trainer_module.joint_loss
-    calls = {"count": 0}
+def _nan_pixels(sample: dict) -> None:
+    sample["image"].fill_(float("nan"))
 
-    def poisoned(outputs, **kwargs):
-        calls["count"] += 1
-        terms = real_loss(outputs, **kwargs)
-        if calls["count"] == 5:
-            terms["seg"] = terms["seg"] * float("nan")
-        return terms
 
-    monkeypatch.setattr(trainer_module, "joint_loss", poisoned)
+def test_nan_loss_stops_with_the_iteration_and_keeps_the_checkpoint(tmp_path, monkeypatch, training_data_fault) -> None:
     run = smoke(tmp_path, checkpoint_every=2)
+    # The images of step 5 (samples 9 and 10 at batch 2) hold NaN: its loss is not finite.
+    training_data_fault(monkeypatch, after=4 * run.train.batch_size, action=_nan_pixels)
     with pytest.raises(NonFiniteLossError, match=r"non-finite loss at iteration 5: seg=nan"):
         train(run, progress=False)
     assert load_checkpoint(run.run_dir / "checkpoint.pt")["iteration"] == 4
@@ -175,7 +167,8 @@ def test_nan_loss_stops_with_the_iteration_and_keeps_the_checkpoint(tmp_path, mo
 
 
 class _HostSyncCounter(TorchFunctionMode):
-    """Counts tensor → Python conversions (each a host-device synchronisation on a GPU).
+    """Counts tensor → Python conversions (each a host-device synchronisation on a GPU) outside
+    data loading, which runs on the CPU anyway.
 
     ``int(tensor)`` does not pass through torch functions, so it is not seen; the others are.
     """
@@ -183,93 +176,54 @@ class _HostSyncCounter(TorchFunctionMode):
     SYNCING = frozenset(
         {"item", "tolist", "cpu", "numpy", "__bool__", "__float__", "__int__", "__index__", "__format__"}
     )
+    DATA_LOADING = ("basnet_lib/data/", "basnet_lib/engine/sampling.py")
 
     def __init__(self) -> None:
         super().__init__()
-        self.active = False
         self.calls: list[str] = []
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
-        if self.active and getattr(func, "__name__", "") in self.SYNCING:
+        if getattr(func, "__name__", "") in self.SYNCING and not self._loading_data():
             self.calls.append(func.__name__)
         return func(*args, **(kwargs or {}))
 
-
-def test_training_steps_do_not_synchronise_between_logs(tmp_path, monkeypatch) -> None:
-    """Only history rows and checkpoints read values back; every other step runs ahead."""
-    counter = _HostSyncCounter()
-    real_batches = trainer_module.training_batches
-
-    def counted_batches(*args, **kwargs):
-        batches = real_batches(*args, **kwargs)
-        while True:
-            counter.active = False  # data loading runs on the CPU anyway
-            item = next(batches, None)
-            if item is None:
-                return
-            counter.active = True
-            yield item
-
-    def not_counted(function):
-        def wrapper(*args, **kwargs):
-            active, counter.active = counter.active, False
-            try:
-                return function(*args, **kwargs)
-            finally:
-                counter.active = active
-
-        return wrapper
-
-    real_check = NonFiniteMonitor.check
-    monkeypatch.setattr(trainer_module, "training_batches", counted_batches)
-    monkeypatch.setattr(
-        trainer_module, "check_loss_everywhere", not_counted(trainer_module.check_loss_everywhere)
-    )
-    monkeypatch.setattr(StepWindow, "row", not_counted(StepWindow.row))
-    monkeypatch.setattr(
-        trainer_module, "save_training_state", not_counted(trainer_module.save_training_state)
-    )
-    monkeypatch.setattr(  # the weights are checked with each checkpoint, not between them
-        trainer_module, "check_weights_everywhere", not_counted(trainer_module.check_weights_everywhere)
-    )
-    run = smoke(tmp_path, iterations=6, log_every=3, checkpoint_every=3)
-    with counter:
-        train(run, progress=False)
-    assert counter.calls == []
-    # The counter does see conversions: the loss check that was excluded above makes one.
-    with counter:
-        counter.active = True
-        real_check(_monitor_with_one_step())
-    assert counter.calls
+    def _loading_data(self) -> bool:
+        return any(part in frame.filename for frame in traceback.extract_stack() for part in self.DATA_LOADING)
 
 
-def _monitor_with_one_step() -> NonFiniteMonitor:
-    monitor = NonFiniteMonitor()
-    monitor.observe({name: torch.tensor(1.0) for name in LOSS_TERMS}, iteration=1)
-    return monitor
+def test_training_steps_do_not_synchronise_between_logs(tmp_path) -> None:
+    """Only history rows, checkpoints and evaluations read values back; every other step runs
+    ahead: with twice the steps between them, the same conversions."""
+    counts = []
+    for iterations in (4, 8):
+        run = smoke(tmp_path / str(iterations), iterations=iterations, log_every=iterations, checkpoint_every=iterations)
+        counter = _HostSyncCounter()
+        with counter:
+            train(run, progress=False)
+        counts.append(len(counter.calls))
+    assert counts[0] == counts[1] > 0  # the counter sees the row, the checks and the evaluation
 
 
 POISON_RANK_1 = """
+import itertools
+import os
 import sys
 
-import torch.distributed as dist
-
-from basnet_lib.engine import trainer
+from basnet_lib.data.cityscapes import CityscapesSegmentation
 from basnet_lib.train import main
 
-real_loss, calls = trainer.joint_loss, [0]
+real_getitem, loaded = CityscapesSegmentation.__getitem__, itertools.count(1)
 
 
-def poisoned(outputs, **kwargs):
-    terms = real_loss(outputs, **kwargs)
-    calls[0] += 1
-    if dist.get_rank() == 1 and calls[0] == 4:  # only rank 1, at a checkpoint step
-        terms["seg"] = terms["seg"] * float("nan")
-        terms["total"] = terms["total"] * float("nan")  # NaN gradients reach every process
-    return terms
+def getitem(dataset, index):
+    sample = real_getitem(dataset, index)
+    # Only rank 1, from step 4 on (2 samples a step per process): NaN gradients reach every process.
+    if dataset.split == "train" and os.environ["RANK"] == "1" and next(loaded) > 6:
+        sample["image"].fill_(float("nan"))
+    return sample
 
 
-trainer.joint_loss = poisoned
+CityscapesSegmentation.__getitem__ = getitem
 sys.exit(main(sys.argv[1:]))
 """
 
@@ -287,7 +241,7 @@ def test_torchrun_non_finite_loss_on_one_process_stops_all_and_keeps_the_checkpo
     finished = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=environment, timeout=300)
     assert finished.returncode != 0
     output = finished.stdout + finished.stderr
-    assert "non-finite loss at iteration 4: seg=nan, total=nan" in output  # rank 1's own error
+    assert "non-finite loss at iteration 4: seg=nan" in output  # rank 1's own error
     assert "non-finite loss on another process" in output  # rank 0 stops too
     checkpoint = load_checkpoint(results_dir / "full-resnet18-seed0" / "checkpoint.pt")
     assert checkpoint["iteration"] == 2
@@ -308,7 +262,7 @@ def test_torchrun_two_processes_match_an_evaluation_of_the_checkpoint(tmp_path) 
     run_dir = results_dir / "full-resnet18-seed0"
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["world_size"] == 2
-    run = load_config(RunConfig, run_dir / "config.json")
+    run = load_run_config(run_dir / "config.json")
     model = build_basnet(config=run.model)
     model.load_state_dict(_weights(run_dir))
     single = evaluate(
@@ -396,22 +350,18 @@ def test_validation_during_training_writes_curves_and_leaves_training_unchanged(
     assert list(plain_history.loc[plain_history["val_mIoU"].notna(), "iteration"]) == [6]
 
 
-def test_resumed_run_keeps_its_validation_curve(tmp_path, monkeypatch) -> None:
+def test_resumed_run_keeps_its_validation_curve(tmp_path, monkeypatch, training_data_fault) -> None:
     fields = dict(iterations=6, checkpoint_every=3, log_every=1, eval_every=2, eval_images=2)
     straight = train(smoke(tmp_path / "straight", **fields), progress=False)
-    original = trainer_module.training_batches
 
-    def interrupted(*args, **kwargs):
-        for iteration, batch in original(*args, **kwargs):
-            if iteration == 4:
-                raise KeyboardInterrupt
-            yield iteration, batch
+    def stop(sample: dict) -> None:
+        raise KeyboardInterrupt
 
-    monkeypatch.setattr(trainer_module, "training_batches", interrupted)
     run = smoke(tmp_path / "resumed", **fields)
-    with pytest.raises(KeyboardInterrupt):
-        train(run, progress=False)
-    monkeypatch.setattr(trainer_module, "training_batches", original)
+    with monkeypatch.context() as patch:
+        training_data_fault(patch, after=4 * run.train.batch_size, action=stop)  # stopped after step 4
+        with pytest.raises(KeyboardInterrupt):
+            train(run, progress=False)
     resumed = train(run, resume=True, progress=False)
     assert resumed.metrics["resumed_from"] == 3
     columns = ["iteration", "val_images", "val_mIoU", "val_F_3px", "val_boundary_ods_f"]

@@ -11,7 +11,7 @@ import torch
 
 from basnet_lib.engine.checkpoint import save_checkpoint
 from basnet_lib.engine.config_io import save_config
-from basnet_lib.engine.run_directory import CHECKPOINT_FILE, CONFIG_FILE, METRICS_FILE
+from basnet_lib.engine.run_files import CHECKPOINT_FILE, CONFIG_FILE, METRICS_FILE
 from basnet_lib.gradient_map import image_gradient_map
 from basnet_lib.model import ModelConfig, build_basnet
 from basnet_lib.plots import (

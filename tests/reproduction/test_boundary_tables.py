@@ -11,7 +11,7 @@ import pytest
 
 from basnet_lib.data.labels import CLASS_NAMES
 from basnet_lib.engine.presets import preset
-from basnet_lib.engine.run_directory import RunResult
+from basnet_lib.engine.run_files import RunResult
 from basnet_lib.reproduction.boundary_tables import (
     CONSTANT_MAP_FACTOR,
     boundary_map_frame,

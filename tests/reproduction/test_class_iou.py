@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from basnet_lib.data.labels import CLASS_NAMES
-from basnet_lib.engine.run_directory import RunResult
+from basnet_lib.engine.run_files import RunResult
 from basnet_lib.reproduction.class_iou import (
     THIN_CLASSES,
     per_class_iou,

@@ -12,7 +12,7 @@ import pytest
 
 from basnet_lib.engine.history import HISTORY_COLUMNS
 from basnet_lib.engine.presets import preset
-from basnet_lib.engine.run_directory import HISTORY_FILE, RunResult
+from basnet_lib.engine.run_files import HISTORY_FILE, RunResult
 from basnet_lib.reproduction.learning_curves import (
     CURVE_COLUMNS,
     LONG_RUNS_CSV,

@@ -10,7 +10,7 @@ import pytest
 
 from basnet_lib.engine.config_io import save_config
 from basnet_lib.engine.history import write_history
-from basnet_lib.engine.run_directory import CONFIG_FILE, HISTORY_FILE, METRICS_FILE, write_json
+from basnet_lib.engine.run_files import CONFIG_FILE, HISTORY_FILE, METRICS_FILE, write_json
 from basnet_lib.reproduction.experiments import planned_runs
 from basnet_lib.reproduction.progress import GridProgress, metrics_text
 

@@ -8,7 +8,7 @@ from basnet_lib.engine.config_io import config_to_dict
 from basnet_lib.engine.presets import PRESETS, preset
 from basnet_lib.reproduction.report import preset_deviations_markdown
 
-SECTIONS = ("model", "data", "train")
+SECTIONS = ("model", "data", "train", "loss")
 BOOKKEEPING = (
     "results_dir",
     "run_name",
@@ -112,7 +112,7 @@ def test_paper_has_no_deviations() -> None:
 
 def test_cpu_lists_its_edge_weight_beside_the_papers() -> None:
     rows = table_rows(preset_deviations_markdown("cpu"))
-    assert rows["train.edge_weight"] == ("3.0", "0.05")
+    assert rows["loss.edge_weight"] == ("3.0", "0.05")
 
 
 def test_invocations_say_how_much_of_the_machine_others_used(tmp_path) -> None:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from basnet_lib.data.labels import CLASS_NAMES
-from basnet_lib.engine.run_directory import RunResult
+from basnet_lib.engine.run_files import RunResult
 from basnet_lib.reproduction.statistics import (
     INCONCLUSIVE,
     SUPPORTED,
