@@ -45,7 +45,7 @@ from tqdm.auto import tqdm
 
 from basnet_lib.engine.runtime import reuse_freed_memory, system_info
 from basnet_lib.loss import joint_loss
-from basnet_lib.model import VARIANTS, ModelConfig, build_basnet
+from basnet_lib.model import ModelConfig, build_basnet, variant_names, variant_row
 from basnet_lib.reproduction.architecture import count_parameters, torchvision_deeplabv3
 from basnet_lib.speed.inference import float32_outputs, prepare_for_inference
 
@@ -100,7 +100,7 @@ def make_inputs(row: Row, device: str) -> dict[str, torch.Tensor]:
 
 
 def takes_gradient_map(row: Row) -> bool:
-    return row.model in ("ssb_bdb", "full")
+    return row.model in variant_names() and variant_row(row.model).boundary_branch
 
 
 def make_step(row: Row, model: nn.Module, inputs: dict[str, torch.Tensor]):
@@ -344,12 +344,12 @@ def main() -> None:
     )
     parser.add_argument("--backbones", nargs="+", default=["resnet50", "resnet101"])
     parser.add_argument("--sizes", nargs="+", type=parse_size, default=[(512, 1024), (1024, 2048)])
-    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
+    parser.add_argument("--variants", nargs="+", default=list(variant_names()), choices=variant_names())
     parser.add_argument(
         "--large-variants",
         nargs="+",
         default=["baseline", "full"],
-        choices=VARIANTS,
+        choices=variant_names(),
         help="variants timed at sizes above 512x1024 (each call takes ~25 s on 2 cores)",
     )
     parser.add_argument(

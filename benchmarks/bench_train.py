@@ -25,7 +25,7 @@ import torch
 from basnet_lib.engine.presets import preset
 from basnet_lib.engine.runtime import system_info
 from basnet_lib.loss import LossConfig, joint_loss
-from basnet_lib.model import VARIANTS, build_basnet
+from basnet_lib.model import build_basnet, variant_names
 from basnet_lib.speed import prepare_for_training
 
 
@@ -89,7 +89,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
+    parser.add_argument("--variants", nargs="+", default=list(variant_names()), choices=variant_names())
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")

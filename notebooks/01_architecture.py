@@ -20,7 +20,8 @@
 preset: str = "cpu"
 # "" = the preset's
 backbone: str = ""
-variants: list = ["baseline", "ssb", "ssb_bdb", "full"]
+# [] = every Table 1 variant (basnet_lib/model/variants.py)
+variants: list = []
 # at the paper's width, beside torchvision's DeepLabV3
 reference_backbones: list = ["resnet50", "resnet101"]
 flops_height: int = 1024
@@ -45,11 +46,11 @@ from IPython.display import Markdown
 
 from basnet_lib.plots import draw_block_diagram, save_figure
 from basnet_lib.reproduction.architecture import architecture_table, block_shapes, pivot_components
-from basnet_lib.reproduction.experiments import planned_run
+from basnet_lib.reproduction.experiments import planned_run, planned_runs
 
 out_dir = results_root / "architecture"
 figures_dir = results_root / "figures"
-runs = [planned_run(preset_name=preset, variant=v, backbone=backbone, data_root=data_root) for v in variants]
+runs = planned_runs(preset_name=preset, variants=variants, backbones=[backbone], data_root=data_root)
 paper_width = [
     dataclasses.replace(run.model, backbone=name, width=256, aspp_channels=256, sab_probes=False)
     for name in reference_backbones

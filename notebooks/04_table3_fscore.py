@@ -27,7 +27,8 @@
 
 # %% tags=["parameters"]
 preset: str = "cpu"
-variants: list = ["baseline", "ssb", "ssb_bdb", "full"]
+# [] = every Table 1 variant (basnet_lib/model/variants.py)
+variants: list = []
 # [] = the preset's backbone
 backbones: list = []
 seeds: list = [0, 1, 2]

@@ -21,7 +21,7 @@ import pandas as pd
 import papermill
 import pytest
 
-from basnet_lib.model import VARIANTS
+from basnet_lib.model import variant_names
 from basnet_lib.reproduction.experiments import planned_run
 from basnet_lib.reproduction.notebooks import (
     TRAINING_NOTEBOOK,
@@ -71,7 +71,7 @@ def test_every_notebook_is_executed(smoke_results) -> None:
         "04_table3_fscore.ipynb",
         "05_figures.ipynb",
     ]
-    for variant, seed in itertools.product(VARIANTS, SEEDS):  # each run executed 02 into its directory
+    for variant, seed in itertools.product(variant_names(), SEEDS):  # each run executed 02 into its directory
         run_dir = smoke_results / "runs" / "smoke" / f"{variant}-resnet18-seed{seed}"
         for name in ("02_training.ipynb", "config.json", "metrics.json", "history.csv", "checkpoint.pt"):
             assert (run_dir / name).is_file(), run_dir / name
@@ -84,7 +84,7 @@ def test_every_notebook_is_executed(smoke_results) -> None:
 
 def test_table1_has_a_row_per_variant_with_finite_numbers(smoke_results) -> None:
     table = pd.read_csv(smoke_results / "tables" / "table1.csv")
-    assert list(table["variant"]) == list(VARIANTS)
+    assert list(table["variant"]) == list(variant_names())
     for column in (
         "mIoU_mean",
         "gain",
@@ -101,14 +101,14 @@ def test_table1_has_a_row_per_variant_with_finite_numbers(smoke_results) -> None
     markdown = (smoke_results / "tables" / "table1.md").read_text()
     assert "ResNet18+ASPP" in markdown and "79.20 (+1.47)" in markdown
     per_class = pd.read_csv(smoke_results / "tables" / "per_class_iou.csv")
-    assert list(per_class["variant"].unique()) == list(VARIANTS) and per_class.shape[1] == 3 + 19
+    assert list(per_class["variant"].unique()) == list(variant_names()) and per_class.shape[1] == 3 + 19
     thin = (smoke_results / "tables" / "thin_classes.md").read_text()
     assert all(name in thin for name in ("pole", "traffic light", "traffic sign", "person"))
 
 
 def test_table3_has_every_variant_and_the_paper_rows(smoke_results) -> None:
     table = pd.read_csv(smoke_results / "tables" / "table3.csv")
-    assert list(table["method"]) == [*VARIANTS, *PAPER_TABLE3]
+    assert list(table["method"]) == [*variant_names(), *PAPER_TABLE3]
     ours = table[table["source"] == "ours"]
     assert np.isfinite(ours[list(F_COLUMNS)].to_numpy()).all()
     assert ours[list(F_COLUMNS)].stack().between(0, 100).all()
@@ -121,7 +121,7 @@ def test_architecture_tables_and_figures(smoke_results) -> None:
     assert {"torchvision DeepLabV3", "BASNet full"} <= set(components["model"])
     assert np.isfinite(components[["params_M", "GFLOPs"]].to_numpy()).all()
     shapes = pd.read_csv(smoke_results / "architecture" / "shapes.csv")
-    assert set(shapes["variant"]) == set(VARIANTS)
+    assert set(shapes["variant"]) == set(variant_names())
     assert "boundary_branch.block3" in set(shapes["block"])
     for name in FIGURES:
         path = smoke_results / "figures" / name
@@ -227,7 +227,8 @@ def test_reproduce_arguments_default_to_the_main_job() -> None:
     parser = argparse.ArgumentParser()
     add_reproduce_arguments(parser)
     args = parser.parse_args([])
-    assert (args.preset, args.variants, args.backbones, args.seeds) == ("cpu", list(VARIANTS), [], [0, 1, 2])
+    defaults = ("cpu", list(variant_names()), [], [0, 1, 2])
+    assert (args.preset, args.variants, args.backbones, args.seeds) == defaults
     assert default_results_root("cpu") == "results" and default_results_root("smoke") == "results/smoke"
     args = parser.parse_args(["--preset", "paper", "--data-root", "/data/cityscapes", "--seeds", "0", "1"])
     assert args.data_root == "/data/cityscapes" and args.seeds == [0, 1]
@@ -243,7 +244,13 @@ def test_parameters_given_to_the_notebooks_are_in_their_parameters_cells(tmp_pat
     """The dictionaries of `basnet reproduce` and of the training runs name only parameters that
     the notebooks' parameters cells define (a renamed parameter would be ignored by papermill)."""
     settings = ReproductionSettings(
-        preset="smoke", variants=VARIANTS, backbones=("resnet18",), seeds=(0, 1), data_root="", iterations=2, command=""
+        preset="smoke",
+        variants=variant_names(),
+        backbones=("resnet18",),
+        seeds=(0, 1),
+        data_root="",
+        iterations=2,
+        command="",
     )
     given = notebook_parameters(settings, tmp_path, num_images=2)
     assert list(given) == list(NOTEBOOKS)

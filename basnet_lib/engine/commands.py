@@ -26,7 +26,7 @@ from basnet_lib.engine.run_files import RunDirectoryError, load_trained_model, w
 from basnet_lib.engine.runtime import reuse_freed_memory
 from basnet_lib.engine.trainer import train
 from basnet_lib.loss import LossConfig
-from basnet_lib.model import VARIANTS
+from basnet_lib.model import variant_names
 from basnet_lib.model.backbone import OFFLINE_ENV
 from basnet_lib.model.config import ModelConfig
 
@@ -37,7 +37,7 @@ SECTIONS = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig, "los
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", choices=PRESETS, default="cpu", help="starting point (docs/method.md §7)")
     parser.add_argument(
-        "--variant", choices=VARIANTS, default="full", help="Table 1 row (docs/method.md §1.10)"
+        "--variant", choices=variant_names(), default="full", help="Table 1 row (docs/method.md §1.10)"
     )
     parser.add_argument("--backbone", default="", help="override the preset's backbone")
     parser.add_argument("--seed", type=int, default=0)

@@ -19,11 +19,12 @@ class BASNet(nn.Module):
     """Boundary-assistant symmetrical network (Fig. 1).
 
     Modules are passed in explicitly (torchvision style); :func:`build_basnet` assembles them
-    from a :class:`ModelConfig`. Which of them are present decides the Table 1 row:
+    from a :class:`ModelConfig`, whose variant's row (:mod:`basnet_lib.model.variants`) says which:
 
-    - ``baseline``: ``backbone`` + ``deeplab_head`` (torchvision's DeepLabV3, logits upsampled ×8);
-    - otherwise ``backbone`` + ``aspp`` + ``laterals`` + ``semantic_branch``, plus
-      ``boundary_branch`` for ``ssb_bdb``/``full``; ``aggregation`` (``full``) or the 1×1
+    - no semantic branch (``baseline``): ``backbone`` + ``deeplab_head`` (torchvision's DeepLabV3,
+      logits upsampled ×8);
+    - otherwise ``backbone`` + ``aspp`` + ``laterals`` + ``semantic_branch``, plus a
+      ``boundary_branch`` where the row has one; ``aggregation`` or the 1×1
       ``semantic_classifier``/``boundary_classifier`` make the outputs (×4 upsampling).
 
     ``forward(image, gradient_map)`` returns a dict (docs/method.md §1.12): ``"out"`` (N, K, H, W) logits,
@@ -97,12 +98,12 @@ class BASNet(nn.Module):
 
 
 def build_basnet(*, config: ModelConfig) -> BASNet:
-    """Assemble the BASNet of ``config`` (docs/method.md §1.1–1.12)."""
+    """Assemble the BASNet of ``config`` (docs/method.md §1.1–1.12): the modules its variant's row has."""
     backbone = build_backbone(
         name=config.backbone, pretrained=config.pretrained_backbone, weights_path=config.backbone_weights
     )
     deep_channels = backbone.out_channels["stage4"]
-    if config.variant == "baseline":
+    if not config.has_semantic_branch:  # the baseline: torchvision's DeepLabV3 (docs/method.md §1.10)
         head = DeepLabV3Head(deep_channels, config.num_classes, channels=config.aspp_channels)
         return BASNet(backbone=backbone, deeplab_head=head)
 

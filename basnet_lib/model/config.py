@@ -9,9 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from basnet_lib.config_checks import check_int
+from basnet_lib.model.variants import table1_variants, variant_names, variant_row
 
-# docs/method.md §1.10: the four Table 1 rows, coarse to complete.
-VARIANTS = ("baseline", "ssb", "ssb_bdb", "full")
 # docs/method.md §1.1: torchvision ResNets; resnet101 is the paper's.
 BACKBONES = ("resnet18", "resnet34", "resnet50", "resnet101")
 
@@ -21,9 +20,9 @@ class ModelConfig:
     """One BASNet model.
 
     Attributes:
-        variant: Table 1 row (docs/method.md §1.10): ``baseline`` (ResNet+ASPP, i.e. torchvision's
-            DeepLabV3), ``ssb`` (+ semantic segmentation branch), ``ssb_bdb`` (+ boundary detection branch),
-            ``full`` (+ aggregation module).
+        variant: Table 1 row (docs/method.md §1.10), one of
+            :func:`basnet_lib.model.variants.variant_names`; its row in
+            :data:`basnet_lib.model.variants.TABLE1_VARIANTS` says which modules the model has.
         backbone: ``resnet18`` | ``resnet34`` | ``resnet50`` | ``resnet101``, dilated to output stride 8.
         num_classes: segmentation classes (19 Cityscapes train ids).
         width: decoder width ``C`` of both branches (docs/method.md §1.3); a multiple of 8 because the
@@ -49,8 +48,8 @@ class ModelConfig:
     backbone_weights: str = ""
 
     def __post_init__(self) -> None:
-        if self.variant not in VARIANTS:
-            raise ValueError(f"ModelConfig.variant={self.variant!r} is not one of {VARIANTS}")
+        if self.variant not in variant_names():
+            raise ValueError(f"ModelConfig.variant={self.variant!r} is not one of {variant_names()}")
         if self.backbone not in BACKBONES:
             raise ValueError(f"ModelConfig.backbone={self.backbone!r} is not one of {BACKBONES}")
         check_int(self, "num_classes", minimum=1)
@@ -62,24 +61,25 @@ class ModelConfig:
             )
         check_int(self, "aspp_channels", minimum=1)
         if self.sab_probes and not self.has_boundary_branch:
+            with_boundary = [repr(row.name) for row in table1_variants() if row.boundary_branch]
             raise ValueError(
                 f"ModelConfig.sab_probes=True needs a boundary detection branch, "
-                f"but variant {self.variant!r} has none (use 'ssb_bdb' or 'full')"
+                f"but variant {self.variant!r} has none (use {' or '.join(with_boundary)})"
             )
         if self.backbone_weights and not self.pretrained_backbone:
             raise ValueError("ModelConfig.backbone_weights is set but pretrained_backbone=False")
 
     @property
     def has_semantic_branch(self) -> bool:
-        return self.variant != "baseline"
+        return variant_row(self.variant).semantic_branch
 
     @property
     def has_boundary_branch(self) -> bool:
-        return self.variant in ("ssb_bdb", "full")
+        return variant_row(self.variant).boundary_branch
 
     @property
     def has_aggregation(self) -> bool:
-        return self.variant == "full"
+        return variant_row(self.variant).aggregation
 
     @property
     def needs_gradient_map(self) -> bool:

@@ -1,7 +1,8 @@
 """The drawing library: bare matplotlib figures of tables, curves, image grids and the block diagram.
 
-It imports only core modules (``data.labels``); what a figure shows comes in as arguments, so the
-engine (training curves) and the reproduction (tables, Figs. 1/4/6/7) both draw with it.
+It imports only core modules (``data.labels``; ``model.variants`` for each variant's colour); what a
+figure shows comes in as arguments, so the engine (training curves) and the reproduction (tables,
+Figs. 1/4/6/7) both draw with it.
 """
 
 from basnet_lib.plots.block_diagram import draw_block_diagram
@@ -13,7 +14,6 @@ from basnet_lib.plots.block_walkthrough import (
     spatial_attention_figure,
 )
 from basnet_lib.plots.charts import (
-    VARIANT_COLORS,
     figure_png,
     fscore_tolerance_plot,
     per_class_fscore_heatmap,
@@ -31,7 +31,6 @@ from basnet_lib.plots.grids import (
 )
 
 __all__ = [
-    "VARIANT_COLORS",
     "ValSamples",
     "VariantPrediction",
     "block_outputs_figure",

@@ -13,8 +13,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-# Colours shared by every figure: one per Table 1 variant.
-VARIANT_COLORS = {"baseline": "tab:gray", "ssb": "tab:blue", "ssb_bdb": "tab:orange", "full": "tab:green"}
+from basnet_lib.model.variants import variant_colors
 
 
 def save_figure(figure: Figure, path: str | Path, *, dpi: int = 100) -> Path:
@@ -35,7 +34,9 @@ def figure_png(figure: Figure, *, dpi: int = 100) -> bytes:
 
 def table1_bar_chart(table1_frame: pd.DataFrame, *, paper: dict[str, dict[str, float]]) -> Figure:
     """Our mIoU per variant (mean, error bar = std over seeds) per backbone, beside the paper's bars
-    (``paper``: mIoU per variant per backbone, for ``resnet50`` and ``resnet101``)."""
+    (``paper``: mIoU per variant per backbone, for ``resnet50`` and ``resnet101``). Each variant has
+    its colour of the variant table (:func:`basnet_lib.model.variants.variant_colors`)."""
+    colors = variant_colors()
     backbones = list(dict.fromkeys(table1_frame["backbone"]))
     figure = Figure(figsize=(4.5 * (len(backbones) + 1), 3.6), layout="constrained")
     axes = figure.subplots(1, len(backbones) + 1, squeeze=False)[0]
@@ -48,7 +49,7 @@ def table1_bar_chart(table1_frame: pd.DataFrame, *, paper: dict[str, dict[str, f
             rows["mIoU_mean"],
             yerr=errors,
             capsize=4,
-            color=[VARIANT_COLORS[variant] for variant in rows["variant"]],
+            color=[colors[variant] for variant in rows["variant"]],
         )
         for position, (mean, gain) in enumerate(zip(rows["mIoU_mean"], rows["gain"], strict=True)):
             label = f"{mean:.1f}" if np.isnan(gain) else f"{mean:.1f}\n({gain:+.1f})"
@@ -71,14 +72,14 @@ def table1_bar_chart(table1_frame: pd.DataFrame, *, paper: dict[str, dict[str, f
         axis.set_ylim(0, max(1.0, float((rows["mIoU_mean"] + errors).max()) * 1.25))
     paper_axis = axes[-1]
     width = 0.38
-    variants = list(paper["resnet50"])
+    variants = list(dict.fromkeys(name for values in paper.values() for name in values))
     for offset, (name, values) in zip((-width / 2, width / 2), paper.items(), strict=True):
         paper_axis.bar(
             np.arange(len(variants)) + offset,
-            [values[v] for v in variants],
+            [values.get(v, np.nan) for v in variants],
             width,
             label=name,
-            color=[VARIANT_COLORS[v] for v in variants],
+            color=[colors[v] for v in variants],
             alpha=0.55 if name == "resnet50" else 0.95,
         )
     paper_axis.set(
@@ -96,6 +97,7 @@ def fscore_tolerance_plot(table3_frame: pd.DataFrame, *, f_columns: tuple[str, s
 
     ``f_columns`` names the frame's F columns of the three thresholds, strictest first.
     """
+    colors = variant_colors()
     figure = Figure(figsize=(9, 3.6), layout="constrained")
     ours_axis, paper_axis = figure.subplots(1, 2)
     tolerances = [3, 5, 9]
@@ -111,7 +113,7 @@ def fscore_tolerance_plot(table3_frame: pd.DataFrame, *, f_columns: tuple[str, s
             marker="o",
             capsize=3,
             label=label,
-            color=VARIANT_COLORS.get(row["method"]),
+            color=colors.get(row["method"]),
         )
     ours_axis.set(
         xlabel="threshold (px at 1024×2048)", ylabel="boundary F (%)", title="ours (val)", xticks=tolerances

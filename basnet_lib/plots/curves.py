@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
-from basnet_lib.plots.charts import VARIANT_COLORS
+from basnet_lib.model.variants import variant_colors
 
 # Panels: val mIoU, boundary F at the strictest threshold, the boundary map's own ODS F.
 PANELS = (
@@ -22,6 +22,7 @@ PANELS = (
 def learning_curves_plot(curves: pd.DataFrame, long_runs: pd.DataFrame | None = None) -> Figure:
     """One thin line per run (solid: the committed schedule; dashed: the long runs, 4× the steps)
     per panel, coloured by variant."""
+    colors = variant_colors()
     figure = Figure(figsize=(15, 4.2), layout="constrained")
     axes = figure.subplots(1, len(PANELS))
     sources = [(curves, "-", "")] + ([(long_runs, "--", " (long)")] if long_runs is not None else [])
@@ -35,7 +36,7 @@ def learning_curves_plot(curves: pd.DataFrame, long_runs: pd.DataFrame | None = 
                         style,
                         marker=".",
                         linewidth=1,
-                        color=VARIANT_COLORS.get(variant, "black"),
+                        color=colors.get(variant, "black"),
                         label=f"{variant}{suffix}",  # one legend entry per variant (deduplicated below)
                     )
     for axis, (_, label) in zip(axes, PANELS, strict=True):

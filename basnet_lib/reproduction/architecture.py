@@ -16,7 +16,7 @@ from torch import Tensor, nn
 from torch.utils.flop_counter import FlopCounterMode
 from torchvision.models.segmentation import deeplabv3_resnet50, deeplabv3_resnet101
 
-from basnet_lib.model import VARIANTS, ModelConfig, build_basnet
+from basnet_lib.model import ModelConfig, build_basnet, variant_names
 
 # Paper names of the BASNet components (Fig. 1) for each attribute of :class:`BASNet`.
 COMPONENTS = {
@@ -136,7 +136,7 @@ def parameter_table(*, backbones: tuple[str, ...], width: int, num_classes: int 
     configs = [
         ModelConfig(variant=variant, backbone=backbone, width=width, num_classes=num_classes)
         for backbone in backbones
-        for variant in VARIANTS
+        for variant in variant_names()
     ]
     table = architecture_table(configs, image_size=_PARAMETER_IMAGE_SIZE, num_classes=num_classes)
     params = pivot_components(table, value="params_M").reset_index()

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from basnet_lib.model import VARIANTS
+from basnet_lib.model.variants import BASELINE, FULL, reference_variant, table1_variants, variant_row
 from basnet_lib.reproduction.statistics import (
     CONFIDENCE,
     CONTRADICTED,
@@ -31,18 +31,16 @@ from basnet_lib.reproduction.statistics import (
 from basnet_lib.reproduction.tables import (
     F_COLUMNS,
     METRICS,
-    PAPER_TABLE1,
     PAPER_TABLE3,
     paired_differences,
+    paper_table1,
     present_variants,
-    variant_above,
     variant_values,
 )
 
 CLAIM_COLUMNS = ["claim", "paper", "n", "mean_difference", "ci_low", "ci_high", "verdict"]
 NOISE_COLUMNS = ["backbone", "kind", "compared", "metric", "n", "mean", "std", "min_detectable_gain"]
-# Table 1 module each variant switches on, and the paper's Table 3 rows standing for baseline / full.
-MODULE_OF = {"ssb": "SSB", "ssb_bdb": "BDB", "full": "AM"}
+# The paper's Table 3 rows standing for our baseline / full variants.
 PAPER_BASELINE, PAPER_FULL = "DeepLabV3+", "BASNet"
 
 
@@ -61,19 +59,20 @@ class ClaimCheck:
 def check_claims(runs: pd.DataFrame) -> list[ClaimCheck]:
     """Every claim the runs (``tables.runs_frame``) allow checking, per backbone in order of appearance.
 
-    Each module raises mIoU over the Table 1 row above among the variants present; the full model
-    beats the baseline in mIoU and in boundary F at 3/5/9 px; and that boundary gain is largest at
-    the strictest tolerance (per seed: gain at 3 px minus gain at 9 px).
+    Each variant raises mIoU over the one it is compared with in the variant table (its
+    ``compared_with``, or the nearest one before it that ran); the full model beats the baseline in
+    mIoU and in boundary F at 3/5/9 px; and that boundary gain is largest at the strictest tolerance
+    (per seed: gain at 3 px minus gain at 9 px).
     """
     checks = []
     for backbone in dict.fromkeys(runs["backbone"]):
         present = present_variants(runs, backbone)
         for variant in present:
-            above = variant_above(variant, present=present)
+            reference = reference_variant(variant, present=present)
             # Without the middle rows, full over baseline is the claim checked below: count it once.
-            if above is not None and (above, variant) != ("baseline", "full"):
-                checks.append(_module_check(runs, backbone, variant, above))
-        if {"baseline", "full"} <= set(present):
+            if reference is not None and (reference, variant) != (BASELINE, FULL):
+                checks.append(_module_check(runs, backbone, variant, reference))
+        if {BASELINE, FULL} <= set(present):
             checks += _full_vs_baseline_checks(runs, backbone)
     return checks
 
@@ -198,28 +197,34 @@ def noise_floor_markdown(frame: pd.DataFrame) -> str:
 _VERDICT_LABELS = {SUPPORTED: "Supported", CONTRADICTED: "Contradicted", INCONCLUSIVE: "Inconclusive"}
 
 
-def _module_check(runs: pd.DataFrame, backbone: str, variant: str, above: str) -> ClaimCheck:
-    """The modules ``variant`` adds over ``above`` raise mIoU (the paper's gain over the same row)."""
-    paper = " / ".join(
-        f"{values[variant] - values[above]:+.2f} ({name})" for name, values in PAPER_TABLE1.items()
-    )
+def _module_check(runs: pd.DataFrame, backbone: str, variant: str, reference: str) -> ClaimCheck:
+    """The modules ``variant`` adds over ``reference`` raise mIoU (the paper's gain between the same
+    rows, where the paper has both)."""
     return _compare(
         runs,
         backbone,
-        claim=f"{_added_modules(above, variant)} raises mIoU over {above} ({backbone})",
-        paper=paper,
+        claim=f"{_added_modules(reference, variant)} raises mIoU over {reference} ({backbone})",
+        paper=_paper_miou_gains(variant, reference),
         variant=variant,
-        reference=above,
+        reference=reference,
         metric="mIoU",
     )
+
+
+def _paper_miou_gains(variant: str, reference: str) -> str:
+    """The paper's Table 1 gain of ``variant`` over ``reference`` per backbone (``—`` where it has none)."""
+    gains = [
+        f"{values[variant] - values[reference]:+.2f} ({name})"
+        for name, values in paper_table1().items()
+        if variant in values and reference in values
+    ]
+    return " / ".join(gains) or "—"
 
 
 def _full_vs_baseline_checks(runs: pd.DataFrame, backbone: str) -> list[ClaimCheck]:
     """Full beats baseline in mIoU and in boundary F per threshold; the gain is largest at the
     strictest threshold."""
-    paper_miou = " / ".join(
-        f"{values['full'] - values['baseline']:+.2f} ({name})" for name, values in PAPER_TABLE1.items()
-    )
+    paper_miou = _paper_miou_gains(FULL, BASELINE)
     checks = [_compare(runs, backbone, f"full BASNet beats the baseline in mIoU ({backbone})", paper_miou)]
     paper_gains = dict(
         zip(F_COLUMNS, np.subtract(PAPER_TABLE3[PAPER_FULL], PAPER_TABLE3[PAPER_BASELINE]), strict=True)
@@ -231,7 +236,7 @@ def _full_vs_baseline_checks(runs: pd.DataFrame, backbone: str) -> list[ClaimChe
     strict, loose = F_COLUMNS[0], F_COLUMNS[-1]
     gains = {
         column: paired_differences(
-            runs, backbone=backbone, variant="full", reference="baseline", metric=column
+            runs, backbone=backbone, variant=FULL, reference=BASELINE, metric=column
         )
         for column in (strict, loose)
     }
@@ -243,7 +248,7 @@ def _full_vs_baseline_checks(runs: pd.DataFrame, backbone: str) -> list[ClaimChe
             claim=f"the boundary gain is largest at the strictest tolerance ({backbone})",
             paper=f"{paper_gains[strict]:+.1f} at {strict_px} vs {paper_gains[loose]:+.1f} at {loose_px}: "
             f"{paper_excess:+.1f}",
-            compared="full − baseline",
+            compared=f"{FULL} − {BASELINE}",
             metric=f"{strict} gain − {loose} gain",
             stats=paired_stats(gains[strict] - gains[loose]),
         )
@@ -257,8 +262,8 @@ def _compare(
     claim: str,
     paper: str,
     *,
-    variant: str = "full",
-    reference: str = "baseline",
+    variant: str = FULL,
+    reference: str = BASELINE,
     metric: str = "mIoU",
 ) -> ClaimCheck:
     differences = paired_differences(
@@ -274,10 +279,15 @@ def _compare(
     )
 
 
-def _added_modules(above: str, variant: str) -> str:
-    """The modules switched on from ``above`` to ``variant`` (``SSB``; ``BDB+AM`` when a row is missing)."""
-    added = VARIANTS[VARIANTS.index(above) + 1 : VARIANTS.index(variant) + 1]
-    return "+".join(MODULE_OF[name] for name in added)
+def _added_modules(reference: str, variant: str) -> str:
+    """What ``variant`` adds over ``reference``: the modules it switches on (``SSB``; ``BDB+AM`` when a
+    row is missing), with its name where another variant has the same modules (or it adds none)."""
+    modules = variant_row(variant).modules
+    added = "+".join(module for module in modules if module not in variant_row(reference).modules)
+    twins = [row.name for row in table1_variants() if row.modules == modules]
+    if not added:
+        return variant
+    return added if twins == [variant] else f"{added} ({variant})"
 
 
 def _plain(value: float) -> str:

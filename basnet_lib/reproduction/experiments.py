@@ -22,7 +22,7 @@ from basnet_lib.engine.presets import preset
 from basnet_lib.engine.run_data import data_fingerprint
 from basnet_lib.engine.run_directory import finished_run
 from basnet_lib.engine.run_files import METRICS_FILE, RunResult, load_run
-from basnet_lib.model import VARIANTS
+from basnet_lib.model import variant_names
 from basnet_lib.reproduction.notebooks import (
     PAPERMILL_LOG,
     TRAINING_NOTEBOOK,
@@ -70,7 +70,7 @@ def planned_run(
 def planned_runs(
     *,
     preset_name: str,
-    variants: list[str] | tuple[str, ...] = VARIANTS,
+    variants: list[str] | tuple[str, ...] = (),
     backbones: list[str] | tuple[str, ...] = ("",),
     seeds: list[int] | tuple[int, ...] = (0,),
     data_root: str = "",
@@ -79,17 +79,18 @@ def planned_runs(
 ) -> list[RunConfig]:
     """Every run of the grid, backbone-major then variant (Table 1 order, docs/method.md §1.10) then seed.
 
-    An empty ``backbones`` (or ``""`` in it) means the preset's backbone. The lists may also be
+    An empty ``variants`` means every variant of the table (:func:`basnet_lib.model.variant_names`);
+    an empty ``backbones`` (or ``""`` in it) the preset's backbone. The lists may also be
     given as text, as papermill's ``-p`` passes them: a JSON list (``'[0, 1]'``) or comma-separated
     (``resnet18,resnet50``).
     """
-    variants = parsed_list("variants", variants, str)
+    variants = parsed_list("variants", variants, str) or list(variant_names())
     backbones = parsed_list("backbones", backbones, str) or [""]
     seeds = parsed_list("seeds", seeds, int)
-    unknown = sorted(set(variants) - set(VARIANTS))
+    unknown = sorted(set(variants) - set(variant_names()))
     if unknown:
-        raise ValueError(f"unknown variants {unknown}; expected a subset of {VARIANTS}")
-    ordered_variants = [variant for variant in VARIANTS if variant in variants]
+        raise ValueError(f"unknown variants {unknown}; expected a subset of {variant_names()}")
+    ordered_variants = [variant for variant in variant_names() if variant in variants]
     return [
         planned_run(
             preset_name=preset_name,

@@ -19,7 +19,7 @@ from pathlib import Path
 from basnet_lib.data.build import dataset_root
 from basnet_lib.engine.presets import PRESETS
 from basnet_lib.engine.runtime import reuse_freed_memory
-from basnet_lib.model import BACKBONES, VARIANTS
+from basnet_lib.model import BACKBONES, variant_names
 from basnet_lib.reproduction.cpu_clock import CpuClock, other_processes_cpu_share
 from basnet_lib.reproduction.experiments import (
     ensure_runs,
@@ -55,7 +55,7 @@ def default_results_root(preset_name: str) -> str:
 def reproduce(
     *,
     preset_name: str = "cpu",
-    variants: tuple[str, ...] = VARIANTS,
+    variants: tuple[str, ...] = (),
     backbones: tuple[str, ...] = (),
     seeds: tuple[int, ...] = DEFAULT_SEEDS,
     data_root: str = "",
@@ -66,13 +66,14 @@ def reproduce(
 ) -> Path:
     """Run the whole reproduction; return the path of ``REPORT.md``.
 
-    ``backbones=()`` means the preset's; ``iterations=0`` the preset's schedule.
+    ``variants=()`` means every variant of the table; ``backbones=()`` the preset's;
+    ``iterations=0`` the preset's schedule.
     """
     started, cpu_at_start = time.perf_counter(), CpuClock.now()
     results_root = resolve_results_root(results_root or default_results_root(preset_name))
     settings = ReproductionSettings(
         preset=preset_name,
-        variants=tuple(variants),
+        variants=tuple(variants) or variant_names(),
         backbones=tuple(backbones),
         seeds=tuple(seeds),
         data_root=data_root,
@@ -80,7 +81,10 @@ def reproduce(
         command=command or _reconstructed_command(preset_name),
     )
     first_run = planned_run(
-        preset_name=preset_name, variant=variants[0], backbone=_backbone(settings), data_root=data_root
+        preset_name=preset_name,
+        variant=settings.variants[0],
+        backbone=_backbone(settings),
+        data_root=data_root,
     )
     print(f"dataset: {dataset_root(first_run.data, progress=False)}", flush=True)
     trained_runs, total_runs = _train_grid(settings, results_root)
@@ -169,7 +173,11 @@ def add_reproduce_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--data-root", default="", help="Cityscapes-layout folder (default: SynthCity)")
     parser.add_argument(
-        "--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS), help="Table 1 rows"
+        "--variants",
+        nargs="+",
+        choices=variant_names(),
+        default=list(variant_names()),
+        help="Table 1 rows (docs/method.md §1.10)",
     )
     parser.add_argument(
         "--backbones", nargs="+", choices=BACKBONES, default=[], help="default: the preset's backbone"
@@ -209,7 +217,7 @@ def _command_line(args: argparse.Namespace) -> str:
     words = ["basnet", "reproduce", "--preset", args.preset]
     if args.data_root:
         words += ["--data-root", args.data_root]
-    if tuple(args.variants) != VARIANTS:
+    if tuple(args.variants) != variant_names():
         words += ["--variants", *args.variants]
     if args.backbones:
         words += ["--backbones", *args.backbones]

@@ -19,7 +19,14 @@ import pandas as pd
 from basnet_lib.data.labels import CLASS_NAMES
 from basnet_lib.engine.run_files import RunResult
 from basnet_lib.metrics import GSCNN_THRESHOLDS, boundary_radii
-from basnet_lib.model import VARIANTS
+from basnet_lib.model.variants import (
+    BASELINE,
+    MODULES,
+    reference_variant,
+    table1_variants,
+    variant_names,
+    variant_row,
+)
 from basnet_lib.reproduction.statistics import (
     CONFIDENCE,
     format_ci,
@@ -30,11 +37,6 @@ from basnet_lib.reproduction.statistics import (
     sample_std,
 )
 
-# Table 1 of the paper: Cityscapes val mIoU (%) without augmentation.
-PAPER_TABLE1 = {
-    "resnet50": {"baseline": 74.21, "ssb": 75.32, "ssb_bdb": 75.71, "full": 77.14},
-    "resnet101": {"baseline": 75.01, "ssb": 76.94, "ssb_bdb": 77.73, "full": 79.20},
-}
 # Table 3 of the paper: Cityscapes val boundary F (%) at 3/5/9 px (thresholds of docs/method.md §5.2).
 PAPER_TABLE3 = {
     "DeepLabV3+": (69.7, 74.7, 78.7),
@@ -43,15 +45,19 @@ PAPER_TABLE3 = {
 }
 # Paper's names of the thresholds (pixels at 1024×2048) and our column names.
 F_COLUMNS = ("F_3px", "F_5px", "F_9px")
-# Table 1 rows as modules switched on (SSB, BDB, AM).
-MODULES = {
-    "baseline": ("", "", ""),
-    "ssb": ("✓", "", ""),
-    "ssb_bdb": ("✓", "✓", ""),
-    "full": ("✓", "✓", "✓"),
-}
 # The per-run metrics (%) a runs frame holds.
 METRICS = ("mIoU", *F_COLUMNS)
+
+
+def paper_table1() -> dict[str, dict[str, float]]:
+    """The paper's Table 1, Cityscapes val mIoU (%) without augmentation, per backbone then variant,
+    read from the variant table (:mod:`basnet_lib.model.variants`); a variant the paper lacks is
+    left out."""
+    paper: dict[str, dict[str, float]] = {}
+    for row in table1_variants():
+        for backbone, miou in row.paper_miou.items():
+            paper.setdefault(backbone, {})[row.name] = miou
+    return paper
 
 
 def paired_differences(
@@ -86,7 +92,8 @@ def runs_frame(results: list[RunResult]) -> pd.DataFrame:
 
 
 def table1(runs: pd.DataFrame) -> pd.DataFrame:
-    """Table 1: mIoU mean ± std over seeds per (backbone, variant), each row's gain over the row above.
+    """Table 1: mIoU mean ± std over seeds per (backbone, variant), each row's gain over the row it is
+    compared with (its ``compared_with`` in the variant table, or the nearest one before it that ran).
 
     ``gain`` is the difference of the two rows' means; ``paired_*``, ``ci_low``/``ci_high`` and
     ``verdict`` come from the per-seed paired differences (:func:`paired_stats`), as in the claims.
@@ -97,40 +104,40 @@ def table1(runs: pd.DataFrame) -> pd.DataFrame:
     for backbone in dict.fromkeys(runs["backbone"]):
         present = present_variants(runs, backbone)
         for variant in present:
-            rows.append(_table1_row(runs, backbone, variant, variant_above(variant, present=present)))
+            rows.append(_table1_row(runs, backbone, variant, reference_variant(variant, present=present)))
     return pd.DataFrame(rows)
 
 
-def _table1_row(runs: pd.DataFrame, backbone: str, variant: str, above: str | None) -> dict:
-    """One Table 1 row: our mIoU over seeds, the gain over ``above`` and its paired statistics."""
+def _table1_row(runs: pd.DataFrame, backbone: str, variant: str, reference: str | None) -> dict:
+    """One Table 1 row: our mIoU over seeds, the gain over ``reference`` and its paired statistics."""
     values = variant_values(runs, backbone, variant, "mIoU")
-    ssb, bdb, am = MODULES[variant]
+    ticked = variant_row(variant).modules
     row = {
         "backbone": backbone,
         "variant": variant,
         "method": f"{_backbone_title(backbone)}+ASPP",
-        "SSB": ssb,
-        "BDB": bdb,
-        "AM": am,
+        **{module: "✓" if module in ticked else "" for module in MODULES},
         "seeds": len(values),
         "mIoU_mean": float(values.mean()),
         "mIoU_std": sample_std(values),
         "gain": math.nan,
     }
     paired = None
-    if above is not None:
-        row["gain"] = row["mIoU_mean"] - float(variant_values(runs, backbone, above, "mIoU").mean())
+    if reference is not None:
+        row["gain"] = row["mIoU_mean"] - float(variant_values(runs, backbone, reference, "mIoU").mean())
         paired = paired_stats(
-            paired_differences(runs, backbone=backbone, variant=variant, reference=above, metric="mIoU")
+            paired_differences(runs, backbone=backbone, variant=variant, reference=reference, metric="mIoU")
         )
     row["paired_n"] = 0 if paired is None else paired.n
     row["paired_gain"] = math.nan if paired is None else paired.mean
     row["ci_low"] = math.nan if paired is None else paired.ci_low
     row["ci_high"] = math.nan if paired is None else paired.ci_high
-    for paper_backbone, paper in PAPER_TABLE1.items():
-        row[f"paper_{paper_backbone}"] = paper[variant]
-        paper_above = variant_above(variant, present=list(paper))
-        row[f"paper_{paper_backbone}_gain"] = paper[variant] - paper[paper_above] if paper_above else math.nan
+    for paper_backbone, paper in paper_table1().items():
+        row[f"paper_{paper_backbone}"] = paper.get(variant, math.nan)
+        paper_reference = reference_variant(variant, present=list(paper))
+        row[f"paper_{paper_backbone}_gain"] = (
+            paper.get(variant, math.nan) - paper[paper_reference] if paper_reference else math.nan
+        )
     row["verdict"] = "—" if paired is None else paired.verdict
     return row
 
@@ -140,7 +147,7 @@ def table3(runs: pd.DataFrame) -> pd.DataFrame:
     followed by the paper's rows. ``gain_vs_baseline`` columns hold our gain over our baseline."""
     rows = []
     for backbone, group in runs.groupby("backbone", sort=False):
-        baseline = group.loc[group["variant"] == "baseline", list(F_COLUMNS)].mean()
+        baseline = group.loc[group["variant"] == BASELINE, list(F_COLUMNS)].mean()
         for variant in present_variants(group, backbone):
             values = group.loc[group["variant"] == variant]
             row = {"source": "ours", "method": variant, "backbone": backbone, "seeds": len(values)}
@@ -201,7 +208,7 @@ def table1_markdown(frame: pd.DataFrame) -> str:
             ],
         }
     )
-    for name in PAPER_TABLE1:
+    for name in paper_table1():
         shown[f"paper {_backbone_title(name)}"] = [
             _mean_std_gain(value, math.nan, gain)
             for value, gain in zip(frame[f"paper_{name}"], frame[f"paper_{name}_gain"], strict=True)
@@ -255,7 +262,7 @@ def _percent(value: float | None) -> float:
 def present_variants(runs: pd.DataFrame, backbone: str) -> list[str]:
     """The Table 1 variants ``runs`` holds for ``backbone``, in Table 1 order."""
     ran = set(runs.loc[runs["backbone"] == backbone, "variant"])
-    return [variant for variant in VARIANTS if variant in ran]
+    return [variant for variant in variant_names() if variant in ran]
 
 
 def variant_values(runs: pd.DataFrame, backbone: str, variant: str, metric: str) -> pd.Series:
@@ -266,16 +273,12 @@ def variant_values(runs: pd.DataFrame, backbone: str, variant: str, metric: str)
     return rows.set_index("seed")[metric].astype(float).dropna()
 
 
-def variant_above(variant: str, *, present: list[str]) -> str | None:
-    """The Table 1 row above ``variant`` among the rows present."""
-    earlier = [candidate for candidate in VARIANTS[: VARIANTS.index(variant)] if candidate in present]
-    return earlier[-1] if earlier else None
-
-
 def _backbone_title(backbone: str) -> str:
     return backbone.replace("resnet", "ResNet")
 
 
 def _mean_std_gain(mean: float, std: float, gain: float) -> str:
+    if math.isnan(mean):
+        return "—"  # a variant the paper lacks
     text = format_mean_or_mean_std(mean, std)
     return text if math.isnan(gain) else f"{text} ({gain:+.2f})"

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torchvision.models.segmentation import deeplabv3_resnet50, deeplabv3_resnet101
 
-from basnet_lib.model import VARIANTS, ModelConfig, build_basnet
+from basnet_lib.model import ModelConfig, build_basnet, variant_names
 from basnet_lib.reproduction.architecture import count_parameters
 
 EXPECTED_KEYS = {
@@ -31,7 +31,7 @@ def _forward_backward(config: ModelConfig, image: torch.Tensor, gradient_map: to
 
 
 @pytest.mark.parametrize("backbone", ["resnet18", "resnet50"])
-@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("variant", variant_names())
 def test_variant_forward_backward(variant: str, backbone: str, tiny_batch) -> None:
     image, gradient_map = tiny_batch
     outputs = _forward_backward(

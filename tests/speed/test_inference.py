@@ -7,7 +7,7 @@ import torch
 from torch import nn
 from torchvision.models.segmentation import deeplabv3
 
-from basnet_lib.model import ASPP, VARIANTS, ModelConfig, build_basnet
+from basnet_lib.model import ASPP, ModelConfig, build_basnet, variant_names
 from basnet_lib.speed.inference import InferenceModel, fold_batchnorm_, prepare_for_inference
 from basnet_lib.speed.passes import INFERENCE_PASSES
 
@@ -34,7 +34,7 @@ def _model_with_trained_statistics(variant: str, backbone: str) -> nn.Module:
     return model.eval()
 
 
-@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("variant", variant_names())
 @pytest.mark.parametrize("backbone", ["resnet18", "resnet50"])
 def test_prepared_model_has_no_batchnorm_and_the_same_outputs(variant, backbone, tiny_batch) -> None:
     model = _model_with_trained_statistics(variant, backbone)

@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch import nn
 
-from basnet_lib.model import VARIANTS, ModelConfig, build_basnet
+from basnet_lib.model import ModelConfig, build_basnet, variant_names
 from basnet_lib.speed import prepare_for_training
 from basnet_lib.speed.atrous import TapGradientASPPConv
 from basnet_lib.speed.fast_layers import (
@@ -132,7 +132,7 @@ def test_prepare_for_training_applies_every_pass_without_random_draws() -> None:
         assert sum(isinstance(module, fast_types) for module in model.modules()) == count
 
 
-@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("variant", variant_names())
 def test_plain_models_contain_no_fast_modules(variant: str) -> None:
     config = ModelConfig(variant=variant, backbone="resnet18", width=16, aspp_channels=32)
     model = build_basnet(config=config)
