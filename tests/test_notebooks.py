@@ -34,7 +34,7 @@ from basnet_lib.reproduction.reproduce import (
     NOTEBOOKS,
     add_reproduce_arguments,
     default_results_root,
-    notebook_parameters,
+    parameter_values_per_notebook,
     reproduce,
 )
 from basnet_lib.reproduction.tables import F_COLUMNS, PAPER_TABLE3
@@ -245,7 +245,7 @@ def test_parameters_given_to_the_notebooks_are_in_their_parameters_cells(tmp_pat
     settings = ReproductionSettings(
         preset="smoke", variants=VARIANTS, backbones=("resnet18",), seeds=(0, 1), data_root="", iterations=2, command=""
     )
-    given = notebook_parameters(settings, tmp_path, num_images=2)
+    given = parameter_values_per_notebook(settings, tmp_path, num_images=2)
     assert list(given) == list(NOTEBOOKS)
     run = planned_run(preset_name="smoke", variant="full", results_root=tmp_path)
     given[TRAINING_NOTEBOOK] = training_notebook_parameters(run, preset_name="smoke", results_root=tmp_path)
