@@ -27,6 +27,7 @@ from basnet_lib.reproduction.notebooks import (
     TRAINING_NOTEBOOK,
     checked_parameters,
     clear_outputs,
+    parameter_names,
     training_notebook_parameters,
 )
 from basnet_lib.reproduction.report import ReproductionSettings
@@ -162,7 +163,7 @@ def test_committed_notebook_is_clean_with_literal_parameters(path) -> None:
         parameters[target.id] = ast.literal_eval(statement.value)  # plain literals only
     assert {"preset", "results_root"} <= set(parameters)
     inferred = papermill.inspect_notebook(str(path))  # what `papermill --help-notebook` lists
-    assert set(inferred) == set(parameters)
+    assert set(inferred) == set(parameters) == set(parameter_names(path.name))
 
 
 def pair_differences(notebook_path: Path, script_path: Path) -> list[str]:

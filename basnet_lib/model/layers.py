@@ -33,7 +33,7 @@ class ConvOfConcatenation(nn.Sequential):
     """``conv([a, b, …])``: conv → BatchNorm → ReLU over the channel concatenation of its inputs.
 
     Takes the parts as a list, so the concatenation is the module's own step (the SAB's
-    ``conv3x3([F_l, ρ(F_h), G])``, docs/method.md §1.6). Children ``0``/``1``/``2`` as in
+    ``conv3x3([F_l, ρ(F_h), G↓])``, docs/method.md §1.6). Children ``0``/``1``/``2`` as in
     :func:`conv_bn_relu`, so parameter names are those of a conv-BN-ReLU.
     """
 
