@@ -160,11 +160,12 @@ display(Image(data=figure_png(gradient_map_figure(walkthrough.gradient_map))))
 # $$\mathbf{A} = \sigma\big(\operatorname{conv}_{1\times1}^{2C\to C}([\operatorname{GAP}(\mathbb{F}_l),\ \operatorname{GAP}(\mathbb{F}_h)])\big) \in (0,1)^{C\times1\times1}$$
 #
 # $$\mathbb{F}_w = \mathbb{F}_l \odot \mathbf{A} \odot \mathbf{S}, \qquad
-# \mathbb{F}_{up} = \operatorname{conv}_{1\times1}\big(\operatorname{red}(\mathbb{F}_h)\big), \qquad
+# \mathbb{F}_{up} = \operatorname{conv}_{1\times1}\big(\rho(\mathbb{F}_h)\big), \qquad
 # \mathbb{F}_{gab} = \mathbb{F}_{up} + \mathbb{F}_w$$
 #
-# $\mathbf{S}$, from the low-level feature alone, says *where* to look (object shape and position);
-# $\mathbf{A}$, from both stages' pooled channels, says *which channels* matter. The paper calls the
+# with $\rho$ the high-level upsampler (below). $\mathbf{S}$, from the low-level feature alone, says
+# *where* to look (object shape and position); $\mathbf{A}$, from both stages' pooled channels, says
+# *which channels* matter. The paper calls the
 # channel attention $\mathbf{C}$ (here $\mathbf{A}$, to keep $C$ for the width); its text says the
 # 1×1 conv compresses "to 1" yet gives the result $C$ channels, and a per-channel weight needs $C$,
 # so the code has $C$ outputs. With one width $C$ everywhere the pooled vector has $2C$ channels
@@ -186,21 +187,21 @@ display(
 )
 
 # %% [markdown]
-# ### The red line (paper §3.2 last paragraph, Figs. 2–3 captions; docs/method.md §1.4)
+# ### The high-level upsampler ρ (paper §3.2 last paragraph, Figs. 2–3 captions; docs/method.md §1.4)
 #
-# In every block $\mathbb{F}_h$ reaches the output through the red line and a 1×1 conv. Where
-# $\mathbb{F}_l$ comes from stage1 (block 3, at twice the resolution of the others), the red line is
-# a 3×3 transposed convolution with stride 2 (then BatchNorm and ReLU) that brings $\mathbb{F}_h$
-# from 1/8 to 1/4 of the image:
+# In every block $\mathbb{F}_h$ reaches the output through the high-level upsampler $\rho$ (the
+# figures' red line) and a 1×1 conv. Where $\mathbb{F}_l$ comes from stage1 (block 3, at twice the
+# resolution of the others), $\rho$ is a 3×3 transposed convolution with stride 2 (then BatchNorm
+# and ReLU) that brings $\mathbb{F}_h$ from 1/8 to 1/4 of the image:
 #
-# $$\operatorname{red}(\mathbb{F}_h) = \operatorname{ReLU}\big(\operatorname{BN}(\operatorname{deconv}_{3\times3}^{\,s=2}(\mathbb{F}_h))\big)\ \text{in block 3}, \qquad \operatorname{red}(\mathbb{F}_h) = \mathbb{F}_h\ \text{in blocks 1–2}$$
+# $$\rho(\mathbb{F}_h) = \operatorname{ReLU}\big(\operatorname{BN}(\operatorname{deconv}_{3\times3}^{\,s=2}(\mathbb{F}_h))\big)\ \text{in block 3}, \qquad \rho(\mathbb{F}_h) = \mathbb{F}_h\ \text{in blocks 1–2}$$
 #
-# (`model/layers.py`: `RedLine`). The rows below show, per SSB block, $\mathbb{F}_h$ as received,
-# after the red line, and after the 1×1 projection ($\mathbb{F}_{up}$): only block 3 changes size.
+# (`model/layers.py`: `HighLevelUpsampler`). The rows below show, per SSB block, $\mathbb{F}_h$ as
+# received, after $\rho$, and after the 1×1 projection ($\mathbb{F}_{up}$): only block 3 changes size.
 # A transposed convolution with stride 2 covers the output pixels unevenly: an untrained one leaves
 # a checkerboard in block 3, which training has to smooth out (notebook 05 measures it in the
 # boundary maps).
-# The SAB's red lines are the same kind of module with their own weights.
+# The SAB's upsamplers are the same kind of module with their own weights.
 
 # %%
 from basnet_lib.plots import red_line_figure
@@ -211,14 +212,14 @@ display(Image(data=figure_png(red_line_figure(walkthrough.gabs))))
 # ### Spatial Attention Block, SAB (paper §3.3, Fig. 3; docs/method.md §1.6)
 #
 # Three SABs make the boundary detection branch (BDB), in the same order as the GABs. A SAB has
-# no channel attention; instead it fuses $\mathbb{F}_l$, the red line's $\mathbb{F}_h$ and the
+# no channel attention; instead it fuses $\mathbb{F}_l$, $\rho(\mathbb{F}_h)$ and the
 # gradient map $G$ (`model/spatial_attention.py`):
 #
 # $$\mathbf{S} = \sigma\big(\operatorname{conv}_{1\times1}^{C\to1}(\mathbb{F}_l)\big), \qquad
-# \mathbb{F}'_w = \operatorname{conv}_{3\times3}^{(2C+4)\to C}\big([\mathbb{F}_l,\ \operatorname{red}(\mathbb{F}_h),\ G]\big)$$
+# \mathbb{F}'_w = \operatorname{conv}_{3\times3}^{(2C+4)\to C}\big([\mathbb{F}_l,\ \rho(\mathbb{F}_h),\ G]\big)$$
 #
 # $$\mathbb{F}_w = \mathbb{F}'_w \odot \mathbf{S}, \qquad
-# \mathbb{F}_{sab} = \operatorname{conv}_{1\times1}\big(\operatorname{red}(\mathbb{F}_h)\big) + \mathbb{F}_w$$
+# \mathbb{F}_{sab} = \operatorname{conv}_{1\times1}\big(\rho(\mathbb{F}_h)\big) + \mathbb{F}_w$$
 #
 # ($\operatorname{conv}_{3\times3}$ with BatchNorm and ReLU; the paper's $3C+4$ input channels
 # count $\mathbb{F}_h$ as $2C$, and its last addition is "as same as GAB", i.e. the projected

@@ -50,11 +50,11 @@ from basnet_lib.reproduction.notebooks import start_notebook
 globals().update(start_notebook("03_table1_ablations.ipynb", globals()))
 
 # %%
-from basnet_lib.reproduction.experiments import ensure_runs, planned_runs
+from basnet_lib.reproduction.experiments import planned_runs, train_unfinished_runs_in_notebooks
 
 grid = dict(preset_name=preset, data_root=data_root, iterations=iterations, results_root=results_root)
 runs = planned_runs(variants=variants, backbones=backbones, seeds=seeds, **grid)
-results = ensure_runs(runs, **grid)
+results = train_unfinished_runs_in_notebooks(runs, **grid)
 
 # %%
 from IPython.display import Markdown

@@ -51,12 +51,12 @@ globals().update(start_notebook("04_table3_fscore.ipynb", globals()))
 from IPython.display import Markdown
 
 from basnet_lib.data.build import build_dataset
-from basnet_lib.reproduction.experiments import ensure_runs, planned_runs
+from basnet_lib.reproduction.experiments import planned_runs, train_unfinished_runs_in_notebooks
 from basnet_lib.reproduction.tables import runs_frame, table3, table3_markdown, write_table
 
 grid = dict(preset_name=preset, data_root=data_root, iterations=iterations, results_root=results_root)
 runs = planned_runs(variants=variants, backbones=backbones, seeds=seeds, **grid)
-results = ensure_runs(runs, **grid)
+results = train_unfinished_runs_in_notebooks(runs, **grid)
 eval_size = build_dataset(runs[0].data, split="val", train=False).read_arrays(0)[0].shape[:2]
 tables_dir, figures_dir = results_root / "tables", results_root / "figures"
 table = table3(runs_frame(results))

@@ -52,12 +52,12 @@ globals().update(start_notebook("05_figures.ipynb", globals()))
 
 # %%
 from basnet_lib.plots import figure4_probes, figure6_segmentation, figure7_boundaries, save_figure
-from basnet_lib.reproduction.experiments import ensure_runs, planned_runs
+from basnet_lib.reproduction.experiments import planned_runs, train_unfinished_runs_in_notebooks
 from basnet_lib.reproduction.predictions import predict_runs
 
 grid = dict(preset_name=preset, data_root=data_root, iterations=iterations, results_root=results_root)
 runs = planned_runs(variants=variants, backbones=[backbone], seeds=[seed], **grid)
-results = ensure_runs(runs, **grid)
+results = train_unfinished_runs_in_notebooks(runs, **grid)
 samples, predictions = predict_runs([result.run_dir for result in results], count=num_images)
 figures_dir = results_root / "figures"
 saved = {
@@ -74,7 +74,7 @@ for name, figure in saved.items():
 # %% [markdown]
 # ## Checkerboard artefacts
 #
-# The third SAB's red line is a 3×3 transposed convolution with stride 2, whose kernel overlaps unevenly: an untrained boundary map shows a period-8 pattern (period 2 at 1/4 resolution, ×4 upsampled). The strength below is the share of each map's fine detail (the map minus its local 8×8 mean) that follows the pixel's position modulo 8 (1 for a pure pattern, ~0 for none), beside the same number for the ground-truth edges.
+# The third SAB's high-level upsampler is a 3×3 transposed convolution with stride 2, whose kernel overlaps unevenly: an untrained boundary map shows a period-8 pattern (period 2 at 1/4 resolution, ×4 upsampled). The strength below is the share of each map's fine detail (the map minus its local 8×8 mean) that follows the pixel's position modulo 8 (1 for a pure pattern, ~0 for none), beside the same number for the ground-truth edges.
 
 # %%
 import pandas as pd

@@ -29,7 +29,7 @@ from pathlib import Path
 import papermill
 import pytest
 
-from basnet_lib.reproduction.experiments import ensure_runs, planned_runs
+from basnet_lib.reproduction.experiments import planned_runs, train_unfinished_runs_in_notebooks
 
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOTS = ROOT / "results" / "browser"
@@ -75,7 +75,7 @@ def lab_root(chromium, tmp_path) -> Path:
     runs = planned_runs(variants=VARIANTS, results_root=results_root, **GRID)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MPLBACKEND", "agg")
-        ensure_runs(runs, results_root=results_root, **GRID)
+        train_unfinished_runs_in_notebooks(runs, results_root=results_root, **GRID)
     lab_root = tmp_path / "lab"
     lab_root.mkdir()
     papermill.execute_notebook(

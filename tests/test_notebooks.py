@@ -27,6 +27,7 @@ from basnet_lib.reproduction.notebooks import (
     TRAINING_NOTEBOOK,
     checked_parameters,
     clear_outputs,
+    parameter_names,
     training_notebook_parameters,
 )
 from basnet_lib.reproduction.report import ReproductionSettings
@@ -34,7 +35,7 @@ from basnet_lib.reproduction.reproduce import (
     NOTEBOOKS,
     add_reproduce_arguments,
     default_results_root,
-    notebook_parameters,
+    parameter_values_per_notebook,
     reproduce,
 )
 from basnet_lib.reproduction.tables import F_COLUMNS, PAPER_TABLE3
@@ -162,7 +163,7 @@ def test_committed_notebook_is_clean_with_literal_parameters(path) -> None:
         parameters[target.id] = ast.literal_eval(statement.value)  # plain literals only
     assert {"preset", "results_root"} <= set(parameters)
     inferred = papermill.inspect_notebook(str(path))  # what `papermill --help-notebook` lists
-    assert set(inferred) == set(parameters)
+    assert set(inferred) == set(parameters) == set(parameter_names(path.name))
 
 
 def pair_differences(notebook_path: Path, script_path: Path) -> list[str]:
@@ -252,7 +253,7 @@ def test_parameters_given_to_the_notebooks_are_in_their_parameters_cells(tmp_pat
         iterations=2,
         command="",
     )
-    given = notebook_parameters(settings, tmp_path, num_images=2)
+    given = parameter_values_per_notebook(settings, tmp_path, num_images=2)
     assert list(given) == list(NOTEBOOKS)
     run = planned_run(preset_name="smoke", variant="full", results_root=tmp_path)
     given[TRAINING_NOTEBOOK] = training_notebook_parameters(run, preset_name="smoke", results_root=tmp_path)

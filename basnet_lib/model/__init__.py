@@ -7,7 +7,7 @@ from basnet_lib.model.basnet import BASNet, build_basnet
 from basnet_lib.model.branches import BoundaryDetectionBranch, SemanticSegmentationBranch
 from basnet_lib.model.config import BACKBONES, ModelConfig
 from basnet_lib.model.global_attention import GlobalAttentionBlock
-from basnet_lib.model.layers import BranchInputs, ConvOfConcatenation, LateralProjections, RedLine
+from basnet_lib.model.layers import BranchInputs, ConvOfConcatenation, HighLevelUpsampler, LateralProjections
 from basnet_lib.model.probes import SABProbes
 from basnet_lib.model.spatial_attention import SpatialAttentionBlock
 from basnet_lib.model.variants import Variant, table1_variants, variant_names, variant_row
@@ -23,9 +23,9 @@ __all__ = [
     "DeepLabV3Head",
     "DilatedResNetBackbone",
     "GlobalAttentionBlock",
+    "HighLevelUpsampler",
     "LateralProjections",
     "ModelConfig",
-    "RedLine",
     "SABProbes",
     "SemanticSegmentationBranch",
     "SpatialAttentionBlock",

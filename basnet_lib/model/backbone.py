@@ -9,8 +9,10 @@ following the same convention (a layer's first block keeps the previous dilation
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
+from urllib.parse import urlparse
 
 import torch
 from torch import nn
@@ -20,6 +22,7 @@ from torchvision.models import (
     ResNet34_Weights,
     ResNet50_Weights,
     ResNet101_Weights,
+    WeightsEnum,
     resnet18,
     resnet34,
     resnet50,
@@ -68,9 +71,8 @@ def build_backbone(
     """Dilated ResNet ``name`` (``resnet18`` ... ``resnet101``), ImageNet weights optional.
 
     With ``pretrained`` the weights come from ``weights_path`` (an explicit local file, never
-    downloaded) or from torchvision's cache, which torchvision's own hash-checked download fills
-    once when the file is missing. ``offline`` forbids that download (``None``: the
-    ``BASNET_OFFLINE`` environment variable decides); a missing file is then an error naming it.
+    downloaded) or from torchvision's weights API (:func:`imagenet_state_dict`). ``offline`` forbids
+    downloading (``None``: the ``BASNET_OFFLINE`` environment variable decides).
     """
     if name not in _RESNETS:
         raise ValueError(f"unknown backbone {name!r}; expected one of {tuple(_RESNETS)}")
@@ -84,11 +86,11 @@ def build_backbone(
     if pretrained:
         if weights_path:
             path = Path(weights_path)
-            state = read_state_dict(path, remedy="check ModelConfig.backbone_weights")
+            state = read_state_dict(path)
         else:
-            path = imagenet_cache_path(imagenet_weights.url)
+            path = imagenet_cache_path(imagenet_weights)
             is_offline = offline_from_environment() if offline is None else offline
-            state = cached_imagenet_state_dict(imagenet_weights.url, path, offline=is_offline)
+            state = imagenet_state_dict(imagenet_weights, offline=is_offline)
         load_resnet_state(resnet, state, path=path)
     return DilatedResNetBackbone(resnet)
 
@@ -106,57 +108,63 @@ def offline_from_environment() -> bool:
     raise ValueError(f"{OFFLINE_ENV}={value!r}: expected 1/true/yes/on or 0/false/no/off")
 
 
-def imagenet_cache_path(url: str) -> Path:
-    """Where torchvision keeps the checkpoint of ``url``: ``$TORCH_HOME/hub/checkpoints/<file>``."""
-    return Path(torch.hub.get_dir()) / "checkpoints" / Path(url).name
+def imagenet_cache_path(weights: WeightsEnum) -> Path:
+    """Where torchvision keeps ``weights``: ``$TORCH_HOME/hub/checkpoints/<file name of its URL>``."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / Path(urlparse(weights.url).path).name
 
 
-def cached_imagenet_state_dict(url: str, path: Path, *, offline: bool) -> dict[str, torch.Tensor]:
-    """The state dict at ``path`` (torchvision's cache file of ``url``), downloaded first if missing."""
+def imagenet_state_dict(weights: WeightsEnum, *, offline: bool) -> dict[str, torch.Tensor]:
+    """The state dict of torchvision's ``weights``, from its cache or downloaded into it once.
+
+    ``weights.get_state_dict`` downloads a missing file with a progress bar and checks it against
+    the SHA-256 prefix in its name (``resnet101-63fe2227.pth``) before moving it into place, so an
+    interrupted download leaves no file behind. It trusts a file already in the cache, which may
+    have been placed there by hand: that one is checked here (:func:`check_hash_prefix`).
+    """
+    path = imagenet_cache_path(weights)
     if path.is_file():
-        # A cached file that does not load was not hash-checked by us (copied, truncated, ...):
-        # deleting it lets the next run download it again.
-        return read_state_dict(path, remedy=f"delete it to download {url} again")
-    if offline:
+        check_hash_prefix(path, url=weights.url)
+    elif offline:
         raise FileNotFoundError(
             f"offline ({OFFLINE_ENV}=1 or --offline): ImageNet weights {path} do not exist; "
-            f"download {url} and place it at {path}, or set ModelConfig.backbone_weights=/path."
+            f"download {weights.url} and place it at {path}, or set ModelConfig.backbone_weights=/path."
         )
-    return download_imagenet_state_dict(url, path)
-
-
-def download_imagenet_state_dict(url: str, path: Path) -> dict[str, torch.Tensor]:
-    """torchvision's own weight download: progress bar, SHA-256 prefix check, into ``path.parent``.
-
-    ``torch.hub`` downloads to a temporary file and moves it into place only once the hash
-    matches, so an interrupted download or several processes of one torchrun job leave no
-    half-written file behind.
-    """
     try:
-        state = torch.hub.load_state_dict_from_url(
-            url,
-            model_dir=str(path.parent),
-            map_location="cpu",
-            progress=True,
-            check_hash=True,
-            weights_only=True,
-        )
+        state = weights.get_state_dict(progress=True, check_hash=True, map_location="cpu", weights_only=True)
     except (OSError, RuntimeError) as error:  # no network (URLError is an OSError), hash mismatch
         raise RuntimeError(
-            f"downloading ImageNet weights {url} to {path} failed ({error}); "
+            f"downloading ImageNet weights {weights.url} to {path} failed ({_first_line(error)}); "
             f"place the file there yourself, or set ModelConfig.backbone_weights=/path."
         ) from error
     return _require_state_dict(state, path=path)
 
 
-def read_state_dict(path: Path, *, remedy: str) -> dict[str, torch.Tensor]:
-    """The ResNet state dict in ``path``, loaded with ``weights_only=True`` (no code runs from it)."""
+def check_hash_prefix(path: Path, *, url: str) -> None:
+    """Refuse a cached weights file whose SHA-256 does not start with the prefix in its name (the
+    check torch.hub makes on what it downloads, with the same file-name pattern)."""
+    match = torch.hub.HASH_REGEX.search(path.name)
+    prefix = match.group(1) if match else ""
+    with path.open("rb") as file:
+        digest = hashlib.file_digest(file, "sha256").hexdigest()
+    if not digest.startswith(prefix):
+        raise ValueError(
+            f"ImageNet weights {path}: SHA-256 {digest[: len(prefix)]}... does not match {prefix} in its "
+            f"name (a wrong or damaged file); delete it to download {url} again."
+        )
+
+
+def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    """The ResNet state dict in ``path`` (``ModelConfig.backbone_weights``), loaded with
+    ``weights_only=True`` (no code runs from it)."""
+    remedy = "check ModelConfig.backbone_weights"
     if not path.is_file():
         raise FileNotFoundError(f"ImageNet weights {path} do not exist; {remedy}")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # corrupt file, pickle with code, ...
-        raise ValueError(f"{path}: not a loadable ResNet state dict ({error}); {remedy}") from None
+        raise ValueError(
+            f"{path}: not a loadable ResNet state dict ({_first_line(error)}); {remedy}"
+        ) from None
     return _require_state_dict(state, path=path)
 
 
@@ -169,6 +177,11 @@ def load_resnet_state(resnet: ResNet, state: dict[str, torch.Tensor], *, path: P
         raise ValueError(
             f"{path}: not weights of this ResNet; missing {len(missing)} tensors, e.g. {missing[:3]}"
         )
+
+
+def _first_line(error: BaseException) -> str:
+    """An exception's message up to its first line break (torch.load's explain at length)."""
+    return str(error).strip().split("\n", 1)[0]
 
 
 def _require_state_dict(state: object, *, path: Path) -> dict[str, torch.Tensor]:

@@ -1,4 +1,4 @@
-"""The two symmetrical decoder branches: SSB of GABs and BDB of SABs .
+"""The two symmetrical decoder branches: SSB of GABs and BDB of SABs.
 
 Paper §3.2–3.3; docs/method.md §1.4.
 """
@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from basnet_lib.gradient_map import resize_gradient_map
 from basnet_lib.model.global_attention import GlobalAttentionBlock
 from basnet_lib.model.layers import BranchInputs
 from basnet_lib.model.spatial_attention import SpatialAttentionBlock
@@ -34,6 +33,9 @@ class SemanticSegmentationBranch(nn.Module):
 class BoundaryDetectionBranch(nn.Module):
     """Three SABs in the same order as the SSB (docs/method.md §1.4); returns every SAB output.
 
+    Each SAB gets the image-gradient map ``G`` at the input's resolution and resizes it to its own
+    (docs/method.md §1.6–1.7).
+
     The last output is ``F_bdb``; all three feed the optional Fig. 4 probes (docs/method.md §1.11).
     """
 
@@ -44,16 +46,7 @@ class BoundaryDetectionBranch(nn.Module):
         self.block3 = SpatialAttentionBlock(width, upsample=True)
 
     def forward(self, inputs: BranchInputs, gradient_map: Tensor) -> list[Tensor]:
-        # G is resized once per feature size, not once per block: blocks 1 and 2 both work at 1/8.
-        resized: dict[tuple[int, int], Tensor] = {}
-
-        def at_size_of(feature: Tensor) -> Tensor:
-            size = (feature.shape[-2], feature.shape[-1])
-            if size not in resized:
-                resized[size] = resize_gradient_map(gradient_map, size)
-            return resized[size]
-
-        first = self.block1(inputs.stage3, inputs.top, at_size_of(inputs.stage3))
-        second = self.block2(inputs.stage2, first, at_size_of(inputs.stage2))
-        third = self.block3(inputs.stage1, second, at_size_of(inputs.stage1))
+        first = self.block1(inputs.stage3, inputs.top, gradient_map)
+        second = self.block2(inputs.stage2, first, gradient_map)
+        third = self.block3(inputs.stage1, second, gradient_map)
         return [first, second, third]

@@ -8,11 +8,11 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from basnet_lib.model.layers import RedLine, conv_bn_relu
+from basnet_lib.model.layers import HighLevelUpsampler, conv_bn_relu
 
 
 class GlobalAttentionBlock(nn.Module):
-    """``F_gab = conv1x1(red_line(F_h)) + F_l ⊙ A ⊙ S``.
+    """``F_gab = conv1x1(ρ(F_h)) + F_l ⊙ A ⊙ S``, ``ρ`` the :class:`HighLevelUpsampler` (docs/method.md §1.4).
 
     - spatial attention ``S = sigmoid(conv1x1_{C→1}(F_l))`` locates objects from low-level detail;
     - channel attention ``A = sigmoid(conv1x1_{2C→C}([GAP(F_l), GAP(F_h)]))`` weighs channels by
@@ -23,7 +23,8 @@ class GlobalAttentionBlock(nn.Module):
 
     def __init__(self, channels: int, *, upsample: bool) -> None:
         super().__init__()
-        self.red_line = RedLine(channels, upsample=upsample)
+        # ρ. The attribute keeps the figures' name for it (the red line), which checkpoints' keys carry.
+        self.red_line = HighLevelUpsampler(channels, upsample=upsample)
         # Attention logits are plain convs with bias (docs/method.md §1.9).
         self.spatial_attention = nn.Conv2d(channels, 1, 1)
         self.channel_attention = nn.Conv2d(2 * channels, channels, 1)

@@ -1,4 +1,5 @@
-"""Small building blocks shared by the blocks: conv-BN-ReLU, its concatenation form, the red line, laterals."""
+"""Small building blocks shared by the blocks: conv-BN-ReLU, its concatenation form, the high-level
+upsampler, laterals."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ class ConvOfConcatenation(nn.Sequential):
     """``conv([a, b, …])``: conv → BatchNorm → ReLU over the channel concatenation of its inputs.
 
     Takes the parts as a list, so the concatenation is the module's own step (the SAB's
-    ``conv3x3([F_l, red_line(F_h), G])``, docs/method.md §1.6). Children ``0``/``1``/``2`` as in
+    ``conv3x3([F_l, ρ(F_h), G↓])``, docs/method.md §1.6). Children ``0``/``1``/``2`` as in
     :func:`conv_bn_relu`, so parameter names are those of a conv-BN-ReLU.
     """
 
@@ -59,13 +60,12 @@ class BroadcastToMap(nn.Module):
         return vector.expand(-1, -1, *feature_map.shape[-2:])
 
 
-class RedLine(nn.Module):
-    """The red line of Figs. 2–3 (docs/method.md §1.4).
+class HighLevelUpsampler(nn.Module):
+    """``ρ``: brings a GAB's or SAB's high-level input ``F_h`` to ``F_l``'s size (docs/method.md §1.4).
 
-    In the third block of each branch (``F_l`` from stage1) it is a 3×3 transposed conv with stride 2
-    (followed by BN-ReLU, docs/method.md §1.9) that brings ``F_h`` to ``F_l``'s size; elsewhere it
-    passes ``F_h`` through. The exact output size is requested from the transposed conv, so odd input
-    sizes work.
+    With ``upsample`` (the third block of each branch, ``F_l`` from stage1) a 3×3 transposed conv with
+    stride 2 followed by BN-ReLU (docs/method.md §1.9); without, ``F_h`` passes through unchanged.
+    The exact output size is requested from the transposed conv, so odd input sizes work.
     """
 
     def __init__(self, channels: int, *, upsample: bool) -> None:
@@ -79,7 +79,9 @@ class RedLine(nn.Module):
     def forward(self, high: Tensor, size: tuple[int, int]) -> Tensor:
         if not self.upsample:
             if tuple(high.shape[-2:]) != tuple(size):
-                raise ValueError(f"red line without upsampling got {tuple(high.shape[-2:])}, expected {size}")
+                raise ValueError(
+                    f"high-level input without upsampling got {tuple(high.shape[-2:])}, expected {size}"
+                )
             return high
         return self.act(self.norm(self.deconv(high, output_size=list(size))))
 

@@ -1,5 +1,5 @@
 """Notebook 01's walkthrough of the paper's §3 on one image: the gradient map ``G``, the attention
-maps of every GAB and SAB, the red lines, and what each block outputs.
+maps of every GAB and SAB, the high-level upsamplers ``ρ``, and what each block outputs.
 
 What they show comes in as a :class:`BlockWalkthrough` (numpy arrays without the batch axis),
 recorded by :func:`basnet_lib.reproduction.block_walkthrough.trace_blocks`. Feature maps with many
@@ -25,10 +25,10 @@ class AttentionBlockTrace:
     """One GAB or SAB on one image (paper §3.2–3.3).
 
     ``low`` ``F_l`` (C, H, W); ``high`` ``F_h`` as the block receives it (C, H, W or H/2, W/2);
-    ``red_line`` the red line's output (C, H, W); ``spatial`` ``S`` (H, W) in (0, 1); ``channel``
-    the GAB's ``A`` (C,) in (0, 1), ``None`` for a SAB; ``fused`` the SAB's
-    ``conv3x3([F_l, red_line(F_h), G])`` (C, H, W), ``None`` for a GAB; ``projected``
-    ``conv1x1(red_line(F_h))`` (C, H, W); ``output`` the block's (C, H, W).
+    ``red_line`` ``ρ(F_h)``, the output of the block's high-level upsampler (its attribute
+    ``red_line``) (C, H, W); ``spatial`` ``S`` (H, W) in (0, 1); ``channel`` the GAB's ``A`` (C,) in
+    (0, 1), ``None`` for a SAB; ``fused`` the SAB's ``conv3x3([F_l, ρ(F_h), G↓])`` (C, H, W), ``None``
+    for a GAB; ``projected`` ``conv1x1(ρ(F_h))`` (C, H, W); ``output`` the block's (C, H, W).
     """
 
     name: str
@@ -111,19 +111,20 @@ def spatial_attention_figure(blocks: tuple[AttentionBlockTrace, ...], *, title: 
 
 
 def red_line_figure(blocks: tuple[AttentionBlockTrace, ...]) -> Figure:
-    """Per block: channel means of ``F_h`` as received, after the red line, and after the 1×1
-    projection (``F_up``); the red line upsamples only in block 3 (F_l from stage1)."""
+    """Per block: channel means of ``F_h`` as received, after the high-level upsampler ``ρ`` (the
+    blocks' ``red_line``), and after the 1×1 projection (``F_up``); ``ρ`` upsamples only in block 3
+    (F_l from stage1)."""
     figure = Figure(figsize=(PANEL_WIDTH * 3, 1.8 * len(blocks) + 0.5), layout="constrained")
     axes = figure.subplots(len(blocks), 3, squeeze=False)
     for row, block in zip(axes, blocks, strict=True):
         stages = (
             ("F_h", block.high),
-            ("red_line(F_h)", block.red_line),
+            ("ρ(F_h)", block.red_line),
             ("F_up = conv1×1(·)", block.projected),
         )
         for axis, (label, feature) in zip(row, stages, strict=True):
             _map(axis, feature.mean(axis=0), f"block {_stage(block)}: {label} {feature.shape[1:]}")
-    figure.suptitle("The red lines: F_h on its way into each block (channel means)", fontsize=10)
+    figure.suptitle("The high-level upsamplers ρ: F_h on its way into each block (channel means)", fontsize=10)
     return figure
 
 

@@ -2,9 +2,10 @@
 of the paper's §3 (docs/method.md §1.4–§1.8).
 
 Forward hooks on the blocks' own submodules record what the model itself computes (no block is
-re-implemented here): for every GAB and SAB its inputs ``F_l`` and ``F_h``, the red line's output,
-the spatial attention ``S``, the GAB's channel attention ``A``, the SAB's fusion conv, the projected
-``F_h`` and the block output; for the AM its fused feature, the shared context ``T`` and both outputs.
+re-implemented here): for every GAB and SAB its inputs ``F_l`` and ``F_h``, the high-level
+upsampler's output, the spatial attention ``S``, the GAB's channel attention ``A``, the SAB's fusion
+conv, the projected ``F_h`` and the block output; for the AM its fused feature, the shared context
+``T`` and both outputs.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from basnet_lib.metrics import GSCNN_THRESHOLDS
 from basnet_lib.reproduction.statistics import format_mean_std, sample_std
 from basnet_lib.reproduction.tables import F_COLUMNS
 
-# Period (pixels) of the red line's transposed-convolution pattern after the ×4 upsampling.
+# Period (pixels) of the high-level upsampler's transposed-convolution pattern after the ×4 upsampling.
 CHECKERBOARD_PERIOD = 8
 # The boundary map must beat the Canny channel and be at least this many times a constant map's F.
 CONSTANT_MAP_FACTOR = 2.0
@@ -141,8 +141,8 @@ def periodic_pattern_strength(maps: np.ndarray, *, period: int = CHECKERBOARD_PE
     """The share of a map's (N, H, W) fine detail that follows the pixel's phase modulo ``period``:
     the map minus its local ``period × period`` mean (the content's slow variation would swamp the
     pattern), then the std of its ``period × period`` phase means over its std (1: a pure periodic
-    pattern; ~0: none). A stride-2 transposed convolution at 1/4 resolution (the red line of the
-    third SAB) leaves a period-2 pattern there, period 8 after the ×4 upsampling."""
+    pattern; ~0: none). A stride-2 transposed convolution at 1/4 resolution (the high-level upsampler
+    of the third SAB) leaves a period-2 pattern there, period 8 after the ×4 upsampling."""
     detail = maps - uniform_filter(maps.astype(np.float64), size=(1, period, period), mode="reflect")
     phase_means = np.array(
         [[detail[:, row::period, column::period].mean() for column in range(period)] for row in range(period)]

@@ -140,7 +140,7 @@ def parallel_runs(runs: list[RunConfig]) -> int:
     return max(1, (os.cpu_count() or 1) // threads)
 
 
-def ensure_runs(
+def train_unfinished_runs_in_notebooks(
     runs: list[RunConfig],
     *,
     preset_name: str,
@@ -150,7 +150,9 @@ def ensure_runs(
     parallel: int = 0,
     progress: bool = False,
 ) -> list[RunResult]:
-    """Train every unfinished run of ``runs`` through ``02_training.ipynb``, then load them all.
+    """Train every unfinished run of ``runs`` by executing ``02_training.ipynb`` for it in a
+    subprocess (:func:`~basnet_lib.reproduction.notebooks.training_notebook_command`), then load
+    them all, finished ones included.
 
     ``parallel`` runs at a time (0: :func:`parallel_runs`), each a process of its own; one line
     per finished run. ``progress``: also one bar over the whole grid on stderr where that is a

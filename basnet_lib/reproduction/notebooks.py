@@ -52,7 +52,7 @@ def enter_project_directory() -> Path:
     return directory
 
 
-def notebook_parameters(name: str) -> tuple[str, ...]:
+def parameter_names(name: str) -> tuple[str, ...]:
     """The parameter names of ``notebooks/{name}``: its cell tagged ``parameters`` (docs/method.md §8.1)
     is the one source of what a notebook can be given."""
     return tuple(notebook_defaults(name))

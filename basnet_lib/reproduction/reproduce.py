@@ -22,10 +22,10 @@ from basnet_lib.engine.runtime import reuse_freed_memory
 from basnet_lib.model import BACKBONES, variant_names
 from basnet_lib.reproduction.cpu_clock import CpuClock, other_processes_cpu_share
 from basnet_lib.reproduction.experiments import (
-    ensure_runs,
     parallel_runs,
     planned_run,
     planned_runs,
+    train_unfinished_runs_in_notebooks,
     unfinished_runs,
 )
 from basnet_lib.reproduction.notebooks import execute_notebook, resolve_results_root
@@ -88,7 +88,7 @@ def reproduce(
     )
     print(f"dataset: {dataset_root(first_run.data, progress=False)}", flush=True)
     trained_runs, total_runs = _train_grid(settings, results_root)
-    parameters = notebook_parameters(settings, results_root, num_images=num_images)
+    parameters = parameter_values_per_notebook(settings, results_root, num_images=num_images)
     notebook_seconds = {}
     for name in NOTEBOOKS:
         output_path = results_root / NOTEBOOKS_OUT_DIR / name
@@ -111,11 +111,11 @@ def reproduce(
     return report
 
 
-def notebook_parameters(
+def parameter_values_per_notebook(
     settings: ReproductionSettings, results_root: Path, *, num_images: int
 ) -> dict[str, dict[str, object]]:
-    """The papermill parameters of each notebook of :data:`NOTEBOOKS` (each checked against the
-    notebook's parameters cell when it is executed)."""
+    """The parameter values papermill gives each notebook of :data:`NOTEBOOKS`, ``{notebook: {name:
+    value}}`` (each checked against the notebook's parameters cell when it is executed)."""
     grid = {
         "preset": settings.preset,
         "variants": list(settings.variants),
@@ -158,7 +158,7 @@ def _train_grid(settings: ReproductionSettings, results_root: Path) -> tuple[int
     grid_runs = planned_runs(variants=settings.variants, backbones=settings.backbones, seeds=settings.seeds, **grid)
     to_train = len(unfinished_runs(grid_runs))
     print(f"training {to_train} of {len(grid_runs)} runs, {parallel_runs(grid_runs)} at a time", flush=True)
-    ensure_runs(grid_runs, **grid, progress=True)
+    train_unfinished_runs_in_notebooks(grid_runs, **grid, progress=True)
     return to_train, len(grid_runs)
 
 

@@ -19,7 +19,7 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 from torchvision.models._utils import IntermediateLayerGetter
 from torchvision.models.resnet import BasicBlock, Bottleneck
 
-from basnet_lib.model.layers import RedLine
+from basnet_lib.model.layers import HighLevelUpsampler
 from basnet_lib.speed.passes import INFERENCE_PASSES
 from basnet_lib.speed.winograd import use_winograd_
 
@@ -102,9 +102,9 @@ def fold_batchnorm_(model: nn.Module) -> nn.Module:
 
     The pairs are found by how the modules run, block family by block family: adjacent children of
     sequential containers (``nn.Sequential``, torchvision's ``IntermediateLayerGetter``), the
-    ``convN``/``bnN`` pairs of torchvision's ResNet blocks, and the red line's deconv/norm. The
-    folded BatchNorm becomes ``nn.Identity``. Only for eval mode: the model must not be trained
-    afterwards (running statistics are gone).
+    ``convN``/``bnN`` pairs of torchvision's ResNet blocks, and the high-level upsampler's
+    deconv/norm. The folded BatchNorm becomes ``nn.Identity``. Only for eval mode: the model must not
+    be trained afterwards (running statistics are gone).
     """
     if model.training:
         raise ValueError("fold_batchnorm_ needs an eval-mode model (call model.eval() first)")
@@ -117,7 +117,7 @@ def fold_batchnorm_(model: nn.Module) -> nn.Module:
             for index in (1, 2, 3):
                 if hasattr(module, f"conv{index}"):
                     _fold_pair(module, f"conv{index}", f"bn{index}")
-        elif isinstance(module, RedLine) and module.upsample:
+        elif isinstance(module, HighLevelUpsampler) and module.upsample:
             _fold_pair(module, "deconv", "norm")
     return model
 

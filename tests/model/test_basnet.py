@@ -7,7 +7,8 @@ import torch
 import torch.nn.functional as F
 from torchvision.models.segmentation import deeplabv3_resnet50, deeplabv3_resnet101
 
-from basnet_lib.model import ModelConfig, build_basnet, variant_names
+from basnet_lib.gradient_map import resize_gradient_map
+from basnet_lib.model import ModelConfig, SpatialAttentionBlock, build_basnet, variant_names
 from basnet_lib.reproduction.architecture import count_parameters
 
 EXPECTED_KEYS = {
@@ -82,7 +83,7 @@ def test_tap_and_branch_shapes(backbone: str, size: tuple[int, int]) -> None:
         semantic = model.semantic_branch(inputs)
         sab_outputs = model.boundary_branch(inputs, gradient_map)
     assert semantic.shape == (1, width, *quarter)
-    # block1 and block2 stay at 1/8; only block3's red line upsamples (docs/method.md §1.4).
+    # block1 and block2 stay at 1/8; only block3's high-level upsampler upsamples (docs/method.md §1.4).
     assert [tuple(t.shape[-2:]) for t in sab_outputs] == [tuple(eighth), tuple(eighth), tuple(quarter)]
 
 
@@ -159,3 +160,15 @@ def test_gradient_map_changes_boundary_output(tiny_batch) -> None:
         first, second = model(image, gradient_map), model(image, other)
     assert not torch.equal(first["boundary"], second["boundary"])
     torch.testing.assert_close(first["out"], second["out"], rtol=0, atol=0)  # ssb_bdb: seg ignores BDB
+
+
+def test_each_sab_resizes_the_gradient_map_to_its_low_level_feature() -> None:
+    """A SAB reads ``G`` at the image's size and resizes it to ``F_l``'s (``G↓``, docs/method.md §1.6)."""
+    block = SpatialAttentionBlock(8, upsample=True).eval()
+    low, high = torch.randn(1, 8, 18, 23), torch.randn(1, 8, 9, 12)
+    gradient_map = torch.cat([torch.randn(1, 3, 70, 90), (torch.rand(1, 1, 70, 90) > 0.9).float()], dim=1)
+    with torch.no_grad():
+        from_image_size = block(low, high, gradient_map)
+        from_resized = block(low, high, resize_gradient_map(gradient_map, (18, 23)))
+    assert from_image_size.shape == (1, 8, 18, 23)
+    assert torch.equal(from_image_size, from_resized)

@@ -64,7 +64,7 @@ def test_shapes_are_the_models(walkthrough) -> None:
     for blocks in (walkthrough.gabs, walkthrough.sabs):
         assert [block.name.rsplit(".", 1)[1] for block in blocks] == ["block1", "block2", "block3"]
         assert [block.output.shape for block in blocks] == [eighth, eighth, quarter]
-        # The red line upsamples only in block 3 (F_l from stage1) and passes F_h through elsewhere.
+        # The high-level upsampler upsamples only in block 3 (F_l from stage1) and passes F_h through elsewhere.
         assert blocks[2].high.shape == eighth and blocks[2].red_line.shape == quarter
         for block in blocks[:2]:
             np.testing.assert_array_equal(block.red_line, block.high)

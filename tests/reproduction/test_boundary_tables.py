@@ -266,7 +266,7 @@ def test_periodic_pattern_strength_separates_a_checkerboard_from_noise() -> None
     from basnet_lib.reproduction.boundary_tables import periodic_pattern_strength
 
     rows, columns = np.meshgrid(np.arange(64), np.arange(128), indexing="ij")
-    checkerboard = ((rows // 4 + columns // 4) % 2).astype(float)[None]  # period 8, like the red line's
+    checkerboard = ((rows // 4 + columns // 4) % 2).astype(float)[None]  # period 8, like the upsampler's
     assert periodic_pattern_strength(checkerboard) == pytest.approx(1.0, abs=0.01)
     noise = np.random.default_rng(0).random((4, 64, 128))
     assert periodic_pattern_strength(noise) < 0.05
