@@ -41,8 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     _add_installation_commands(commands)
     _add_data_commands(commands)
     _add_run_commands(commands)
-    _add_predict_command(commands)
-    _add_export_command(commands)
+    _add_deploy_commands(commands)
     for command in commands.choices.values():
         # Also after the command name; SUPPRESS keeps a --debug given before it.
         command.add_argument(
@@ -141,7 +140,7 @@ def _add_run_commands(commands: argparse._SubParsersAction) -> None:
     reproduce.set_defaults(handler=reproduce_command)
 
 
-def _add_predict_command(commands: argparse._SubParsersAction) -> None:
+def _add_deploy_commands(commands: argparse._SubParsersAction) -> None:
     from basnet_lib.deploy.predict_images import add_predict_arguments, predict_command
 
     predict = commands.add_parser(
@@ -152,9 +151,6 @@ def _add_predict_command(commands: argparse._SubParsersAction) -> None:
     )
     add_predict_arguments(predict)
     predict.set_defaults(handler=predict_command)
-
-
-def _add_export_command(commands: argparse._SubParsersAction) -> None:
     export = commands.add_parser(
         "export",
         help="a run's model as ONNX (onnxruntime and others), checked against PyTorch",

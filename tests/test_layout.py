@@ -27,6 +27,15 @@ CORE = (
     "basnet_lib/data/png_io.py",
     "basnet_lib/data/transforms.py",
 )
+# The layers above the core, each importing only from itself and the layers before it (README, "Layout").
+LAYERS = (
+    ("data/", "distributed.py", "speed/"),
+    ("plots/",),
+    ("engine/", "train.py"),
+    ("deploy/",),
+    ("reproduction/",),
+    ("cli.py",),
+)
 MAX_FILE_LINES = 300
 MAX_FUNCTION_LINES = 60
 
@@ -74,6 +83,25 @@ def test_core_imports_only_the_core() -> None:
         if not _is_core(_module_file(module))
     ]
     assert not offenders, "the paper's core must not import the rest of the library:\n" + "\n".join(offenders)
+
+
+def _layer(relative_path: str) -> int:
+    """0 for the core, then the index of its entry in :data:`LAYERS` plus one."""
+    if _is_core(relative_path):
+        return 0
+    inside = relative_path.removeprefix("basnet_lib/")
+    return next(number for number, layer in enumerate(LAYERS, start=1) if inside.startswith(layer))
+
+
+def test_dependencies_go_one_way() -> None:
+    offenders = [
+        f"{_relative(path)}:{line} imports {module}"
+        for path in _library_files()
+        if path.name != "__main__.py"
+        for line, module in _imported_library_modules(path)
+        if _layer(_module_file(module)) > _layer(_relative(path))
+    ]
+    assert not offenders, "a layer imports one that comes after it:\n" + "\n".join(offenders)
 
 
 def test_files_and_functions_stay_short() -> None:

@@ -147,7 +147,9 @@ class RunDirectory:
         barrier()
 
     def write_results(self, metrics: dict, history: list[dict]) -> RunResult:
-        """``metrics.json``, the final ``history.csv`` and ``training_curves.png`` (rank 0)."""
+        """``metrics.json`` (with the data's fingerprint, which reuse compares), the final
+        ``history.csv`` and ``training_curves.png`` (rank 0)."""
+        metrics = {**metrics, DATA_FINGERPRINT: self.data_fingerprint}
         if self.context.is_main:
             scores = {key: metrics[key] for key in ("mIoU", "boundary_F")}
             note = f"the results were {scores}; `basnet evaluate {self.path}` scores its checkpoint again"

@@ -1,5 +1,6 @@
-"""Which samples each process trains on at each iteration, resumable at any iteration, and the
-inputs of a step on the device.
+"""The data a run trains on: its training split, the loss's class weights from it, which samples
+each process takes at each iteration (resumable at any iteration), and the inputs of a step on
+the device.
 
 Epochs are permutations from ``DistributedSampler`` (``set_epoch``, docs/method.md §8.5), sharded over the
 processes, cut into per-process batches of ``batch_size / world_size``; an incomplete last batch
@@ -17,10 +18,13 @@ from torch import Tensor
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm.auto import tqdm
 
+from basnet_lib.data.build import build_dataset
 from basnet_lib.data.cityscapes import CityscapesSegmentation
+from basnet_lib.data.stats import class_pixel_counts
 from basnet_lib.distributed import DistributedContext
 from basnet_lib.engine.config import RunConfig
 from basnet_lib.engine.evaluate import model_inputs
+from basnet_lib.loss import balanced_class_weights
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,19 @@ class TrainingBatch:
             labels=batch["label"].to(device, non_blocking=True),
             edges=batch["edge"].to(device, non_blocking=True),
         )
+
+
+def training_set(run: RunConfig) -> CityscapesSegmentation:
+    """The run's training split with its augmentation, seeded by the run's seed."""
+    return build_dataset(run.data, split="train", train=True, seed=run.train.seed)
+
+
+def class_weights(run: RunConfig, dataset: CityscapesSegmentation) -> tuple[float, ...]:
+    """The segmentation term's class weights from ``dataset``'s pixel counts (docs/method.md §3.1);
+    ``()``, unweighted, without class balancing (the labels are then not read)."""
+    if not run.loss.class_balance:
+        return ()
+    return balanced_class_weights(class_pixel_counts(dataset.root), run.loss.class_balance)
 
 
 def per_process_batch_size(batch_size: int, context: DistributedContext) -> int:

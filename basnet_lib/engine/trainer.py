@@ -9,22 +9,19 @@ checkpointing on the way), and the run is evaluated on val and written.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import torch
 
-from basnet_lib.data.build import build_dataset
-from basnet_lib.data.stats import class_pixel_counts
 from basnet_lib.distributed import DistributedContext, broadcast_buffers_, setup_distributed
 from basnet_lib.engine.config import RunConfig, TrainConfig
 from basnet_lib.engine.history import TrainingLog
 from basnet_lib.engine.run_directory import RunDirectory
-from basnet_lib.engine.run_files import DATA_FINGERPRINT, RunResult
+from basnet_lib.engine.run_files import RunResult
 from basnet_lib.engine.runtime import cpu_threads, system_info
-from basnet_lib.engine.sampling import training_batches
+from basnet_lib.engine.sampling import class_weights, training_batches, training_set
 from basnet_lib.engine.training_state import TrainingState
 from basnet_lib.engine.validation import evaluate_during_training, evaluate_on_val, validation_columns
-from basnet_lib.loss import balanced_class_weights, joint_loss
+from basnet_lib.loss import joint_loss
 
 
 def train(run: RunConfig, *, resume: bool = False, overwrite: bool = False, progress: bool = True) -> RunResult:
@@ -42,8 +39,8 @@ def train(run: RunConfig, *, resume: bool = False, overwrite: bool = False, prog
         # Set up afresh or from the checkpoint; what can still fail (model, data) fails before any write.
         state = TrainingState.create(run, context, checkpoint=run_dir.checkpoint)
         resumed_from, log = state.iteration, TrainingLog(run_dir.resumed_history())
-        train_set = build_dataset(run.data, split="train", train=True, seed=config.seed)
-        weights = _class_weights(run, train_set.root)
+        train_set = training_set(run)
+        weights = class_weights(run, train_set)
         run_dir.start()
         batches = training_batches(train_set, run, context, start_iteration=resumed_from,
                                    memory_format=state.memory_format, progress=progress)  # fmt: skip
@@ -78,7 +75,7 @@ def train(run: RunConfig, *, resume: bool = False, overwrite: bool = False, prog
 
         broadcast_buffers_(state.model)  # BatchNorm statistics of rank 0, as in the checkpoint
         metrics = evaluate_on_val(run, state.model, context, multiscale=config.eval_multiscale, progress=progress)
-        metrics.update(_run_summary(run, context, run_dir, resumed_from=resumed_from, train_seconds=train_seconds))
+        metrics.update(_run_summary(run, context, resumed_from=resumed_from, train_seconds=train_seconds))
         if log.rows and log.rows[-1]["iteration"] == config.iterations:
             log.rows[-1].update(validation_columns(metrics))  # the curve's last point: the full val set
         return run_dir.write_results(metrics, log.rows)
@@ -95,21 +92,8 @@ def _due(config: TrainConfig, done: int) -> tuple[bool, bool, bool]:
     return log, evaluate, checkpoint
 
 
-def _class_weights(run: RunConfig, root: Path) -> tuple[float, ...]:
-    """The segmentation term's class weights from the training split (docs/method.md §3.1); ``()``,
-    unweighted, without class balancing (the labels are then not read)."""
-    if not run.loss.class_balance:
-        return ()
-    return balanced_class_weights(class_pixel_counts(root), run.loss.class_balance)
-
-
 def _run_summary(
-    run: RunConfig,
-    context: DistributedContext,
-    run_dir: RunDirectory,
-    *,
-    resumed_from: int,
-    train_seconds: float,
+    run: RunConfig, context: DistributedContext, *, resumed_from: int, train_seconds: float
 ) -> dict[str, object]:
     """What ``metrics.json`` says about the run beside its scores."""
     trained = run.train.iterations - resumed_from
@@ -125,5 +109,4 @@ def _run_summary(
         "world_size": context.world_size,
         "device": str(context.device),
         "system": system_info(),
-        DATA_FINGERPRINT: run_dir.data_fingerprint,
     }

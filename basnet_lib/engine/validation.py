@@ -8,15 +8,10 @@ from torch import nn
 from basnet_lib.data.build import build_dataset
 from basnet_lib.distributed import DistributedContext, unwrap_model
 from basnet_lib.engine.checkpoint import capture_rng_state, restore_rng_state
-from basnet_lib.engine.config import RunConfig, TrainConfig
+from basnet_lib.engine.config import RunConfig
 from basnet_lib.engine.evaluate import evaluate
 from basnet_lib.engine.history import VAL_F_COLUMNS
 from basnet_lib.engine.nonfinite import check_weights_everywhere
-
-
-def periodic_evaluation_due(config: TrainConfig, done: int) -> bool:
-    """An evaluation on val during training (the final one happens after the loop)."""
-    return bool(config.eval_every) and done % config.eval_every == 0 and done < config.iterations
 
 
 def evaluate_during_training(run: RunConfig, model: nn.Module, context: DistributedContext) -> dict:

@@ -1,25 +1,17 @@
 """GSCNN's boundary F-score, count-exact and fast (docs/method.md §5.2, §5.3).
 
 For each image and class ``c``: boundary maps of ``pred==c`` and ``gt==c`` (both zeroed where gt is
-ignored), precision ``P = |B_pred ∩ dilate(B_gt, disk r)| / |B_pred|``, recall likewise,
-``F = 2PR/(P+R)``; both maps empty → F = 1, one empty → F = 0. The radius is
-``r = ceil(t · sqrt(H² + W²))`` for the thresholds ``t`` (3, 5, 9 px at 1024×2048). The score is
-the mean of F over all (image, class) pairs; per class too.
+ignored), ``P = |B_pred ∩ dilate(B_gt, disk r)| / |B_pred|``, recall likewise, ``F = 2PR/(P+R)``;
+both maps empty → F = 1, one empty → F = 0; ``r = ceil(t · sqrt(H² + W²))`` for the thresholds
+``t``. The score is the mean of F over all (image, class) pairs, and per class. Since a pair with
+both maps empty scores 1, the accumulator also keeps F over the "present" pairs and the share of
+empty ones, to read the protocol's score with (its own numbers are unchanged).
 
-Because an (image, class) pair whose two boundary maps are both empty scores F = 1 by convention,
-a model that never predicts a thin class still scores well wherever that class is absent. The
-accumulator therefore also keeps the F over "present" pairs (at least one map non-empty) and the
-share of empty pairs, to read the protocol's score with; the protocol's own numbers are unchanged.
-
-The counts come from one of two exact algorithms, which give the same integers as the literal
-dilation (:mod:`basnet_lib.metrics.reference`, checked in the tests):
-
-- ``"sparse"`` (CPU, numpy; :mod:`~basnet_lib.metrics.boundary_sparse`): nearest same-class
-  boundary pixel by sorted keys, cost proportional to the number of boundary pixels;
-- ``"dense"`` (any torch device; :mod:`~basnet_lib.metrics.boundary_dense`): capped separable
-  distance transform of each present class, for GPU tensors.
-
-``"auto"`` picks ``"dense"`` for CUDA tensors and ``"sparse"`` otherwise.
+The counts come from one of two exact algorithms that give the literal dilation's integers
+(:mod:`basnet_lib.metrics.reference`, tested): ``"sparse"`` (CPU, numpy, cost proportional to the
+boundary pixels; :mod:`~basnet_lib.metrics.boundary_sparse`) and ``"dense"`` (any torch device, a
+capped distance transform per present class; :mod:`~basnet_lib.metrics.boundary_dense`). ``"auto"``
+picks ``"dense"`` for CUDA tensors and ``"sparse"`` otherwise.
 """
 
 from __future__ import annotations

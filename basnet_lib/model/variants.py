@@ -57,48 +57,15 @@ class Variant:
 
 # docs/method.md §1.10, §6.1: the paper's Table 1, coarse to complete; mIoU on Cityscapes val
 # without augmentation.
+# fmt: off
 TABLE1_VARIANTS = (
-    Variant(
-        name="baseline",
-        semantic_branch=False,
-        boundary_branch=False,
-        aggregation=False,
-        paper_row="ResNet + ASPP",
-        paper_miou={"resnet50": 74.21, "resnet101": 75.01},
-        compared_with=None,
-        color="tab:gray",
-    ),
-    Variant(
-        name="ssb",
-        semantic_branch=True,
-        boundary_branch=False,
-        aggregation=False,
-        paper_row="+ SSB",
-        paper_miou={"resnet50": 75.32, "resnet101": 76.94},
-        compared_with="baseline",
-        color="tab:blue",
-    ),
-    Variant(
-        name="ssb_bdb",
-        semantic_branch=True,
-        boundary_branch=True,
-        aggregation=False,
-        paper_row="+ SSB + BDB",
-        paper_miou={"resnet50": 75.71, "resnet101": 77.73},
-        compared_with="ssb",
-        color="tab:orange",
-    ),
-    Variant(
-        name="full",
-        semantic_branch=True,
-        boundary_branch=True,
-        aggregation=True,
-        paper_row="+ SSB + BDB + AM",
-        paper_miou={"resnet50": 77.14, "resnet101": 79.20},
-        compared_with="ssb_bdb",
-        color="tab:green",
-    ),
+    #       name        SSB    BDB    AM     paper's row           paper's mIoU (%) by backbone             compared with  colour
+    Variant("baseline", False, False, False, "ResNet + ASPP",      {"resnet50": 74.21, "resnet101": 75.01}, None,          "tab:gray"),
+    Variant("ssb",      True,  False, False, "+ SSB",              {"resnet50": 75.32, "resnet101": 76.94}, "baseline",    "tab:blue"),
+    Variant("ssb_bdb",  True,  True,  False, "+ SSB + BDB",        {"resnet50": 75.71, "resnet101": 77.73}, "ssb",         "tab:orange"),
+    Variant("full",     True,  True,  True,  "+ SSB + BDB + AM",   {"resnet50": 77.14, "resnet101": 79.20}, "ssb_bdb",     "tab:green"),
 )
+# fmt: on
 # The pair of the paper's headline claims: the complete model against the baseline, standing for the
 # paper's BASNet and DeepLabV3+ rows of Table 3 (docs/method.md §6.2).
 BASELINE, FULL = "baseline", "full"

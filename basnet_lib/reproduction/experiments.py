@@ -29,6 +29,7 @@ from basnet_lib.reproduction.notebooks import (
     project_directory,
     resolve_results_root,
     training_notebook_command,
+    training_notebook_parameters,
 )
 from basnet_lib.reproduction.parameters import parsed_list, whole_number
 from basnet_lib.reproduction.progress import GridProgress
@@ -192,7 +193,7 @@ def _start_training(run: RunConfig, grid: dict) -> subprocess.Popen:
     run.run_dir.mkdir(parents=True, exist_ok=True)
     with open(run.run_dir / PAPERMILL_LOG, "w") as log:  # the child keeps its own handle
         return subprocess.Popen(
-            training_notebook_command(run, **grid),
+            training_notebook_command(run, training_notebook_parameters(run, **grid)),
             stdout=log,
             stderr=subprocess.STDOUT,
             env=_thread_environment(run.train.threads),

@@ -168,20 +168,11 @@ def kernel_manager_config() -> Config:
     return Config({"KernelManager": {"transport_encryption": "auto"}})
 
 
-def training_notebook_command(
-    run: RunConfig,
-    *,
-    preset_name: str,
-    data_root: str = "",
-    iterations: int = 0,
-    results_root: str | Path = "results",
-) -> list[str]:
-    """The command that trains ``run`` by executing ``02_training.ipynb`` into its run directory
-    (docs/method.md §6.6: every run keeps its executed notebook): :func:`execute_notebook` in a
-    process of its own (papermill's command line cannot be given the kernel manager's settings)."""
-    parameters = training_notebook_parameters(
-        run, preset_name=preset_name, data_root=data_root, iterations=iterations, results_root=results_root
-    )
+def training_notebook_command(run: RunConfig, parameters: dict) -> list[str]:
+    """The command that trains ``run`` by executing ``02_training.ipynb`` with ``parameters``
+    (:func:`training_notebook_parameters`) into its run directory (docs/method.md §6.6: every run
+    keeps its executed notebook): :func:`execute_notebook` in a process of its own (papermill's
+    command line cannot be given the kernel manager's settings)."""
     return [
         sys.executable, "-m", "basnet_lib.reproduction.notebooks", TRAINING_NOTEBOOK,
         str(run.run_dir / TRAINING_NOTEBOOK), json.dumps(parameters),

@@ -15,7 +15,7 @@ import numbers
 import os
 from collections.abc import Iterable
 
-from basnet_lib.config_checks import parse_bool
+from basnet_lib.config_checks import FALSE_WORDS, TRUE_WORDS, parse_bool
 
 LIST_FORMS = "a JSON list such as '[0, 1]' or comma-separated such as '0,1'"
 
@@ -102,9 +102,6 @@ def _list_from_text(name: str, text: str) -> list:
 def _boolean(name: str, value: object) -> bool:
     if isinstance(value, bool):
         return value
-    if isinstance(value, str):
-        try:
-            return parse_bool(value)
-        except ValueError:
-            pass
+    if isinstance(value, str) and value.strip().lower() in TRUE_WORDS + FALSE_WORDS:
+        return parse_bool(value)
     raise ValueError(f"parameter {name}: expected True or False, got {value!r}")
