@@ -31,6 +31,8 @@ from torchvision.models import (
 from torchvision.models._utils import IntermediateLayerGetter
 from torchvision.models.resnet import BasicBlock
 
+from basnet_lib.config_checks import parse_bool
+
 # The four backbones of docs/method.md §1.1 with their torchvision constructors and ImageNet weights.
 _RESNETS = {
     "resnet18": (resnet18, ResNet18_Weights.IMAGENET1K_V1),
@@ -96,16 +98,16 @@ def build_backbone(
 
 
 def offline_from_environment() -> bool:
-    """Whether ``BASNET_OFFLINE`` forbids downloads: ``1/true/yes/on`` yes, unset or ``0/false/no/off`` no.
+    """Whether ``BASNET_OFFLINE`` forbids downloads: unset or empty no, otherwise a boolean as
+    :func:`~basnet_lib.config_checks.parse_bool` reads it (``1/true/yes/on``, ``0/false/no/off``).
 
     Any other value is an error rather than a guess, so a typo cannot silently allow the network.
     """
     value = os.environ.get(OFFLINE_ENV, "").strip().lower()
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("", "0", "false", "no", "off"):
-        return False
-    raise ValueError(f"{OFFLINE_ENV}={value!r}: expected 1/true/yes/on or 0/false/no/off")
+    try:
+        return bool(value) and parse_bool(value)
+    except ValueError:
+        raise ValueError(f"{OFFLINE_ENV}={value!r}: expected 1/true/yes/on or 0/false/no/off") from None
 
 
 def imagenet_cache_path(weights: WeightsEnum) -> Path:
