@@ -44,7 +44,7 @@ def test_text_lists_and_numbers_are_parsed_by_the_cells_declared_types() -> None
     [
         ("02_training.ipynb", {"seed": 1.5}, r"parameter seed: expected a whole number, got 1\.5"),
         ("02_training.ipynb", {"seed": True}, "parameter seed: expected a whole number, got True"),
-        ("02_training.ipynb", {"overwrite": "yes"}, "parameter overwrite: expected True or False, got 'yes'"),
+        ("02_training.ipynb", {"overwrite": "maybe"}, "parameter overwrite: expected True or False, got 'maybe'"),
         ("02_training.ipynb", {"preset": 1}, "parameter preset: expected str, got 1 .int.; papermill's -r"),
         (TABLE1, {"seeds": "[0, x]"}, r"parameter seeds: expected a JSON list such as '\[0, 1\]' or comma"),
         (TABLE1, {"seeds": "0,1.5"}, r"parameter seeds\[1\]: expected a whole number, got '1.5'"),
