@@ -27,7 +27,8 @@ reference_backbones: list = ["resnet50", "resnet101"]
 flops_height: int = 1024
 flops_width: int = 2048
 data_root: str = ""
-results_root: str = "results"
+# "" = the preset's: results/ for cpu, results/<preset>/ otherwise (docs/method.md §6.6)
+results_root: str = ""
 
 # %%
 from IPython.display import Image, display

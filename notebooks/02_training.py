@@ -25,7 +25,8 @@ seed: int = 0
 data_root: str = ""
 # 0 = the preset's schedule
 iterations: int = 0
-results_root: str = "results"
+# "" = the preset's: results/ for cpu, results/<preset>/ otherwise (docs/method.md §6.6)
+results_root: str = ""
 # tqdm bars; papermill runs pass False (docs/method.md §8)
 progress: bool = True
 overwrite: bool = False

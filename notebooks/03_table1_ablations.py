@@ -37,7 +37,8 @@ seeds: list = [0, 1, 2]
 data_root: str = ""
 # 0 = the preset's schedule
 iterations: int = 0
-results_root: str = "results"
+# "" = the preset's: results/ for cpu, results/<preset>/ otherwise (docs/method.md §6.6)
+results_root: str = ""
 
 # %%
 from IPython.display import Image, display

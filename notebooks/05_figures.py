@@ -35,7 +35,8 @@ seed: int = 0
 data_root: str = ""
 # 0 = the preset's schedule
 iterations: int = 0
-results_root: str = "results"
+# "" = the preset's: results/ for cpu, results/<preset>/ otherwise (docs/method.md §6.6)
+results_root: str = ""
 num_images: int = 3
 # interactive view in JupyterLab; False under papermill
 widgets: bool = True

@@ -21,6 +21,7 @@ import pandas as pd
 import papermill
 import pytest
 
+from basnet_lib.engine.presets import default_results_root
 from basnet_lib.model import variant_names
 from basnet_lib.reproduction.experiments import planned_run
 from basnet_lib.reproduction.notebooks import (
@@ -34,7 +35,6 @@ from basnet_lib.reproduction.report import ReproductionSettings
 from basnet_lib.reproduction.reproduce import (
     NOTEBOOKS,
     add_reproduce_arguments,
-    default_results_root,
     parameter_values_per_notebook,
     reproduce,
 )
@@ -201,7 +201,7 @@ def test_an_out_of_sync_pair_is_caught(tmp_path) -> None:
     source = notebook.with_suffix(".py").read_text()
     script.write_text(source)
     assert pair_differences(notebook, script) == []
-    script.write_text(source.replace('results_root: str = "results"', 'results_root: str = "elsewhere"'))
+    script.write_text(source.replace('results_root: str = ""', 'results_root: str = "elsewhere"'))
     (difference,) = pair_differences(notebook, script)
     assert "elsewhere" in difference
     script.write_text(source.replace('# %% tags=["parameters"]', "# %%"))  # the tag lost

@@ -17,6 +17,19 @@ CPU_CLASS_BALANCE = 0.5
 CPU_EDGE_WEIGHT = 3.0
 
 
+def default_results_root(preset_name: str) -> str:
+    """Where a preset's runs and report go by default (docs/method.md §6.6): ``results`` for the
+    ``cpu`` preset (the committed report), ``results/<preset>`` otherwise, so that a smoke or paper
+    reproduction never overwrites it. Its runs are ``<results root>/runs/<preset>/<run name>``,
+    whichever command trains them (``basnet train``, torchrun, ``basnet reproduce``, the notebooks)."""
+    return "results" if preset_name == "cpu" else f"results/{preset_name}"
+
+
+def preset_runs_dir(preset_name: str) -> str:
+    """The parent of a preset's run directories under its default results root."""
+    return f"{default_results_root(preset_name)}/runs/{preset_name}"
+
+
 def preset(
     name: str, *, variant: str = "full", backbone: str = "", seed: int = 0, data_root: str = ""
 ) -> RunConfig:
@@ -57,7 +70,7 @@ def _smoke(*, variant: str, backbone: str, seed: int, data_root: str) -> RunConf
             threads=1,  # as the cpu preset: runs of a grid train side by side (tested in CI)
             checkpoint_every=3,
             log_every=1,
-            results_dir="results/runs/smoke",
+            results_dir=preset_runs_dir("smoke"),
         ),
     )
 
@@ -90,7 +103,7 @@ def _cpu(*, variant: str, backbone: str, seed: int, data_root: str) -> RunConfig
             log_every=10,
             eval_every=iterations // 4,
             eval_images=25,
-            results_dir="results/runs/cpu",
+            results_dir=preset_runs_dir("cpu"),
         ),
         loss=LossConfig(edge_weight=CPU_EDGE_WEIGHT, class_balance=CPU_CLASS_BALANCE),
     )
@@ -130,7 +143,7 @@ def _paper(*, variant: str, backbone: str, seed: int, data_root: str) -> RunConf
             amp=False,
             checkpoint_every=2_000,
             log_every=50,
-            results_dir="results/runs/paper",
+            results_dir=preset_runs_dir("paper"),
         ),
     )
 

@@ -18,7 +18,7 @@ import torch
 
 from basnet_lib.data.config import DataConfig
 from basnet_lib.engine.config import RunConfig
-from basnet_lib.engine.presets import preset
+from basnet_lib.engine.presets import default_results_root, preset
 from basnet_lib.engine.run_data import data_fingerprint
 from basnet_lib.engine.run_directory import finished_run
 from basnet_lib.engine.run_files import METRICS_FILE, RunResult, load_run
@@ -43,7 +43,7 @@ def planned_run(
     seed: int = 0,
     data_root: str = "",
     iterations: int = 0,
-    results_root: str | Path = "results",
+    results_root: str | Path = "",
 ) -> RunConfig:
     """The run config of one grid cell: the preset's, with its run directory under ``results_root``.
 
@@ -57,7 +57,7 @@ def planned_run(
     """
     seed, iterations = whole_number("seed", seed), whole_number("iterations", iterations)
     run = preset(preset_name, variant=variant, backbone=backbone, seed=seed, data_root=data_root)
-    runs_dir = resolve_results_root(results_root) / "runs" / preset_name
+    runs_dir = resolve_results_root(results_root or default_results_root(preset_name)) / "runs" / preset_name
     if runs_dir.is_relative_to(project_directory()):
         # Relative to the repository root, as `basnet train --preset X` writes it: the same config,
         # so each reuses the other's finished runs (configs hold results_dir).
@@ -76,7 +76,7 @@ def planned_runs(
     seeds: list[int] | tuple[int, ...] = (0,),
     data_root: str = "",
     iterations: int = 0,
-    results_root: str | Path = "results",
+    results_root: str | Path = "",
 ) -> list[RunConfig]:
     """Every run of the grid, backbone-major then variant (Table 1 order, docs/method.md §1.10) then seed.
 
@@ -147,7 +147,7 @@ def train_unfinished_runs_in_notebooks(
     preset_name: str,
     data_root: str = "",
     iterations: int = 0,
-    results_root: str | Path = "results",
+    results_root: str | Path = "",
     parallel: int = 0,
     progress: bool = False,
 ) -> list[RunResult]:

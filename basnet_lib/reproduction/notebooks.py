@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from basnet_lib.engine.config import RunConfig
+from basnet_lib.engine.presets import default_results_root
 from basnet_lib.reproduction.parameters import parameter_value
 
 if TYPE_CHECKING:
@@ -97,7 +98,7 @@ def start_notebook(name: str, namespace: dict) -> dict:
     ``results_root`` as an absolute path. Returns the values to put into ``namespace``."""
     values = checked_parameter_values(name, namespace)
     enter_project_directory()
-    values["results_root"] = resolve_results_root(values["results_root"])
+    values["results_root"] = resolve_results_root(values["results_root"] or default_results_root(values["preset"]))
     return values
 
 
@@ -185,7 +186,7 @@ def training_notebook_parameters(
     preset_name: str,
     data_root: str = "",
     iterations: int = 0,
-    results_root: str | Path = "results",
+    results_root: str | Path = "",
 ) -> dict:
     """The parameters of ``02_training.ipynb`` that train ``run`` (checked against its cell)."""
     return checked_parameters(
@@ -197,7 +198,7 @@ def training_notebook_parameters(
             "seed": run.train.seed,
             "data_root": data_root,
             "iterations": iterations,
-            "results_root": str(resolve_results_root(results_root)),
+            "results_root": str(resolve_results_root(results_root or default_results_root(preset_name))),
             "progress": False,
         },
     )

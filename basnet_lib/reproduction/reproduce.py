@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from basnet_lib.data.build import dataset_root
-from basnet_lib.engine.presets import PRESETS
+from basnet_lib.engine.presets import PRESETS, default_results_root
 from basnet_lib.engine.runtime import reuse_freed_memory
 from basnet_lib.model import BACKBONES, variant_names
 from basnet_lib.reproduction.cpu_clock import CpuClock, other_processes_cpu_share
@@ -45,11 +45,6 @@ NOTEBOOKS = (
     "04_table3_fscore.ipynb",
     "05_figures.ipynb",
 )
-
-
-def default_results_root(preset_name: str) -> str:
-    """``results`` for the ``cpu`` preset (the main job), ``results/<preset>`` otherwise."""
-    return "results" if preset_name == "cpu" else f"results/{preset_name}"
 
 
 def reproduce(
