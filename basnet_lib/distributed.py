@@ -21,12 +21,17 @@ from basnet_lib.metrics.reduction import all_reduce_sum_
 
 @dataclass(frozen=True)
 class DistributedContext:
-    """Where this process runs: ``rank`` of ``world_size`` processes, on ``device``."""
+    """Where this process runs: ``rank`` of ``world_size`` processes, on ``device``.
+
+    ``control_group``: the process group for small CPU messages between processes (a stop request,
+    :mod:`basnet_lib.engine.stop`): gloo, so that they never wait for the GPU.
+    """
 
     device: torch.device
     rank: int = 0
     world_size: int = 1
     local_rank: int = 0
+    control_group: object = None
 
     @property
     def is_main(self) -> bool:
@@ -60,7 +65,11 @@ def setup_distributed(device_request: str = "auto") -> DistributedContext:
         torch.cuda.set_device(device)
     if not dist.is_initialized():
         dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
-    return DistributedContext(rank=rank, world_size=world_size, local_rank=local_rank, device=device)
+    # Every process makes the group at the same point; with gloo the default group serves.
+    control = dist.new_group(backend="gloo") if dist.get_backend() != "gloo" else None
+    return DistributedContext(
+        rank=rank, world_size=world_size, local_rank=local_rank, device=device, control_group=control
+    )
 
 
 def cleanup_distributed() -> None:

@@ -71,14 +71,20 @@ def config_differences(saved: dict[str, Any], requested: dict[str, Any], *, pref
 
 
 def capture_rng_state() -> dict[str, Any]:
-    """Global torch RNG states (dropout draws from them); data randomness is seeded per sample."""
+    """Global torch RNG states (dropout draws from them); data randomness is seeded per sample.
+
+    On a GPU, the state of this process's device only: a run resumed with another number of
+    visible GPUs restores it to its own device (the states of every visible device were saved
+    before, and a resume with fewer GPUs failed to restore them)."""
     state: dict[str, Any] = {"torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda_device"] = torch.cuda.get_rng_state()
     return state
 
 
 def restore_rng_state(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+    if "cuda_device" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state(state["cuda_device"])
+    elif state.get("cuda") and torch.cuda.is_available():  # written before: one state per device
+        torch.cuda.set_rng_state(state["cuda"][min(torch.cuda.current_device(), len(state["cuda"]) - 1)])

@@ -11,6 +11,7 @@ import argparse
 import dataclasses
 import json
 import os
+import sys
 import typing
 from pathlib import Path
 
@@ -24,12 +25,16 @@ from basnet_lib.engine.export import export_predictions
 from basnet_lib.engine.presets import PRESETS, preset
 from basnet_lib.engine.run_files import RunDirectoryError, load_trained_model, write_results
 from basnet_lib.engine.runtime import reuse_freed_memory
+from basnet_lib.engine.stop import RunPreempted, StopRequest
 from basnet_lib.engine.trainer import train
 from basnet_lib.loss import LossConfig
 from basnet_lib.model import variant_names
 from basnet_lib.model.backbone import OFFLINE_ENV
 from basnet_lib.model.config import ModelConfig
 
+# Exit status of a run stopped by a signal after writing its checkpoint: BSD's EX_TEMPFAIL
+# ("try again later"), for wrappers that requeue.
+PREEMPTED = 75
 # The sections of a run's config, each a frozen dataclass whose fields become options.
 SECTIONS = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig, "loss": LossConfig}
 
@@ -44,7 +49,14 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-root", default="", help="Cityscapes-layout folder (default: SynthCity)")
     parser.add_argument("--config", type=Path, help="a run's config.json to start from instead of a preset")
     parser.add_argument(
-        "--resume", action="store_true", help="continue an unfinished run from its checkpoint"
+        "--resume",
+        nargs="?",
+        const=True,
+        default=False,
+        type=_resume_choice,
+        metavar="auto",
+        help="continue an unfinished run from its checkpoint; `--resume auto` starts the run or "
+        "resumes it, whichever applies (what a requeued cluster job runs)",
     )
     parser.add_argument("--overwrite", action="store_true", help="replace a finished or unfinished run")
     parser.add_argument("--quiet", action="store_true", help="no progress bars (batch runs)")
@@ -88,20 +100,35 @@ def run_config_from_args(args: argparse.Namespace) -> RunConfig:
 
 
 def train_command(args: argparse.Namespace) -> int:
+    """``basnet train``: SIGTERM, SIGUSR1 and SIGUSR2 (a cluster's preemption and pre-timeout
+    signals) stop the run after its current step with a checkpoint; the exit status is then
+    :data:`PREEMPTED` and the same command with ``--resume auto`` continues it."""
     reuse_freed_memory()  # this process only trains: no page faults on every step's feature maps
     if args.offline:
         # The command owns its process, so the environment is the simple channel down to the
         # backbone loader (build_backbone reads it) without threading a flag through train().
         os.environ[OFFLINE_ENV] = "1"
     run = run_config_from_args(args)
+    main_process = int(os.environ.get("RANK", "0")) == 0  # one line per run, not per process
     try:
-        result = train(run, resume=args.resume, overwrite=args.overwrite, progress=not args.quiet)
+        with StopRequest.on_signals() as stop:
+            result = train(run, resume=args.resume, overwrite=args.overwrite, progress=not args.quiet, stop=stop)
+    except RunPreempted as preempted:
+        if main_process:
+            print(str(preempted), file=sys.stderr)
+        return PREEMPTED
     finally:
         cleanup_distributed()
-    if int(os.environ.get("RANK", "0")) == 0:  # one summary line per run, not per process
+    if main_process:
         summary = {key: result.metrics.get(key) for key in ("mIoU", "boundary_F", "images_per_second")}
         print(f"{'reused' if result.reused else 'finished'} {result.run_dir}: {json.dumps(summary)}")
     return 0
+
+
+def _resume_choice(text: str) -> bool | str:
+    if text != "auto":
+        raise argparse.ArgumentTypeError(f"--resume takes no value or 'auto', got {text!r}")
+    return "auto"
 
 
 def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:

@@ -47,6 +47,9 @@ class TrainConfig:
             to 1 and trains two runs side by side (docs/decisions.md "cpu recipe").
         amp: mixed precision (fp16 autocast with a gradient scaler on CUDA, bf16 autocast on CPU);
             evaluation then runs under bf16 autocast. Changes results (README "Performance").
+        tf32: let CUDA convolutions and matrix products round their inputs to TF32 (Ampere and
+            later; about twice as fast in fp32). Off by default and in the paper preset: the paper's
+            GPU had no TF32, so true fp32 is its arithmetic. Set for the run only, then restored.
         channels_last: train in the NHWC memory format, which oneDNN and cuDNN convolve faster
             (README "Performance"); changes float rounding, not what is computed. Evaluation always
             runs channels_last with BatchNorm folded (``prepare_for_inference``).
@@ -56,6 +59,9 @@ class TrainConfig:
             ``val_*`` columns to ``history.csv`` (0 = only at the end).
         eval_images: images of val used by those evaluations (0 = all; the final one uses all).
         eval_multiscale: evaluate with scales (0.5 … 1.75) and flip, the paper's "*" (docs/method.md §2.5).
+        tensorboard: also write TensorBoard event files into the run directory (losses, learning
+            rate, images/s, validation scores, a few validation predictions at each validation;
+            :mod:`basnet_lib.engine.tensorboard`); needs the ``tensorboard`` package.
         results_dir: parent of the run directories.
         run_name: run directory name; ``""`` derives ``{variant}-{backbone}-seed{seed}``.
     """
@@ -72,12 +78,14 @@ class TrainConfig:
     device: str = "auto"
     threads: int = 0
     amp: bool = False
+    tf32: bool = False
     channels_last: bool = True
     checkpoint_every: int = 100
     log_every: int = 10
     eval_every: int = 0
     eval_images: int = 0
     eval_multiscale: bool = False
+    tensorboard: bool = False
     results_dir: str = "results/runs"
     run_name: str = ""
 
@@ -132,15 +140,20 @@ class RunConfig:
 
 
 def upgraded_run_dict(values: dict[str, Any]) -> dict[str, Any]:
-    """A saved run config (``config.json``, a checkpoint's ``config``) in today's form: one written
-    before the ``loss`` section existed has its loss settings moved there from ``train`` and the
-    section's other fields at their defaults, which were the values those runs used."""
-    if "loss" in values or not isinstance(values.get("train"), dict):
-        return values
-    train = dict(values["train"])
-    loss = config_to_dict(LossConfig())
-    loss.update({name: train.pop(name) for name in FIELDS_MOVED_TO_LOSS if name in train})
-    return {**values, "train": train, "loss": loss}
+    """A saved run config (``config.json``, a checkpoint's ``config``) in today's form. One written
+    before the ``loss`` section existed has its loss settings moved there from ``train``; a field
+    added since takes its default, which is what those runs did (``train.tf32``: every run before
+    it trained on a CPU, where it changes nothing)."""
+    if not all(isinstance(values.get(section), dict) for section in ("model", "data", "train")):
+        return values  # not a run config: the comparison names what differs
+    values = {**values, "train": dict(values["train"])}
+    if "loss" not in values:
+        values["loss"] = {name: values["train"].pop(name) for name in FIELDS_MOVED_TO_LOSS if name in values["train"]}
+    defaults = config_to_dict(RunConfig())
+    return {
+        **values,
+        **{section: {**fields, **values.get(section, {})} for section, fields in defaults.items()},
+    }
 
 
 def load_run_config(path: str | Path) -> RunConfig:

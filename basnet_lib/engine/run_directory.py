@@ -15,6 +15,7 @@ where the run directory or the dataset lie.
 from __future__ import annotations
 
 import contextlib
+import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +26,7 @@ from basnet_lib.distributed import DistributedContext, barrier, run_on_main
 from basnet_lib.engine.checkpoint import CheckpointError, config_differences, load_checkpoint, save_checkpoint
 from basnet_lib.engine.config import RunConfig, upgraded_run_dict
 from basnet_lib.engine.config_io import config_to_dict, save_config
-from basnet_lib.engine.history import read_history, write_history
+from basnet_lib.engine.history import TrainingLog, read_history, write_history
 from basnet_lib.engine.nonfinite import check_weights_everywhere
 from basnet_lib.engine.run_data import checked_data_fingerprint
 from basnet_lib.engine.run_files import (
@@ -41,6 +42,7 @@ from basnet_lib.engine.run_files import (
     write_results,
 )
 from basnet_lib.engine.run_lock import RunLock
+from basnet_lib.engine.tensorboard import EVENTS_DIR, TensorBoardLog, require_tensorboard
 from basnet_lib.plots.curves import plot_training_curves
 
 # Fields that may differ between a run and the one resuming or reusing it: where its folders are,
@@ -69,14 +71,18 @@ class RunDirectory:
         self.run, self.context, self.path = run, context, run.run_dir
         self.data_fingerprint = data_fingerprint
         self.finished, self.checkpoint, self._fresh = finished, checkpoint, fresh
+        self._tensorboard: TensorBoardLog | None = None
 
     @classmethod
     @contextlib.contextmanager
     def open(
-        cls, run: RunConfig, context: DistributedContext, *, resume: bool, overwrite: bool, progress: bool
+        cls, run: RunConfig, context: DistributedContext, *, resume: bool | str, overwrite: bool, progress: bool
     ) -> Iterator[RunDirectory]:
-        """Check the data, reuse a finished run or lock the directory and choose fresh or resume;
-        the lock is released when the block ends, however it ends."""
+        """Check the data, reuse a finished run or lock the directory and choose fresh or resume
+        (``resume``: True, False, or ``"auto"``: whichever applies); the lock is released when the
+        block ends, however it ends."""
+        if run.train.tensorboard:
+            require_tensorboard()
         fingerprint = checked_data_fingerprint(run.data, context, progress=progress)
         # Reading only: a finished run is reused even from a read-only folder.
         finished = finished_run(run, data_fingerprint=fingerprint, overwrite=overwrite)
@@ -85,6 +91,7 @@ class RunDirectory:
             return
         lock = RunLock(run.run_dir)
         run_on_main(context, lock.acquire)
+        opened = None
         try:
             # Another process may have finished this run between the check above and the lock.
             finished = finished_run(run, data_fingerprint=fingerprint, overwrite=overwrite)
@@ -94,15 +101,15 @@ class RunDirectory:
                     run, data_fingerprint=fingerprint, resume=resume, overwrite=overwrite
                 )
             fresh = overwrite and checkpoint is None
-            yield cls(
-                run,
-                context,
-                data_fingerprint=fingerprint,
-                finished=finished,
-                checkpoint=checkpoint,
-                fresh=fresh,
+            if checkpoint is not None and context.is_main:
+                _note_process_count(checkpoint, context, run)
+            opened = cls(
+                run, context, data_fingerprint=fingerprint, finished=finished, checkpoint=checkpoint, fresh=fresh
             )
+            yield opened
         finally:
+            if opened is not None and opened._tensorboard is not None:
+                opened._tensorboard.close()
             if context.is_main:
                 lock.release()
 
@@ -115,7 +122,12 @@ class RunDirectory:
             if self._fresh:
                 for name in (METRICS_FILE, HISTORY_FILE, CHECKPOINT_FILE, CURVES_FILE):
                     (self.path / name).unlink(missing_ok=True)
+                shutil.rmtree(self.path / EVENTS_DIR, ignore_errors=True)
             save_config(self.run, self.path / CONFIG_FILE)
+            if self.run.train.tensorboard:
+                # A resumed run's events after its checkpoint are replaced by the new ones.
+                resumed_from = int(self.checkpoint["iteration"]) if self.checkpoint else 0
+                self._tensorboard = TensorBoardLog(self.path, purge_step=resumed_from + 1)
         barrier()
 
     def resumed_history(self) -> list[dict]:
@@ -128,20 +140,34 @@ class RunDirectory:
         """``history.csv`` as it stands, for whoever watches the run from another process."""
         if self.context.is_main:
             write_history(self.path / HISTORY_FILE, rows)
+            if self._tensorboard is not None and rows:
+                self._tensorboard.add_row(rows[-1])
 
-    def save_checkpoint(self, training_state: dict, *, iteration: int, history: list[dict]) -> None:
+    def write_panels(self, panels: dict, *, iteration: int) -> None:
+        """Validation images with their predicted and true labels, for TensorBoard (rank 0)."""
+        if self._tensorboard is not None and panels:
+            self._tensorboard.add_images(panels, step=iteration)
+
+    def log_window(self) -> dict | None:
+        """The history's sums since its last row in the checkpoint resumed from (None: none)."""
+        return None if self.checkpoint is None else self.checkpoint.get("log_window")
+
+    def save_checkpoint(self, training_state: dict, *, iteration: int, log: TrainingLog) -> None:
         """``history.csv``, then ``checkpoint.pt`` after ``iteration`` steps: everything a resumed
         run needs to continue exactly (rank 0 writes, every process waits for it). Weights that a
         step made non-finite (with a finite loss) are never saved."""
         subject = f"{self.run.run_name} after iteration {iteration}"
         check_weights_everywhere(training_state["model"], self.context.device, subject=subject)
+        window = log.window_state()  # every process's sums since the last history row
         if self.context.is_main:
             # History first: a checkpoint never refers to rows that were not written.
-            write_history(self.path / HISTORY_FILE, history)
+            write_history(self.path / HISTORY_FILE, log.rows)
             state = {
                 "iteration": iteration,
                 "config": config_to_dict(self.run),
                 DATA_FINGERPRINT: self.data_fingerprint,
+                "world_size": self.context.world_size,
+                "log_window": window,
             }
             save_checkpoint(self.path / CHECKPOINT_FILE, {**state, **training_state})
         barrier()
@@ -179,14 +205,15 @@ def finished_run(run: RunConfig, *, data_fingerprint: str, overwrite: bool = Fal
 
 
 def checkpoint_to_resume(
-    run: RunConfig, *, data_fingerprint: str, resume: bool, overwrite: bool
+    run: RunConfig, *, data_fingerprint: str, resume: bool | str, overwrite: bool
 ) -> dict | None:
     """The unfinished run's checkpoint to continue from (None: start afresh); refuses to start over
-    an unfinished run unless ``resume`` or ``overwrite``, ``resume`` without a checkpoint, and a
-    checkpoint of another config or data."""
+    an unfinished run unless ``resume`` or ``overwrite``, ``resume=True`` without a checkpoint, and
+    a checkpoint of another config or data. ``resume="auto"`` resumes when there is a checkpoint
+    and starts afresh when there is none: one command for a job that may have been requeued."""
     path = run.run_dir / CHECKPOINT_FILE
     if not path.exists():
-        if resume:
+        if resume is True:
             raise RunDirectoryError(
                 f"--resume: {run.run_dir} holds no run to resume ({path.name} does not exist); "
                 "leave out --resume to start the run"
@@ -228,6 +255,18 @@ def run_differences(
             f"this run's data has {data_fingerprint!r}"
         )
     return differences
+
+
+def _note_process_count(checkpoint: dict, context: DistributedContext, run: RunConfig) -> None:
+    """A run resumed with another number of processes continues, but each step's samples are then
+    split differently from the uninterrupted run's (same global batch, another order)."""
+    saved = checkpoint.get("world_size")
+    if saved is not None and saved != context.world_size:
+        print(
+            f"{run.run_dir}: resuming a run of {saved} process(es) with {context.world_size}; it continues "
+            "with the same global batch, but is not bit-identical to an uninterrupted run",
+            file=sys.stderr,
+        )
 
 
 def remove_stale_temporary_files(run_dir: Path) -> list[Path]:

@@ -94,3 +94,15 @@ def cpu_threads(threads: int) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(previous)
+
+
+@contextlib.contextmanager
+def cuda_tf32(enabled: bool) -> Iterator[None]:
+    """TF32 for CUDA convolutions and matrix products inside the block (``TrainConfig.tf32``),
+    restored after it; PyTorch's own defaults allow it for cuDNN convolutions."""
+    previous = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = enabled
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = previous

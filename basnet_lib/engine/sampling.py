@@ -64,11 +64,16 @@ def class_weights(run: RunConfig, dataset: CityscapesSegmentation) -> tuple[floa
 
 
 def per_process_batch_size(batch_size: int, context: DistributedContext) -> int:
-    if batch_size % context.world_size:
+    """Each of the run's processes takes ``batch_size / world_size`` images a step; at least 2, as
+    BatchNorm on the pooled 1x1 features cannot train on one image."""
+    processes = context.world_size
+    if batch_size % processes or batch_size // processes < 2:
         raise ValueError(
-            f"batch_size={batch_size} is not divisible by the {context.world_size} processes of this run"
+            f"--train.batch_size {batch_size} over {processes} processes (torchrun --nproc_per_node, or "
+            f"the job's tasks) must give each process a whole number of at least 2 images; use a "
+            f"multiple of {processes} of at least {2 * processes}"
         )
-    return batch_size // context.world_size
+    return batch_size // processes
 
 
 def epoch_batches(

@@ -1,17 +1,23 @@
-"""Validation of a run in training: the evaluations on val during training and the final one, and
-the ``history.csv`` columns they fill."""
+"""Validation of a run in training: the evaluations on val during training and the final one, the
+``history.csv`` columns they fill, and the validation images TensorBoard shows."""
 
 from __future__ import annotations
 
+import numpy as np
 from torch import nn
 
 from basnet_lib.data.build import build_dataset
+from basnet_lib.data.labels import colorize_train_ids
 from basnet_lib.distributed import DistributedContext, unwrap_model
 from basnet_lib.engine.checkpoint import capture_rng_state, restore_rng_state
 from basnet_lib.engine.config import RunConfig
-from basnet_lib.engine.evaluate import evaluate
+from basnet_lib.engine.evaluate import evaluate, predict
 from basnet_lib.engine.history import VAL_F_COLUMNS
 from basnet_lib.engine.nonfinite import check_weights_everywhere
+from basnet_lib.speed import prepare_for_inference
+
+# Validation images shown in TensorBoard at each validation.
+TENSORBOARD_IMAGES = 2
 
 
 def evaluate_during_training(run: RunConfig, model: nn.Module, context: DistributedContext) -> dict:
@@ -51,3 +57,23 @@ def validation_columns(metrics: dict) -> dict[str, float]:
         columns["val_boundary_ods_f"] = metrics["boundary_map"]["ODS_F"]
         columns["val_boundary_ap"] = metrics["boundary_map"]["AP"]
     return columns
+
+
+def validation_panels(run: RunConfig, model: nn.Module, context: DistributedContext) -> dict[str, np.ndarray]:
+    """The first val images beside their predicted and true labels (RGB uint8 panels by image
+    name) for TensorBoard; ``{}`` when the run writes no TensorBoard log, and on every process but
+    the first. Predicts with an inference copy: the training model and the random state are untouched."""
+    if not (run.train.tensorboard and context.is_main):
+        return {}
+    dataset = build_dataset(run.data, split="val", train=False)
+    inference = prepare_for_inference(unwrap_model(model))
+    panels = {}
+    for index in range(min(TENSORBOARD_IMAGES, len(dataset))):
+        sample = dataset[index]
+        image, canny = sample["image"][None].to(context.device), sample["canny"][None].to(context.device)
+        predicted = predict(inference, image, canny).labels[0].cpu().numpy().astype(np.uint8)
+        rgb, train_ids = dataset.read_arrays(index)
+        panels[str(sample["name"])] = np.concatenate(
+            [rgb, colorize_train_ids(predicted), colorize_train_ids(train_ids)], axis=1
+        )
+    return panels

@@ -45,7 +45,7 @@ def test_a_legacy_config_is_read_with_its_loss_settings_moved() -> None:
     legacy = _legacy(values)
     assert "edge_weight" in legacy["train"] and "loss" not in legacy
     assert upgraded_run_dict(legacy) == values
-    assert upgraded_run_dict(values) is values  # today's form is left alone
+    assert upgraded_run_dict(values) == values  # today's form is left as it is
 
 
 def test_finished_and_unfinished_legacy_runs_are_reused_and_resumed(tmp_path) -> None:
