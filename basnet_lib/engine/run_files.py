@@ -8,7 +8,6 @@ training writes them through :class:`basnet_lib.engine.run_directory.RunDirector
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,7 +63,7 @@ def load_trained_model(
     weights = state["model"]
     check_weights_finite(weights, subject=f"{path}", consequence="refusing to use them")
     # The checkpoint replaces every weight: no ImageNet weights are read (or downloaded) for it.
-    model = build_basnet(config=dataclasses.replace(run.model, pretrained_backbone=False))
+    model = build_basnet(config=run.model.without_imagenet_weights())
     _check_weights_fit(model, state, path=path, run=run)
     model.load_state_dict(weights)
     return run, model

@@ -34,8 +34,11 @@ class TrainingState:
         in, random state included, so that a resumed run continues exactly."""
         torch.manual_seed(run.train.seed)  # same initial weights in every process
         memory_format = torch.channels_last if run.train.channels_last else torch.contiguous_format
+        # A checkpoint replaces every weight: a resumed run needs no ImageNet file (a node without
+        # network, or a cache that was cleaned, resumes all the same).
+        model_config = run.model if checkpoint is None else run.model.without_imagenet_weights()
         # The speed passes swap modules before SyncBatchNorm/DDP wrap them (basnet_lib.speed.passes).
-        model = prepare_for_training(build_basnet(config=run.model)).to(memory_format=memory_format)
+        model = prepare_for_training(build_basnet(config=model_config)).to(memory_format=memory_format)
         model = wrap_model(model, context)
         optimizer = build_optimizer(model, run.train)
         state = cls(

@@ -6,6 +6,7 @@ every result (see :mod:`basnet_lib.engine.config_io`).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from basnet_lib.config_checks import check_int
@@ -68,6 +69,11 @@ class ModelConfig:
             )
         if self.backbone_weights and not self.pretrained_backbone:
             raise ValueError("ModelConfig.backbone_weights is set but pretrained_backbone=False")
+
+    def without_imagenet_weights(self) -> ModelConfig:
+        """This model started from random weights: for a model whose every weight a checkpoint
+        replaces, or whose cost alone is wanted, so that no ImageNet file is read or downloaded."""
+        return dataclasses.replace(self, pretrained_backbone=False, backbone_weights="")
 
     @property
     def has_semantic_branch(self) -> bool:

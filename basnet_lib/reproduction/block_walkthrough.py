@@ -10,7 +10,6 @@ conv, the projected ``F_h`` and the block output; for the AM its fused feature, 
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
@@ -35,7 +34,7 @@ def walkthrough_model(run: RunConfig) -> tuple[nn.Module, str]:
         return model, f"trained model of {run.run_dir}"
     with torch.random.fork_rng(devices=[]):  # the caller's random state stays as it was
         torch.manual_seed(0)
-        model = build_basnet(config=dataclasses.replace(run.model, pretrained_backbone=False))
+        model = build_basnet(config=run.model.without_imagenet_weights())
     return model, f"untrained {run.model.variant} model (no finished run in {run.run_dir})"
 
 

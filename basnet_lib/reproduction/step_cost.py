@@ -73,7 +73,7 @@ class StepTiming:
 
 def without_weight_files(run: RunConfig) -> RunConfig:
     """``run`` with a randomly initialised backbone: a step costs the same without ImageNet weights."""
-    return dataclasses.replace(run, model=dataclasses.replace(run.model, pretrained_backbone=False))
+    return dataclasses.replace(run, model=run.model.without_imagenet_weights())
 
 
 def synthetic_batch(

@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
+from torchvision.models import resnet18
 
 from basnet_lib.data.cityscapes import sample_seed
 from basnet_lib.data.transforms import build_transform
@@ -180,3 +181,22 @@ def test_rng_state_is_this_process_alone_and_restores_exactly() -> None:
     if not torch.cuda.is_available():
         assert set(state) == {"torch"}
         restore_rng_state({**state, "cuda": []})  # an old checkpoint's list of device states, no GPU here
+
+
+def test_a_resumed_run_needs_no_imagenet_file(tmp_path, monkeypatch, training_data_fault) -> None:
+    weights = tmp_path / "resnet18.pth"
+    torch.save(resnet18().state_dict(), weights)
+    run = preset("smoke", variant="ssb")
+    model = dataclasses.replace(run.model, pretrained_backbone=True, backbone_weights=str(weights))
+    train_fields = dict(results_dir=str(tmp_path / "runs"), iterations=4, checkpoint_every=2)
+    run = dataclasses.replace(run, model=model, train=dataclasses.replace(run.train, **train_fields))
+
+    def stop(sample: dict) -> None:
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        training_data_fault(patch, after=2 * run.train.batch_size, action=stop)
+        with pytest.raises(KeyboardInterrupt):
+            train(run, progress=False)
+    weights.unlink()  # the node that resumes has no copy of the ImageNet file
+    assert train(run, resume="auto", progress=False).metrics["resumed_from"] == 2

@@ -94,7 +94,7 @@ def test_grid_arithmetic() -> None:
         cost.gradient_bytes
     )
     assert table["step_time_from"].eq("assumed: test GPU").all()
-    with pytest.raises(ValueError, match="not divisible"):
+    with pytest.raises(ValueError, match="batch_size 4 over 3 processes"):
         grid_estimate(runs, gpus_per_run=3)
 
 
