@@ -64,7 +64,7 @@ def _smoke(*, variant: str, backbone: str, seed: int, data_root: str) -> RunConf
         ),
         train=TrainConfig(
             iterations=6,
-            batch_size=2,
+            batch_size=4,
             seed=seed,
             device="cpu",
             threads=1,  # as the cpu preset: runs of a grid train side by side (tested in CI)
