@@ -238,7 +238,9 @@ def _how_it_was_made(settings: ReproductionSettings, notebook_seconds: dict[str,
         "|---|---:|",
         *[f"| `{NOTEBOOKS_OUT_DIR}/{name}` | {seconds:.0f} |" for name, seconds in notebook_seconds.items()],
         "",
-        "Each run's own executed `02_training.ipynb` is in its run directory (`runs/<preset>/<run>/`).",
+        "A run trained by notebook 02 keeps its executed `02_training.ipynb` in its run directory "
+        "(`runs/<preset>/<run>/`); one trained under torchrun its `torchrun.log`, one on Slurm its job's "
+        "logs in `slurm_jobs/` (`slurm_grid.json` names the job).",
         "",
         "Machine:",
         "",

@@ -182,7 +182,7 @@ def _train_grid(
     grid_runs = planned_runs(variants=settings.variants, backbones=settings.backbones, seeds=settings.seeds, **grid)
     to_train = len(unfinished_runs(grid_runs))
     if isinstance(how.execution, SlurmExecution):
-        print(f"{to_train} of {len(grid_runs)} runs unfinished; Slurm trains them", flush=True)
+        print(f"{to_train} of {len(grid_runs)} runs to train, as Slurm jobs", flush=True)
     else:
         slots = parallel_runs(grid_runs) if not how.execution.uses_torchrun else local_slots(
             grid_runs, gpus_per_run=how.execution.gpus_per_run, processes_per_run=how.execution.processes_per_run)

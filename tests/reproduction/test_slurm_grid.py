@@ -77,9 +77,13 @@ def test_a_slurm_grid_trains_the_numbers_of_the_local_grid(slurm_cluster, tmp_pa
     slurm_root, local_root = tmp_path / "slurm", tmp_path / "local"
     submitted = basnet("reproduce", "--preset", "smoke", "--variants", "baseline", "full", "--seeds", "0", "1",
                        "--iterations", "2", "--results-root", str(slurm_root), "--executor", "slurm",
-                       "--processes-per-run", "2")  # fmt: skip
+                       "--processes-per-run", "2", "--max-parallel-jobs", "1")  # fmt: skip
     assert submitted.returncode == 0, submitted.stderr[-3000:]
     assert submitted.stdout.count("submit  ") == 4, submitted.stdout
+    (script,) = (slurm_root / "slurm_jobs").glob("*_submission.sh")  # one job array, throttled
+    assert "#SBATCH --array=0-3%1\n" in script.read_text() and "#SBATCH --ntasks-per-node=2\n" in script.read_text()
+    _, states = grid_status(slurm_root)
+    assert {state.state for state in states} <= {"queued", "running", "finished"} and states[-1].state == "queued"
     assert f"logs: {slurm_root / 'slurm_jobs'}" in submitted.stdout and "no report yet: 4 of 4 runs" in submitted.stdout
     assert f"results root {slurm_root} is under /tmp" in submitted.stderr  # the warning for node-local folders
     assert not (slurm_root / "REPORT.md").exists()
