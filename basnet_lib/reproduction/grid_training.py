@@ -72,7 +72,7 @@ def train_grid(
     if training.partial:
         return finished_results(runs)
     if not execution.uses_torchrun:
-        return train_unfinished_runs_in_notebooks(runs, **_notebook_grid(grid), progress=progress)
+        return train_unfinished_runs_in_notebooks(runs, **grid, progress=progress)
     todo = unfinished_runs(runs)
     report_reused(runs, todo)
     slots = local_slots(todo, gpus_per_run=execution.gpus_per_run, processes_per_run=execution.processes_per_run)
@@ -143,8 +143,3 @@ def recorded_grid(grid: dict, runs: list[RunConfig]) -> dict:
         "iterations": grid.get("iterations", 0),
         "results_root": str(resolve_results_root(grid["results_root"])),
     }
-
-
-def _notebook_grid(grid: dict) -> dict:
-    keys = ("preset_name", "data_root", "iterations", "results_root")
-    return {key: grid[key] for key in keys if key in grid}
