@@ -1,5 +1,5 @@
 """``basnet`` command line: ``info``, ``params``, ``synthcity``, ``synthcity-samples``, ``data-verify``,
-``data-stats``, ``train``, ``evaluate``, ``reproduce``, ``predict``, ``export``."""
+``data-stats``, ``train``, ``evaluate``, ``reproduce``, ``status``, ``predict``, ``export``."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from basnet_lib.engine.commands import (
 )
 from basnet_lib.model import BACKBONES
 from basnet_lib.reproduction.reproduce import add_reproduce_arguments, reproduce_command
+from basnet_lib.reproduction.slurm_status import add_status_arguments
 
 PROG = "basnet"
 # Exit statuses: argparse's own for a bad command line, one for a command that failed, and the
@@ -138,6 +139,8 @@ def _add_run_commands(commands: argparse._SubParsersAction) -> None:
     )
     add_reproduce_arguments(reproduce)
     reproduce.set_defaults(handler=reproduce_command)
+    # Its handler is set by add_status_arguments: ``status_command``.
+    add_status_arguments(commands.add_parser("status", help="each run of a grid submitted to Slurm: its state"))
 
 
 def _add_deploy_commands(commands: argparse._SubParsersAction) -> None:

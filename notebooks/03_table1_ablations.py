@@ -39,6 +39,25 @@ data_root: str = ""
 iterations: int = 0
 # "" = the preset's: results/ for cpu, results/<preset>/ otherwise (docs/method.md §6.6)
 results_root: str = ""
+# where missing runs train: "local" (this machine) or "slurm" (one Slurm job per run through
+# submitit; docs/usage.md "The grid on a Slurm cluster")
+executor: str = "local"
+# DDP per run over N GPUs or N CPU processes (gloo); 0 = one process per run
+gpus_per_run: int = 0
+processes_per_run: int = 0
+# slurm only: nodes per run, partition, account, QOS, each job's time limit (minutes), node
+# features, other sbatch options as "KEY=VALUE", runs at once (0 = no limit), resubmit failed jobs
+nodes_per_run: int = 1
+partition: str = ""
+account: str = ""
+qos: str = ""
+time_minutes: int = 60
+constraint: str = ""
+sbatch: list = []
+max_parallel_jobs: int = 0
+resubmit_failed: bool = False
+# True: the tables of the finished runs only, naming the missing ones (none is trained here)
+partial: bool = False
 
 # %%
 from IPython.display import Image, display
@@ -51,14 +70,33 @@ from basnet_lib.reproduction.notebooks import start_notebook
 globals().update(start_notebook("03_table1_ablations.ipynb", globals()))
 
 # %%
-from basnet_lib.reproduction.experiments import planned_runs, train_unfinished_runs_in_notebooks
+from IPython.display import Markdown
+
+from basnet_lib.reproduction.executors import grid_execution
+from basnet_lib.reproduction.experiments import missing_runs_markdown, planned_runs
+from basnet_lib.reproduction.grid_training import GridTraining, train_grid
 
 grid = dict(preset_name=preset, data_root=data_root, iterations=iterations, results_root=results_root)
 runs = planned_runs(variants=variants, backbones=backbones, seeds=seeds, **grid)
-results = train_unfinished_runs_in_notebooks(runs, **grid)
+execution = grid_execution(
+    executor,
+    gpus_per_run=gpus_per_run,
+    processes_per_run=processes_per_run,
+    nodes_per_run=nodes_per_run,
+    partition=partition,
+    account=account,
+    qos=qos,
+    time_minutes=time_minutes,
+    constraint=constraint,
+    sbatch=sbatch,
+    max_parallel_jobs=max_parallel_jobs,
+)
+# Slurm: the unfinished runs are submitted; until they finish this stops, naming them (partial=True
+# goes on with the finished ones).
+results = train_grid(runs, grid=grid, training=GridTraining(execution, resubmit_failed=resubmit_failed, partial=partial))
+display(Markdown(missing_runs_markdown(runs, results)))
 
 # %%
-from IPython.display import Markdown
 
 from basnet_lib.plots import save_figure, table1_bar_chart
 from basnet_lib.reproduction.tables import paper_table1, runs_frame, table1, table1_markdown, write_table

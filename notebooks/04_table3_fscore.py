@@ -37,6 +37,8 @@ data_root: str = ""
 iterations: int = 0
 # "" = the preset's: results/ for cpu, results/<preset>/ otherwise (docs/method.md §6.6)
 results_root: str = ""
+# True: the finished runs only, naming the missing ones (a partial report; none is trained here)
+partial: bool = False
 
 # %%
 from IPython.display import Image, display
@@ -52,12 +54,19 @@ globals().update(start_notebook("04_table3_fscore.ipynb", globals()))
 from IPython.display import Markdown
 
 from basnet_lib.data.build import build_dataset
-from basnet_lib.reproduction.experiments import planned_runs, train_unfinished_runs_in_notebooks
+from basnet_lib.reproduction.experiments import (
+    finished_results,
+    missing_runs_markdown,
+    planned_runs,
+    train_unfinished_runs_in_notebooks,
+)
 from basnet_lib.reproduction.tables import runs_frame, table3, table3_markdown, write_table
 
 grid = dict(preset_name=preset, data_root=data_root, iterations=iterations, results_root=results_root)
 runs = planned_runs(variants=variants, backbones=backbones, seeds=seeds, **grid)
-results = train_unfinished_runs_in_notebooks(runs, **grid)
+# partial: the finished runs only (a partial report), naming the missing ones; none is trained
+results = finished_results(runs) if partial else train_unfinished_runs_in_notebooks(runs, **grid)
+display(Markdown(missing_runs_markdown(runs, results)))
 eval_size = build_dataset(runs[0].data, split="val", train=False).read_arrays(0)[0].shape[:2]
 tables_dir, figures_dir = results_root / "tables", results_root / "figures"
 table = table3(runs_frame(results))

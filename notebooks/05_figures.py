@@ -37,12 +37,14 @@ data_root: str = ""
 iterations: int = 0
 # "" = the preset's: results/ for cpu, results/<preset>/ otherwise (docs/method.md §6.6)
 results_root: str = ""
+# True: the finished runs only, naming the missing ones (a partial report; none is trained here)
+partial: bool = False
 num_images: int = 3
 # interactive view in JupyterLab; False under papermill
 widgets: bool = True
 
 # %%
-from IPython.display import Image, display
+from IPython.display import Image, Markdown, display
 
 from basnet_lib.reproduction.notebooks import start_notebook
 
@@ -53,12 +55,19 @@ globals().update(start_notebook("05_figures.ipynb", globals()))
 
 # %%
 from basnet_lib.plots import figure4_probes, figure6_segmentation, figure7_boundaries, save_figure
-from basnet_lib.reproduction.experiments import planned_runs, train_unfinished_runs_in_notebooks
+from basnet_lib.reproduction.experiments import (
+    finished_results,
+    missing_runs_markdown,
+    planned_runs,
+    train_unfinished_runs_in_notebooks,
+)
 from basnet_lib.reproduction.predictions import predict_runs
 
 grid = dict(preset_name=preset, data_root=data_root, iterations=iterations, results_root=results_root)
 runs = planned_runs(variants=variants, backbones=[backbone], seeds=[seed], **grid)
-results = train_unfinished_runs_in_notebooks(runs, **grid)
+# partial: the finished runs only (a partial report), naming the missing ones; none is trained
+results = finished_results(runs) if partial else train_unfinished_runs_in_notebooks(runs, **grid)
+display(Markdown(missing_runs_markdown(runs, results)))
 samples, predictions = predict_runs([result.run_dir for result in results], count=num_images)
 figures_dir = results_root / "figures"
 saved = {

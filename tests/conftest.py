@@ -1,14 +1,16 @@
-"""Shared test setup: small CPU inputs, fixed seeds, no network."""
+"""Shared test setup: small CPU inputs, fixed seeds, no network; a Slurm cluster of the tests' own."""
 
 from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import torch
+from slurm_cluster import SlurmCluster, missing_requirements
 
 from basnet_lib.data.cityscapes import CityscapesSegmentation
 from basnet_lib.engine.checkpoint import save_checkpoint
@@ -71,3 +73,26 @@ def training_data_fault() -> Callable[..., None]:
         patch.setattr(CityscapesSegmentation, "__getitem__", getitem)
 
     return fault
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster(tmp_path_factory) -> Iterator[SlurmCluster]:
+    """A single-node Slurm cluster of the tests' own (tests/slurm_cluster.py), with ``SLURM_CONF``
+    pointing at it for the tests and the processes they start; stopped at the end of the session.
+    Skipped where it cannot start (not root, no slurm-wlm or munge), unless ``BASNET_REQUIRE_SLURM=1``
+    (CI, ``.ci/run``), where that fails instead."""
+    missing = missing_requirements()
+    if missing:
+        message = f"the Slurm tests need {missing}"
+        if os.environ.get("BASNET_REQUIRE_SLURM") == "1":
+            pytest.fail(message + " (BASNET_REQUIRE_SLURM=1)")
+        pytest.skip(message)
+    cluster = SlurmCluster(tmp_path_factory.mktemp("slurm"))
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in cluster.environment.items():
+            patch.setenv(name, value)
+        try:
+            cluster.start()
+            yield cluster
+        finally:
+            cluster.stop()

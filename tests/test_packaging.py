@@ -47,9 +47,11 @@ def test_ci_runs_the_readme_test_command() -> None:
         for line in (ROOT / ".ci/run").read_text().splitlines()
         if line.strip() and not line.startswith("#") and not line.startswith(("set ", "cd "))
     ]
-    # Before it, CI only installs Debian's chromium when no browser is there, and makes the
-    # browser test required (it would skip without a browser on a user's machine).
+    # Before it, CI only installs Debian's chromium and Slurm when they are not there, and makes the
+    # browser and Slurm tests required (they would skip without them on a user's machine).
     assert ci_commands[-1] == "make test"
     assert "export BASNET_REQUIRE_BROWSER=1" in ci_commands
+    assert "export BASNET_REQUIRE_SLURM=1" in ci_commands
+    assert "packages+=(slurm-wlm munge)" in ci_commands
     assert not [line for line in ci_commands[:-1] if "pytest" in line or "make " in line]
     assert "make test" in readme and "make reproduce" in readme

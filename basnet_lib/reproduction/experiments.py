@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import subprocess
-import time
 from pathlib import Path
 
 import torch
@@ -23,16 +22,15 @@ from basnet_lib.engine.run_data import data_fingerprint
 from basnet_lib.engine.run_directory import finished_run
 from basnet_lib.engine.run_files import METRICS_FILE, RunResult, load_run
 from basnet_lib.model import variant_names
+from basnet_lib.reproduction.local_training import TrainingProcess, thread_environment, train_in_processes
 from basnet_lib.reproduction.notebooks import (
     PAPERMILL_LOG,
-    TRAINING_NOTEBOOK,
     project_directory,
     resolve_results_root,
     training_notebook_command,
     training_notebook_parameters,
 )
 from basnet_lib.reproduction.parameters import parsed_list, whole_number
-from basnet_lib.reproduction.progress import GridProgress
 
 
 def planned_run(
@@ -162,59 +160,49 @@ def train_unfinished_runs_in_notebooks(
     partly executed notebook and the end of its output.
     """
     todo = unfinished_runs(runs)
-    for run in runs:
-        if run not in todo:
-            print(f"reuse   {run.run_dir}", flush=True)
+    report_reused(runs, todo)
     grid = dict(preset_name=preset_name, data_root=data_root, iterations=iterations, results_root=results_root)
-    slots = parallel or parallel_runs(todo)
-    running: list[tuple[RunConfig, subprocess.Popen]] = []
-    done = [run for run in runs if run not in todo]
-    with GridProgress(runs, done=done, disable=None if progress else True) as bar:
-        try:
-            while todo or running:
-                while todo and len(running) < slots:
-                    run = todo.pop(0)
-                    running.append((run, _start_training(run, grid)))
-                    bar.started(run)
-                time.sleep(0.5)
-                bar.poll()
-                for run, process in [entry for entry in running if entry[1].poll() is not None]:
-                    running.remove((run, process))
-                    _check_finished(run, process)
-                    bar.finished(run)
-        finally:
-            for _, process in running:
-                process.kill()
+
+    def start(run: RunConfig, slot: int) -> TrainingProcess:
+        return _start_training_notebook(run, slot, grid)
+
+    train_in_processes(runs, todo, start=start, slots=parallel or parallel_runs(todo), progress=progress)
     return [load_run(run.run_dir) for run in runs]
 
 
-def _start_training(run: RunConfig, grid: dict) -> subprocess.Popen:
-    """The process that trains ``run`` (its output goes to the run directory's log)."""
+def report_reused(runs: list[RunConfig], todo: list[RunConfig]) -> None:
+    """One line per run of ``runs`` that is finished already (not in ``todo``)."""
+    for run in runs:
+        if run not in todo:
+            print(f"reuse   {run.run_dir}", flush=True)
+
+
+def finished_results(runs: list[RunConfig]) -> list[RunResult]:
+    """The finished runs of ``runs``, loaded, in order; the others are left out (a partial report)."""
+    todo = unfinished_runs(runs)
+    return [load_run(run.run_dir) for run in runs if run not in todo]
+
+
+def missing_runs_markdown(runs: list[RunConfig], results: list[RunResult]) -> str:
+    """A partial result's warning naming the runs of ``runs`` missing from ``results`` ("" if none)."""
+    present = {Path(result.run_dir) for result in results}
+    missing = [run.run_name for run in runs if Path(run.run_dir) not in present]
+    if not missing:
+        return ""
+    names = ", ".join(f"`{name}`" for name in missing)
+    return f"**Partial: {len(missing)} of {len(runs)} runs are missing** (not finished): {names}."
+
+
+def _start_training_notebook(run: RunConfig, slot: int, grid: dict) -> TrainingProcess:
+    """The process that trains ``run`` by executing the training notebook; its output goes to the
+    run directory's ``papermill.log`` (a failure names the partly executed notebook)."""
     run.run_dir.mkdir(parents=True, exist_ok=True)
-    with open(run.run_dir / PAPERMILL_LOG, "w") as log:  # the child keeps its own handle
-        return subprocess.Popen(
+    log = run.run_dir / PAPERMILL_LOG
+    with open(log, "w") as handle:  # the child keeps its own handle
+        process = subprocess.Popen(
             training_notebook_command(run, training_notebook_parameters(run, **grid)),
-            stdout=log,
+            stdout=handle,
             stderr=subprocess.STDOUT,
-            env=_thread_environment(run.train.threads),
+            env=thread_environment(run.train.threads),
         )
-
-
-def _thread_environment(threads: int) -> dict[str, str]:
-    """The child's environment: with ``threads`` set, every thread pool (OpenMP, OpenBLAS, MKL) of
-    the training process starts at that size. ``TrainConfig.threads`` alone resizes torch's pool
-    only after start-up; the other pools' idle workers then competed with the side-by-side runs
-    (measured: a third of the CPU time in the kernel, ~11 instead of ~12.5 img/s per run)."""
-    environment = dict(os.environ)
-    if threads:
-        for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-            environment[name] = str(threads)
-    return environment
-
-
-def _check_finished(run: RunConfig, process: subprocess.Popen) -> None:
-    if process.returncode != 0:
-        output = (run.run_dir / PAPERMILL_LOG).read_text(errors="replace")
-        raise RuntimeError(
-            f"training {run.run_dir} failed (see {run.run_dir / TRAINING_NOTEBOOK}):\n{output[-3000:]}"
-        )
+    return TrainingProcess(run=run, process=process, log=log, slot=slot)

@@ -44,6 +44,8 @@ class ReproductionSettings:
     data_root: str
     iterations: int
     command: str
+    # Runs of the grid a partial report leaves out (not finished when it was written).
+    missing_runs: tuple[str, ...] = ()
 
 
 def write_report(
@@ -157,6 +159,19 @@ def _header(settings: ReproductionSettings, runs: pd.DataFrame) -> list[str]:
         "the paper claims (all positive), from the 95% Student-t interval of the per-seed paired "
         "difference: supported = above 0, contradicted = below 0, inconclusive = spans 0 or one seed.",
         "",
+        *_partial_note(settings.missing_runs),
+    ]
+
+
+def _partial_note(missing_runs: tuple[str, ...]) -> list[str]:
+    """A partial report's warning: which runs of the grid are missing from every table and figure."""
+    if not missing_runs:
+        return []
+    return [
+        f"**Partial report: {len(missing_runs)} runs of the grid are missing** (not finished when it was "
+        f"written): {', '.join(f'`{name}`' for name in missing_runs)}. Every table, claim and figure "
+        "below uses the finished runs only.",
+        "",
     ]
 
 
@@ -223,7 +238,9 @@ def _how_it_was_made(settings: ReproductionSettings, notebook_seconds: dict[str,
         "|---|---:|",
         *[f"| `{NOTEBOOKS_OUT_DIR}/{name}` | {seconds:.0f} |" for name, seconds in notebook_seconds.items()],
         "",
-        "Each run's own executed `02_training.ipynb` is in its run directory (`runs/<preset>/<run>/`).",
+        "A run trained by notebook 02 keeps its executed `02_training.ipynb` in its run directory "
+        "(`runs/<preset>/<run>/`); one trained under torchrun its `torchrun.log`, one on Slurm its job's "
+        "logs in `slurm_jobs/` (`slurm_grid.json` names the job).",
         "",
         "Machine:",
         "",

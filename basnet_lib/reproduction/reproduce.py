@@ -11,6 +11,7 @@ overwrites it.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import shlex
 import time
@@ -21,13 +22,17 @@ from basnet_lib.engine.presets import PRESETS, default_results_root
 from basnet_lib.engine.runtime import reuse_freed_memory
 from basnet_lib.model import BACKBONES, variant_names
 from basnet_lib.reproduction.cpu_clock import CpuClock, other_processes_cpu_share
-from basnet_lib.reproduction.experiments import (
-    parallel_runs,
-    planned_run,
-    planned_runs,
-    train_unfinished_runs_in_notebooks,
-    unfinished_runs,
+from basnet_lib.reproduction.executors import (
+    LocalExecution,
+    SlurmExecution,
+    add_executor_arguments,
+    execution_from_args,
+    execution_parameters,
+    execution_words,
 )
+from basnet_lib.reproduction.experiments import parallel_runs, planned_run, planned_runs, unfinished_runs
+from basnet_lib.reproduction.grid_training import GridTraining, GridUnfinished, train_grid
+from basnet_lib.reproduction.local_training import local_slots
 from basnet_lib.reproduction.notebooks import execute_notebook, resolve_results_root
 from basnet_lib.reproduction.report import (
     NOTEBOOKS_OUT_DIR,
@@ -35,6 +40,7 @@ from basnet_lib.reproduction.report import (
     record_invocation,
     write_report,
 )
+from basnet_lib.reproduction.slurm_submission import check_slurm_available
 
 # Three seeds: the fewest for which a paired difference has a confidence interval with
 # spread measured on more than one degree of freedom (docs/decisions.md "Verdicts").
@@ -58,13 +64,20 @@ def reproduce(
     results_root: str | Path = "",
     num_images: int = 3,
     command: str = "",
-) -> Path:
+    training: GridTraining | None = None,
+) -> Path | None:
     """Run the whole reproduction; return the path of ``REPORT.md``.
 
     ``variants=()`` means every variant of the table; ``backbones=()`` the preset's;
-    ``iterations=0`` the preset's schedule.
+    ``iterations=0`` the preset's schedule. ``training`` says where the runs train (None: on this
+    machine, side by side): with Slurm the unfinished runs are submitted and, until every run is
+    finished, None is returned without a report, unless a partial report is asked for (it names
+    the missing runs); docs/usage.md "The grid on a Slurm cluster".
     """
     started, cpu_at_start = time.perf_counter(), CpuClock.now()
+    training = training or GridTraining()
+    if isinstance(training.execution, SlurmExecution):
+        check_slurm_available()  # before the dataset is generated
     results_root = resolve_results_root(results_root or default_results_root(preset_name))
     settings = ReproductionSettings(
         preset=preset_name,
@@ -75,21 +88,15 @@ def reproduce(
         iterations=iterations,
         command=command or _reconstructed_command(preset_name),
     )
-    first_run = planned_run(
-        preset_name=preset_name,
-        variant=settings.variants[0],
-        backbone=_backbone(settings),
-        data_root=data_root,
-    )
+    first_run = planned_run(preset_name=preset_name, variant=settings.variants[0], backbone=_backbone(settings),
+                            data_root=data_root)  # fmt: skip
     print(f"dataset: {dataset_root(first_run.data, progress=False)}", flush=True)
-    trained_runs, total_runs = _train_grid(settings, results_root)
-    parameters = parameter_values_per_notebook(settings, results_root, num_images=num_images)
-    notebook_seconds = {}
-    for name in NOTEBOOKS:
-        output_path = results_root / NOTEBOOKS_OUT_DIR / name
-        print(f"executing {name} -> {output_path}", flush=True)
-        notebook_seconds[name] = execute_notebook(name, output_path, parameters=parameters[name])
-        print(f"  done in {notebook_seconds[name]:.0f} s", flush=True)
+    trained_runs, total_runs, missing = _train_grid(settings, results_root, training)
+    if missing is None:
+        return None
+    settings = dataclasses.replace(settings, missing_runs=missing)
+    parameters = parameter_values_per_notebook(settings, results_root, num_images=num_images, training=training)
+    notebook_seconds = _execute_notebooks(parameters, results_root)
     wall_seconds = time.perf_counter() - started
     other_cpu_share = other_processes_cpu_share(
         cpu_at_start, CpuClock.now(), wall_seconds=wall_seconds, cpus=os.cpu_count() or 1
@@ -106,12 +113,25 @@ def reproduce(
     return report
 
 
+def _execute_notebooks(parameters: dict[str, dict[str, object]], results_root: Path) -> dict[str, float]:
+    """Execute every notebook of :data:`NOTEBOOKS` into ``{results_root}/notebooks/``; their seconds."""
+    notebook_seconds = {}
+    for name in NOTEBOOKS:
+        output_path = results_root / NOTEBOOKS_OUT_DIR / name
+        print(f"executing {name} -> {output_path}", flush=True)
+        notebook_seconds[name] = execute_notebook(name, output_path, parameters=parameters[name])
+        print(f"  done in {notebook_seconds[name]:.0f} s", flush=True)
+    return notebook_seconds
+
+
 def parameter_values_per_notebook(
-    settings: ReproductionSettings, results_root: Path, *, num_images: int
+    settings: ReproductionSettings, results_root: Path, *, num_images: int, training: GridTraining | None = None
 ) -> dict[str, dict[str, object]]:
     """The parameter values papermill gives each notebook of :data:`NOTEBOOKS`, ``{notebook: {name:
-    value}}`` (each checked against the notebook's parameters cell when it is executed)."""
-    grid = {
+    value}}`` (each checked against the notebook's parameters cell when it is executed). Notebook 03
+    is told the executor and its options; 03, 04 and 05 whether the report is partial."""
+    training = training or GridTraining()
+    grid_values = {
         "preset": settings.preset,
         "variants": list(settings.variants),
         "backbones": list(settings.backbones),
@@ -119,6 +139,12 @@ def parameter_values_per_notebook(
         "data_root": settings.data_root,
         "iterations": settings.iterations,
         "results_root": str(results_root),
+        "partial": training.partial,
+    }
+    table1_values = {
+        **grid_values,
+        **execution_parameters(training.execution),
+        "resubmit_failed": training.resubmit_failed,
     }
     return {
         "01_architecture.ipynb": {
@@ -128,10 +154,10 @@ def parameter_values_per_notebook(
             "data_root": settings.data_root,
             "results_root": str(results_root),
         },
-        "03_table1_ablations.ipynb": grid,
-        "04_table3_fscore.ipynb": grid,
+        "03_table1_ablations.ipynb": table1_values,
+        "04_table3_fscore.ipynb": grid_values,
         "05_figures.ipynb": {
-            **{key: value for key, value in grid.items() if key not in ("backbones", "seeds")},
+            **{key: value for key, value in grid_values.items() if key not in ("backbones", "seeds")},
             "backbone": _backbone(settings),
             "seed": settings.seeds[0],
             "num_images": num_images,
@@ -140,10 +166,13 @@ def parameter_values_per_notebook(
     }
 
 
-def _train_grid(settings: ReproductionSettings, results_root: Path) -> tuple[int, int]:
-    """Train the grid first, side by side where the preset allows, with one progress bar over the
-    grid and a line per finished run on the terminal; notebook 03 then finds every run finished
-    and reuses it. Returns (trained, total)."""
+def _train_grid(
+    settings: ReproductionSettings, results_root: Path, how: GridTraining
+) -> tuple[int, int, tuple[str, ...] | None]:
+    """Train the grid first (side by side where the preset allows, one progress bar over the grid and
+    a line per finished run on the terminal) or submit it to Slurm; notebook 03 then finds every run
+    finished and reuses it. Returns (trained or submitted, total, the missing runs' names): the
+    names are None when runs are unfinished and no partial report was asked for (no report then)."""
     grid = dict(
         preset_name=settings.preset,
         data_root=settings.data_root,
@@ -152,9 +181,22 @@ def _train_grid(settings: ReproductionSettings, results_root: Path) -> tuple[int
     )
     grid_runs = planned_runs(variants=settings.variants, backbones=settings.backbones, seeds=settings.seeds, **grid)
     to_train = len(unfinished_runs(grid_runs))
-    print(f"training {to_train} of {len(grid_runs)} runs, {parallel_runs(grid_runs)} at a time", flush=True)
-    train_unfinished_runs_in_notebooks(grid_runs, **grid, progress=True)
-    return to_train, len(grid_runs)
+    if isinstance(how.execution, SlurmExecution):
+        print(f"{to_train} of {len(grid_runs)} runs to train, as Slurm jobs", flush=True)
+    else:
+        slots = parallel_runs(grid_runs) if not how.execution.uses_torchrun else local_slots(
+            grid_runs, gpus_per_run=how.execution.gpus_per_run, processes_per_run=how.execution.processes_per_run)
+        print(f"training {to_train} of {len(grid_runs)} runs, {slots} at a time", flush=True)
+    try:
+        finished = train_grid(grid_runs, grid=grid, training=how, progress=True)
+    except GridUnfinished as unfinished:
+        print(f"no report yet: {unfinished}", flush=True)
+        return to_train, len(grid_runs), None
+    finished_dirs = {result.run_dir for result in finished}
+    missing = tuple(run.run_name for run in grid_runs if run.run_dir not in finished_dirs)
+    if len(missing) == len(grid_runs):
+        raise GridUnfinished(f"no run of the grid is finished: no report to write ({', '.join(missing)})")
+    return to_train, len(grid_runs), missing
 
 
 def _backbone(settings: ReproductionSettings) -> str:
@@ -189,9 +231,21 @@ def add_reproduce_arguments(parser: argparse.ArgumentParser) -> None:
         "--results-root", default="", help="default: results/ for cpu, results/<preset>/ otherwise"
     )
     parser.add_argument("--num-images", type=int, default=3, help="val images in Figs. 4/6/7")
+    add_executor_arguments(parser)
+    parser.add_argument(
+        "--resubmit-failed", action="store_true", help="slurm: submit the runs whose jobs failed again"
+    )
+    parser.add_argument(
+        "--partial-report",
+        action="store_true",
+        help="slurm: write the report from the finished runs now, naming the missing ones",
+    )
 
 
 def reproduce_command(args: argparse.Namespace) -> int:
+    execution = execution_from_args(args)  # a bad option value stops here, before anything runs
+    if isinstance(execution, LocalExecution) and (args.resubmit_failed or args.partial_report):
+        raise ValueError("--resubmit-failed and --partial-report are for --executor slurm")
     reuse_freed_memory()  # asked for by the command, as by `basnet train` (basnet_lib.engine.runtime)
     reproduce(
         preset_name=args.preset,
@@ -203,6 +257,7 @@ def reproduce_command(args: argparse.Namespace) -> int:
         results_root=args.results_root,
         num_images=args.num_images,
         command=_command_line(args),
+        training=GridTraining(execution, resubmit_failed=args.resubmit_failed, partial=args.partial_report),
     )
     return 0
 
@@ -224,6 +279,9 @@ def _command_line(args: argparse.Namespace) -> str:
         words += ["--results-root", args.results_root]
     if args.num_images != 3:
         words += ["--num-images", str(args.num_images)]
+    words += execution_words(execution_from_args(args))
+    words += [flag for flag, given in (("--resubmit-failed", args.resubmit_failed),
+                                       ("--partial-report", args.partial_report)) if given]  # fmt: skip
     return shlex.join(words)
 
 
