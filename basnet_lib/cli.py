@@ -16,7 +16,7 @@ from basnet_lib.engine.commands import (
     train_command,
 )
 from basnet_lib.model import BACKBONES
-from basnet_lib.reproduction.reproduce import add_reproduce_arguments, reproduce_command
+from basnet_lib.reproduction.reproduce_command import add_reproduce_arguments, reproduce_command
 from basnet_lib.reproduction.slurm_status import add_status_arguments
 
 PROG = "basnet"

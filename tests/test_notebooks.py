@@ -34,10 +34,10 @@ from basnet_lib.reproduction.notebooks import (
 from basnet_lib.reproduction.report import ReproductionSettings
 from basnet_lib.reproduction.reproduce import (
     NOTEBOOKS,
-    add_reproduce_arguments,
     parameter_values_per_notebook,
     reproduce,
 )
+from basnet_lib.reproduction.reproduce_command import add_reproduce_arguments
 from basnet_lib.reproduction.tables import F_COLUMNS, PAPER_TABLE3
 
 ROOT = Path(__file__).resolve().parents[1]

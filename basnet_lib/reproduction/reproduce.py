@@ -10,25 +10,18 @@ overwrites it.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import os
-import shlex
 import time
 from pathlib import Path
 
 from basnet_lib.data.build import dataset_root
-from basnet_lib.engine.presets import PRESETS, default_results_root
-from basnet_lib.engine.runtime import reuse_freed_memory
-from basnet_lib.model import BACKBONES, variant_names
+from basnet_lib.engine.presets import default_results_root
+from basnet_lib.model import variant_names
 from basnet_lib.reproduction.cpu_clock import CpuClock, other_processes_cpu_share
 from basnet_lib.reproduction.executors import (
-    LocalExecution,
     SlurmExecution,
-    add_executor_arguments,
-    execution_from_args,
     execution_parameters,
-    execution_words,
 )
 from basnet_lib.reproduction.experiments import parallel_runs, planned_run, planned_runs, unfinished_runs
 from basnet_lib.reproduction.grid_training import GridTraining, GridUnfinished, train_grid
@@ -86,7 +79,7 @@ def reproduce(
         seeds=tuple(seeds),
         data_root=data_root,
         iterations=iterations,
-        command=command or _reconstructed_command(preset_name),
+        command=command or f"basnet reproduce --preset {preset_name}",
     )
     first_run = planned_run(preset_name=preset_name, variant=settings.variants[0], backbone=_backbone(settings),
                             data_root=data_root)  # fmt: skip
@@ -202,88 +195,3 @@ def _train_grid(
 def _backbone(settings: ReproductionSettings) -> str:
     """The one backbone of notebooks 01 and 05 ("" = the preset's)."""
     return settings.backbones[0] if settings.backbones else ""
-
-
-def add_reproduce_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--preset", choices=PRESETS, default="cpu", help="docs/method.md §7; cpu is the main job"
-    )
-    parser.add_argument("--data-root", default="", help="Cityscapes-layout folder (default: SynthCity)")
-    parser.add_argument(
-        "--variants",
-        nargs="+",
-        choices=variant_names(),
-        default=list(variant_names()),
-        help="Table 1 rows (docs/method.md §1.10)",
-    )
-    parser.add_argument(
-        "--backbones", nargs="+", choices=BACKBONES, default=[], help="default: the preset's backbone"
-    )
-    parser.add_argument(
-        "--seeds",
-        nargs="+",
-        type=int,
-        default=list(DEFAULT_SEEDS),
-        help="one run per seed (docs/method.md §6.5)",
-    )
-    parser.add_argument("--iterations", type=int, default=0, help="override the preset's (0 = preset's)")
-    parser.add_argument(
-        "--results-root", default="", help="default: results/ for cpu, results/<preset>/ otherwise"
-    )
-    parser.add_argument("--num-images", type=int, default=3, help="val images in Figs. 4/6/7")
-    add_executor_arguments(parser)
-    parser.add_argument(
-        "--resubmit-failed", action="store_true", help="slurm: submit the runs whose jobs failed again"
-    )
-    parser.add_argument(
-        "--partial-report",
-        action="store_true",
-        help="slurm: write the report from the finished runs now, naming the missing ones",
-    )
-
-
-def reproduce_command(args: argparse.Namespace) -> int:
-    execution = execution_from_args(args)  # a bad option value stops here, before anything runs
-    if isinstance(execution, LocalExecution) and (args.resubmit_failed or args.partial_report):
-        raise ValueError("--resubmit-failed and --partial-report are for --executor slurm")
-    reuse_freed_memory()  # asked for by the command, as by `basnet train` (basnet_lib.engine.runtime)
-    reproduce(
-        preset_name=args.preset,
-        variants=tuple(args.variants),
-        backbones=tuple(args.backbones),
-        seeds=tuple(args.seeds),
-        data_root=args.data_root,
-        iterations=args.iterations,
-        results_root=args.results_root,
-        num_images=args.num_images,
-        command=_command_line(args),
-        training=GridTraining(execution, resubmit_failed=args.resubmit_failed, partial=args.partial_report),
-    )
-    return 0
-
-
-def _command_line(args: argparse.Namespace) -> str:
-    """The ``basnet reproduce`` command that asks for ``args`` (for the report)."""
-    words = ["basnet", "reproduce", "--preset", args.preset]
-    if args.data_root:
-        words += ["--data-root", args.data_root]
-    if tuple(args.variants) != variant_names():
-        words += ["--variants", *args.variants]
-    if args.backbones:
-        words += ["--backbones", *args.backbones]
-    if tuple(args.seeds) != DEFAULT_SEEDS:
-        words += ["--seeds", *map(str, args.seeds)]
-    if args.iterations:
-        words += ["--iterations", str(args.iterations)]
-    if args.results_root:
-        words += ["--results-root", args.results_root]
-    if args.num_images != 3:
-        words += ["--num-images", str(args.num_images)]
-    words += execution_words(execution_from_args(args))
-    words += [flag for flag, given in (("--resubmit-failed", args.resubmit_failed),
-                                       ("--partial-report", args.partial_report)) if given]  # fmt: skip
-    return shlex.join(words)
-
-
-def _reconstructed_command(preset_name: str) -> str:
-    return f"basnet reproduce --preset {preset_name}"
