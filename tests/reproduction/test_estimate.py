@@ -130,3 +130,16 @@ def test_text_of_the_paper_grid() -> None:
     assert "22.8 TFLOP/s" in text and "938 img/s" in text  # the assumption and its basis
     assert "meta device" in text and "perfect scaling" in text
     assert (table["batch_per_gpu"] == 2).all()
+
+
+def test_dry_run_plans_the_paper_grid_without_a_dataset_and_writes_nothing(tmp_path, capsys) -> None:
+    from basnet_lib.cli import main
+
+    results_root = tmp_path / "paper"
+    assert main(["reproduce", "--preset", "paper", "--backbones", "resnet50", "--variants", "baseline", "--seeds",
+                 "0", "1", "--gpus-per-run", "2", "--results-root", str(results_root), "--dry-run"]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert out.startswith("basnet reproduce --preset paper: 2 runs, one local job each, 2 GPU(s) per job\n")
+    assert "an estimate, not a measurement" in out and "(V100, fp32)" in out  # the paper preset: TF32 off
+    assert "\nbaseline-resnet50-seed1     2          4 480x480     80,000" in out  # 4 of the 8 images per GPU
+    assert not results_root.exists()  # nothing trained, nothing written
