@@ -22,7 +22,6 @@ exits 0.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import gc
 import json
@@ -30,7 +29,6 @@ import os
 import socket
 import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,7 +41,7 @@ from basnet_lib.distributed import DistributedContext, cleanup_distributed, setu
 from basnet_lib.engine.config import RunConfig
 from basnet_lib.engine.evaluate import predict
 from basnet_lib.engine.presets import preset
-from basnet_lib.engine.runtime import cpu_threads, system_info
+from basnet_lib.engine.runtime import cpu_threads, cuda_tf32, system_info
 from basnet_lib.engine.training_state import TrainingState
 from basnet_lib.metrics.boundary_fscore import GSCNN_THRESHOLDS, boundary_fscores, boundary_radii
 from basnet_lib.model import build_basnet
@@ -76,18 +74,6 @@ PRECISIONS = (
 )
 
 
-@contextlib.contextmanager
-def tf32_allowed(allowed: bool) -> Iterator[None]:
-    """Both TF32 switches set to ``allowed`` inside the block and restored after it (they are
-    process-wide; PyTorch's defaults are matrix products off, cuDNN convolutions on)."""
-    previous = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
-    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = allowed
-    try:
-        yield
-    finally:
-        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = previous
-
-
 def paper_run(*, variant: str = "full", backbone: str = "resnet101") -> RunConfig:
     """The paper preset's run, random weights (synthetic batches: no data root is read)."""
     return without_weight_files(preset("paper", variant=variant, backbone=backbone, data_root="synthetic"))
@@ -106,7 +92,7 @@ def training_case(
     }
     context = DistributedContext(device=torch.device(device))
     try:
-        with tf32_allowed(precision.tf32):
+        with cuda_tf32(precision.tf32):
             timing = time_training_steps(
                 run, context=context, batch_size=batch_size, steps=steps, warmup=warmup
             )

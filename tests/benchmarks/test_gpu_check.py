@@ -39,16 +39,6 @@ def test_training_case_on_cpu(gpu_check, precision_name: str) -> None:
     assert case["peak_memory_mib"] is None  # CUDA only
 
 
-def test_tf32_switches_are_restored(gpu_check) -> None:
-    before = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
-    for allowed in (True, False):
-        with pytest.raises(RuntimeError, match="inside"), gpu_check.tf32_allowed(allowed):
-            assert torch.backends.cuda.matmul.allow_tf32 is allowed
-            assert torch.backends.cudnn.allow_tf32 is allowed
-            raise RuntimeError("inside")
-        assert (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32) == before
-
-
 def test_paper_run_needs_no_weight_file(gpu_check) -> None:
     run = gpu_check.paper_run()
     assert run.model.pretrained_backbone is False

@@ -164,12 +164,14 @@ def test_processes_train_on_different_samples_with_different_augmentations() -> 
     assert not torch.equal(crops[0], crops[1])
 
 
-def test_tf32_is_set_for_the_block_and_restored() -> None:
+def test_tf32_is_set_for_the_block_and_restored_however_it_ends() -> None:
     before = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
-    with cuda_tf32(not before[1]):
-        assert torch.backends.cudnn.allow_tf32 is (not before[1])
-        assert torch.backends.cuda.matmul.allow_tf32 is (not before[1])
-    assert (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32) == before
+    for allowed in (True, False):
+        with pytest.raises(RuntimeError, match="inside"), cuda_tf32(allowed):
+            assert torch.backends.cuda.matmul.allow_tf32 is allowed
+            assert torch.backends.cudnn.allow_tf32 is allowed
+            raise RuntimeError("inside")
+        assert (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32) == before
     assert preset("paper", data_root="/x").train.tf32 is False
 
 
