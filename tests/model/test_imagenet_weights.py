@@ -13,8 +13,6 @@ import torch
 from torchvision.models import ResNet18_Weights, Weights, WeightsEnum, resnet18
 
 from basnet_lib import cli
-from basnet_lib.engine import commands
-from basnet_lib.engine.config import RunConfig
 from basnet_lib.model import ModelConfig, build_basnet
 from basnet_lib.model import backbone as backbone_module
 from basnet_lib.model.backbone import (
@@ -191,21 +189,16 @@ def test_own_weights_file_is_read_and_its_errors_name_it(tmp_path, torch_home) -
         build_backbone(name="resnet18", pretrained=True, weights_path=str(tmp_path / "absent.pth"))
 
 
-def test_cli_offline_flag_reaches_the_loader(torch_home, monkeypatch) -> None:
-    seen: list[str | None] = []
-
-    def fake_train(run: RunConfig, *, resume: bool, overwrite: bool, progress: bool) -> None:
-        seen.append(os.environ.get(OFFLINE_ENV))
-        build_basnet(config=run.model)  # what train() does first
-
-    monkeypatch.setattr(commands, "train", fake_train)
+def test_cli_offline_flag_reaches_the_loader(torch_home, monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv(OFFLINE_ENV, "0")  # the command sets it; the test's undo restores the original
     # --debug: the command line re-raises instead of printing one line, so the error can be matched.
-    argv = ["--debug", "train", "--preset", "smoke", "--quiet", "--model.pretrained_backbone", "true"]
+    argv = ["--debug", "train", "--preset", "smoke", "--quiet", "--model.pretrained_backbone", "true",
+            "--train.results_dir", str(tmp_path / "runs")]  # fmt: skip
     with pytest.raises(FileNotFoundError, match=r"offline .*resnet18-f37072fd.pth do not exist"):
         cli.main([*argv, "--offline"])
-    assert seen == ["1"]
+    assert os.environ.get(OFFLINE_ENV) == "1"  # the command set it for its process
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())  # nothing written
     # Without the flag the same command goes to the (here forbidden) download instead.
     monkeypatch.delenv(OFFLINE_ENV)
     with pytest.raises(AssertionError, match="a test tried to download weights"):
         cli.main(argv)
-    assert seen == ["1", None]

@@ -200,6 +200,12 @@ def test_a_requeued_job_resumes_and_ends_as_an_uninterrupted_run(slurm_cluster, 
         assert time.monotonic() < deadline, slurm_cluster.log_tails()
         time.sleep(0.1)
     slurm_cluster.command("scontrol", "requeue", str(entry["job_id"]))  # SIGTERM to both tasks, then again
+    # Slurm holds a requeued job back for a while before it may start again; the test need not wait.
+    deadline = time.monotonic() + 60
+    while "PENDING" not in slurm_cluster.command("scontrol", "show", "job", str(entry["job_id"])):
+        assert time.monotonic() < deadline, slurm_cluster.log_tails()
+        time.sleep(0.2)
+    slurm_cluster.command("scontrol", "update", f"JobId={entry['job_id']}", "StartTime=now")
 
     states = wait_for_jobs(slurm_root)
     assert [state.state for state in states] == ["finished"], [state.line() for state in states]
