@@ -13,7 +13,7 @@ STAMP := $(VENV)/.installed-stamp
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet torch==2.14.1 torchvision==0.29.1
-	$(BIN)/python -m pip install --quiet -e ".[notebooks,cluster,dev]"
+	$(BIN)/python -m pip install --quiet -e ".[notebooks,cluster,torchmetrics,dev]"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -1,4 +1,4 @@
-"""Benchmark of the evaluation metrics at Cityscapes resolution (docs/method.md §5.1, §5.2).
+"""Benchmark of the evaluation metrics at Cityscapes resolution (docs/method.md §5.1, §5.2, §5.4).
 
 On the same synthetic 1024×2048 label maps (street-like bands and polygons of all 19 classes,
 an ignored strip at the bottom, a prediction warped by a smooth displacement of a few pixels
@@ -8,7 +8,10 @@ plus false blobs) it times
   (:mod:`basnet_lib.metrics.reference`) against the fast sparse path, and the dense torch path
   (on CUDA when there is one), checking the F values are identical;
 - the mIoU confusion-matrix update against cityscapesscripts' ``evaluateImgLists`` on the same
-  images written as labelId PNGs.
+  images written as labelId PNGs;
+- Boundary IoU at the standard band (d = 46 px at 1024×2048): the literal per-class OpenCV erosion
+  (:func:`basnet_lib.metrics.reference.reference_boundary_iou_counts`) against the library's one
+  pass, on one thread each, checking the counts are identical (docs/method.md §5.4).
 
 Times are medians over images (the machine may be shared). Prints a table and writes
 ``results/benchmarks/metrics.json``::
@@ -42,7 +45,8 @@ from basnet_lib.metrics import (
     evaluate_with_cityscapesscripts,
     train_ids_to_label_ids,
 )
-from basnet_lib.metrics.reference import reference_boundary_fscores
+from basnet_lib.metrics.boundary_iou import BOUNDARY_IOU_BANDS, band_width, boundary_iou_counts
+from basnet_lib.metrics.reference import reference_boundary_fscores, reference_boundary_iou_counts
 
 # Street-like layout: sky, building, road bands, then objects of every class on top.
 SKY, BUILDING, ROAD = 10, 2, 0
@@ -197,7 +201,44 @@ def bench_miou(pairs, *, folder: Path) -> dict[str, object]:
     }
 
 
-def print_table(fscore: dict, miou: dict) -> None:
+def bench_boundary_iou(pairs, *, reference_images: int) -> dict[str, object]:
+    """Seconds per image of the literal reference and the library at the standard band, one thread."""
+    height, width = pairs[0][1].shape
+    pixels = band_width(BOUNDARY_IOU_BANDS[0], height=height, width=width)
+    threads = torch.get_num_threads(), cv2.getNumThreads()
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+    try:
+        fast, identical = [], True
+        for pred, gt in pairs:
+            seconds, _ = timed(lambda p=pred, g=gt: boundary_iou_counts(torch.from_numpy(p), torch.from_numpy(g),
+                                                                         pixels=(pixels,)))  # fmt: skip
+            fast.append(seconds)
+        reference = []
+        for pred, gt in pairs[:reference_images]:
+            seconds, expected = timed(lambda p=pred, g=gt: reference_boundary_iou_counts(p, g, pixels=pixels,
+                                                                                        num_classes=19))  # fmt: skip
+            reference.append(seconds)
+            intersection, union = boundary_iou_counts(torch.from_numpy(pred), torch.from_numpy(gt), pixels=(pixels,))
+            identical &= intersection[0].tolist() == expected[0].tolist() and union[0].tolist() == expected[1].tolist()
+    finally:
+        torch.set_num_threads(threads[0])
+        cv2.setNumThreads(threads[1])
+    reference_seconds, fast_seconds = float(np.median(reference)), float(np.median(fast))
+    return {
+        "band_fraction": BOUNDARY_IOU_BANDS[0],
+        "band_px": pixels,
+        "threads": 1,
+        "reference_seconds_per_image": reference_seconds,
+        "fast_seconds_per_image": fast_seconds,
+        "speedup": reference_seconds / fast_seconds,
+        "identical_to_reference": identical,
+        "reference_images": reference_images,
+        "images": len(pairs),
+    }
+
+
+def print_table(fscore: dict, miou: dict, boundary_iou: dict) -> None:
     rows = [
         ("F-score reference (skimage), s/image", f"{fscore['reference_seconds_per_image']:.3f}"),
         ("F-score fast (sparse numpy), s/image", f"{fscore['fast_seconds_per_image']:.4f}"),
@@ -212,7 +253,12 @@ def print_table(fscore: dict, miou: dict) -> None:
         ("mIoU cityscapesscripts (from PNGs), s/image", f"{miou['cityscapesscripts_seconds_per_image']:.4f}"),
         ("  of which PNG decoding, s/image", f"{miou['png_decode_seconds_per_image']:.4f}"),
         ("mIoU |ours - cityscapesscripts|", f"{miou['abs_difference']:.2e}"),
-    ]
+        (f"Boundary IoU reference (OpenCV, d={boundary_iou['band_px']}), s/image",
+         f"{boundary_iou['reference_seconds_per_image']:.3f}"),
+        ("Boundary IoU fast (one pass), s/image", f"{boundary_iou['fast_seconds_per_image']:.4f}"),
+        ("Boundary IoU speed-up (one thread each)", f"{boundary_iou['speedup']:.1f}x"),
+        ("Boundary IoU identical to reference", str(boundary_iou["identical_to_reference"])),
+    ]  # fmt: skip
     width = max(len(name) for name, _ in rows)
     size = "x".join(str(n) for n in fscore["image_size"])
     print(f"metrics benchmark at {size}, thresholds {fscore['thresholds']} -> radii {fscore['radii_px']} px")
@@ -250,14 +296,16 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     fscore = bench_fscore(pairs, reference_images=args.reference_images, dense_images=args.dense_images)
     with tempfile.TemporaryDirectory() as folder:
         miou = bench_miou(pairs, folder=Path(folder))
+    boundary_iou = bench_boundary_iou(pairs, reference_images=args.reference_images)
     result = {
         "boundary_fscore": fscore,
         "miou": miou,
+        "boundary_iou": boundary_iou,
         "max_rss_mib": _max_rss_mib(),
         "rss_after_imports_mib": rss_after_imports,
         "system": system_info(),
     }
-    print_table(fscore, miou)
+    print_table(fscore, miou, boundary_iou)
     print(
         f"max RSS of the whole run: {result['max_rss_mib']:.0f} MiB "
         f"({rss_after_imports:.0f} MiB of it after imports, before any work)"

@@ -197,7 +197,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
 def _report_evaluation(metrics: dict, path: Path) -> None:
     """Print the scores, then write every metric to ``path``; when that fails (a read-only run
     directory) every metric is printed instead and the error says where, so nothing computed is lost."""
-    print(json.dumps({key: metrics[key] for key in ("mIoU", "boundary_F")}), flush=True)
+    print(json.dumps({key: metrics[key] for key in ("mIoU", "boundary_F", "boundary_IoU")}), flush=True)
     try:
         write_results(path, metrics, note="every metric is printed above")
     except RunDirectoryError:

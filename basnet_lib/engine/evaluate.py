@@ -19,7 +19,13 @@ from tqdm.auto import tqdm
 from basnet_lib.data.cityscapes import CityscapesSegmentation
 from basnet_lib.distributed import DistributedContext
 from basnet_lib.gradient_map import IMAGENET_MEAN, IMAGENET_STD, canny_edges, stack_gradient_map
-from basnet_lib.metrics import BoundaryFScore, BoundaryMapQuality, ConfusionMatrix
+from basnet_lib.metrics import (
+    BoundaryFScore,
+    BoundaryIoU,
+    BoundaryMapQuality,
+    ConfusionMatrix,
+    boundary_iou_columns,
+)
 from basnet_lib.speed.inference import prepare_for_inference
 
 # docs/method.md §2.5: the paper's "*" setting.
@@ -107,7 +113,8 @@ def evaluate(
     max_images: int = 0,
     progress: bool = True,
 ) -> dict[str, object]:
-    """mIoU and boundary F-scores (docs/method.md §5.1, §5.2) of ``model`` on a labelled ``dataset``.
+    """mIoU, boundary F-scores and Boundary IoU (docs/method.md §5.1, §5.2, §5.4) of ``model`` on a
+    labelled ``dataset``.
 
     The model runs through :func:`prepare_for_inference` (a channels_last copy with BatchNorm
     folded, large 3×3 convolutions by Winograd unless ``winograd=False``; ``amp`` adds bf16 autocast,
@@ -155,6 +162,7 @@ class _Counts:
         self.device = device
         self.confusion = ConfusionMatrix(device=device)
         self.fscore = BoundaryFScore(device=device)
+        self.boundary_iou = BoundaryIoU(device=device)
         # The boundary output against the edge target it was trained on (the Canny channel of G as
         # the reference it must beat); counted only for models with a boundary output.
         self.boundary_map = BoundaryMapQuality(device=device)
@@ -184,21 +192,25 @@ class _Counts:
         stages.lap("miou")
         self.fscore.update(labels, target)
         stages.lap("boundary_f")
+        self.boundary_iou.update(labels, target)
+        stages.lap("boundary_iou")
 
     def scores(self) -> dict[str, object]:
         """Every process's counts summed, then mIoU, boundary F and the boundary-map scores."""
-        for accumulator in (self.confusion, self.fscore, self.boundary_map, self.canny_map):
+        for accumulator in (self.confusion, self.fscore, self.boundary_iou, self.boundary_map, self.canny_map):
             accumulator.reduce_()
         boundary = self.fscore.scores().as_dict()
+        segmentation, boundary_iou = self.confusion.scores(), self.boundary_iou.scores()
         map_counts = self.boundary_map.edge_counts.sum() + self.boundary_map.non_edge_counts.sum()
         has_boundary_map = bool(map_counts)
         return {
-            **self.confusion.scores().as_dict(),
+            **segmentation.as_dict(),
             "boundary_F": boundary["F"],
             "per_class_boundary_F": boundary["per_class_F"],
             "boundary_F_present": boundary["F_present"],
             "per_class_boundary_F_present": boundary["per_class_F_present"],
             "boundary_empty_pairs": boundary["empty_pairs"],
+            **boundary_iou_columns(boundary_iou, segmentation),
             "boundary_map": _map_scores(self.boundary_map) if has_boundary_map else None,
             "canny_map": _canny_scores(self.canny_map) if has_boundary_map else None,
         }

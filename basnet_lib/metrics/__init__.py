@@ -13,6 +13,12 @@ from basnet_lib.metrics.boundary_fscore import (
     boundary_radii,
     boundary_radius,
 )
+from basnet_lib.metrics.boundary_iou import (
+    BOUNDARY_IOU_BANDS,
+    BoundaryIoU,
+    BoundaryIoUScores,
+    boundary_iou_columns,
+)
 from basnet_lib.metrics.boundary_map import (
     BoundaryMapQuality,
     BoundaryMapScores,
@@ -28,12 +34,15 @@ from basnet_lib.metrics.confusion import ConfusionMatrix, SegmentationScores, in
 from basnet_lib.metrics.reduction import all_reduce_sum_
 
 __all__ = [
+    "BOUNDARY_IOU_BANDS",
     "GSCNN_THRESHOLDS",
     "IGNORE_INDEX",
     "NUM_CLASSES",
     "BoundaryCounts",
     "BoundaryFScore",
     "BoundaryFScores",
+    "BoundaryIoU",
+    "BoundaryIoUScores",
     "BoundaryMapQuality",
     "BoundaryMapScores",
     "ConfusionMatrix",
@@ -41,6 +50,7 @@ __all__ = [
     "all_reduce_sum_",
     "boundary_f_measure",
     "boundary_fscores",
+    "boundary_iou_columns",
     "boundary_map_scores",
     "boundary_match_counts",
     "boundary_radii",

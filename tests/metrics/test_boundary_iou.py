@@ -115,3 +115,19 @@ def test_band_widths_out_of_range_are_refused() -> None:
             band_width(fraction, height=40, width=60)
     with pytest.raises(ValueError, match=r"band of 37 px on a 40x60 image: expected 1 <= d < half the image's"):
         boundary_iou_counts(torch.zeros(40, 60, dtype=torch.uint8), torch.zeros(40, 60, dtype=torch.uint8), pixels=(37,))
+
+
+def test_an_evaluation_reports_boundary_iou_beside_the_f_score(saved_smoke_runs) -> None:
+    from basnet_lib.data.build import build_dataset
+    from basnet_lib.distributed import DistributedContext
+    from basnet_lib.engine.evaluate import evaluate
+    from basnet_lib.engine.run_files import load_trained_model
+
+    run, model = load_trained_model(saved_smoke_runs["full"])
+    metrics = evaluate(model, build_dataset(run.data, split="val", train=False),
+                       context=DistributedContext(device=torch.device("cpu")), progress=False)  # fmt: skip
+    assert list(metrics["boundary_IoU"]) == ["0.02", "0.00088", "0.001875", "0.00375"]
+    assert all(value is None or 0 <= value <= 1 for value in metrics["boundary_IoU"].values())
+    for name, value in metrics["per_class_min_IoU_boundary_IoU"].items():
+        iou, band = metrics["per_class_iou"][name], metrics["per_class_boundary_IoU"]["0.02"][name]
+        assert value == (None if iou is None or band is None else min(iou, band)), name
