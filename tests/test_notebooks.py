@@ -38,7 +38,7 @@ from basnet_lib.reproduction.reproduce import (
     reproduce,
 )
 from basnet_lib.reproduction.reproduce_command import add_reproduce_arguments
-from basnet_lib.reproduction.tables import F_COLUMNS, PAPER_TABLE3
+from basnet_lib.reproduction.tables import BIOU_COLUMNS, F_COLUMNS, PAPER_TABLE3
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_PATHS = sorted((ROOT / "notebooks").glob("*.ipynb"))  # each paired with NN_name.py
@@ -115,6 +115,12 @@ def test_table3_has_every_variant_and_the_paper_rows(smoke_results) -> None:
     assert ours[list(F_COLUMNS)].stack().between(0, 100).all()
     per_class = pd.read_csv(smoke_results / "tables" / "per_class_fscore.csv", index_col=0)
     assert per_class.shape == (4, 19)
+    boundary_iou = (smoke_results / "tables" / "table3_boundary_iou.md").read_text()
+    assert "| full" in boundary_iou and "full − baseline" in boundary_iou
+    assert re.search(r"\| BIoU +\| +2 +\| [+-]\d+\.\d\d +\| \[", boundary_iou)  # paired over both seeds
+    runs = pd.read_csv(smoke_results / "tables" / "runs.csv")
+    biou = runs[list(BIOU_COLUMNS)]
+    assert biou.notna().all().all() and biou.stack().between(0, 100).all()
 
 
 def test_architecture_tables_and_figures(smoke_results) -> None:
@@ -135,7 +141,8 @@ def test_report_states_claims_from_the_numbers(smoke_results) -> None:
         assert heading in report, heading
     assert re.search(r"\d+ of 8 claims supported; \d+ contradicted; \d+ inconclusive", report)
     assert "reproduced" not in report.lower()
-    for heading in ("Noise floor", "Thin classes", "The boundary branch on its own", "empty pairs", "departs from the paper"):
+    for heading in ("Noise floor", "Thin classes", "The boundary branch on its own", "empty pairs", "departs from the paper",
+                    "Boundary IoU"):  # fmt: skip
         assert heading in report, heading
     for name in FIGURES:
         assert f"(figures/{name})" in report

@@ -72,6 +72,7 @@ def write_report(
         *_section("Table 1: mIoU (%) per module, val", tables / "table1.md"),
         *_section("Thin classes: per-class IoU", tables / "thin_classes.md"),
         *_section("Table 3: boundary F-score (%), val", tables / "table3.md"),
+        *_section("Table 3's second measure: Boundary IoU (%), val", tables / "table3_boundary_iou.md"),
         *_section("The boundary branch on its own", tables / "boundary_map.md"),
         *_section("Checkerboard artefacts in the boundary maps", tables / "checkerboard.md"),
         *_section("Boundary F read correctly: empty pairs", tables / "boundary_f_present.md"),

@@ -18,7 +18,7 @@ import pandas as pd
 
 from basnet_lib.data.labels import CLASS_NAMES
 from basnet_lib.engine.run_files import RunResult
-from basnet_lib.metrics import GSCNN_THRESHOLDS, boundary_radii
+from basnet_lib.metrics import BOUNDARY_IOU_BANDS, GSCNN_THRESHOLDS, boundary_radii
 from basnet_lib.model.variants import (
     BASELINE,
     MODULES,
@@ -45,8 +45,11 @@ PAPER_TABLE3 = {
 }
 # Paper's names of the thresholds (pixels at 1024×2048) and our column names.
 F_COLUMNS = ("F_3px", "F_5px", "F_9px")
-# The per-run metrics (%) a runs frame holds.
+# The per-run metrics (%) the claims and the noise floor use.
 METRICS = ("mIoU", *F_COLUMNS)
+# Boundary IoU (docs/method.md §5.4) at the standard band (2 % of the diagonal) and at the F-score's
+# three tolerances; NaN for a run evaluated before Boundary IoU existed.
+BIOU_COLUMNS = ("BIoU", "BIoU_3px", "BIoU_5px", "BIoU_9px")
 
 
 def paper_table1() -> dict[str, dict[str, float]]:
@@ -73,7 +76,8 @@ def paired_differences(
 
 
 def runs_frame(results: list[RunResult]) -> pd.DataFrame:
-    """One row per run: backbone, variant, seed, mIoU and F at the three thresholds, in %."""
+    """One row per run: backbone, variant, seed, mIoU, F at the three thresholds and Boundary IoU at
+    its four bands, in %."""
     rows = []
     for result in results:
         metrics = result.metrics
@@ -87,6 +91,9 @@ def runs_frame(results: list[RunResult]) -> pd.DataFrame:
         }
         for column, threshold in zip(F_COLUMNS, GSCNN_THRESHOLDS, strict=True):
             row[column] = 100 * metrics["boundary_F"][_threshold_key(threshold)]
+        boundary_iou = metrics.get("boundary_IoU") or {}
+        for column, band in zip(BIOU_COLUMNS, BOUNDARY_IOU_BANDS, strict=True):
+            row[column] = _percent(boundary_iou.get(str(band)))
         rows.append(row)
     return pd.DataFrame(rows)
 

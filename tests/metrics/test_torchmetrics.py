@@ -4,6 +4,7 @@ the library's own scores, in one process and synchronised over two gloo processe
 from __future__ import annotations
 
 import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -96,3 +97,22 @@ def test_two_gloo_processes_synchronise_to_the_library_scores(tmp_path) -> None:
     assert _equal(biou["per_class"], expected["biou"].per_class)
     torch.testing.assert_close(f["per_class_F"], torch.tensor(expected["f"].per_class, dtype=torch.float64),
                                rtol=0, atol=1e-12)  # fmt: skip
+
+
+def test_readme_example_runs_and_gives_the_library_scores() -> None:
+    readme = (ROOT / "README.md").read_text()
+    snippet = next(
+        block for block in re.findall(r"```python\n(.*?)```", readme, flags=re.S) if "torchmetrics" in block
+    )
+    batches = label_batches()
+    # A "model" whose logits' argmax is the prediction maps of label_batches.
+    namespace = {
+        "loader": [(pred, target) for pred, target in batches],
+        "model": lambda pred: {"out": torch.nn.functional.one_hot(pred, 19).permute(0, 3, 1, 2).float()},
+    }
+    exec(snippet, namespace)
+    expected = library_scores(batches)
+    scores = namespace["scores"]
+    assert scores["iou"]["mIoU"].item() == expected["iou"].mean_iou
+    assert _equal(scores["boundary_f"]["F"], expected["f"].mean)
+    assert _equal(scores["boundary_iou"]["mean"], expected["biou"].mean)
