@@ -153,7 +153,7 @@ def check_checkpoint_archive(path: Path, run: RunConfig) -> None:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except Exception as error:  # truncated, corrupt, or not a zip archive
-        said = (str(error).strip().splitlines() or [""])[0]
+        said = (str(error).strip().splitlines() or [""])[0].split(". ")[0]  # torch adds paragraphs of advice
         raise CheckpointError(
             f"{path}: not a readable checkpoint (truncated or corrupt?): {type(error).__name__}: {said}"
         ) from None
