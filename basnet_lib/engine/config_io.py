@@ -43,7 +43,11 @@ def config_from_dict(config_type: type[ConfigT], values: dict[str, Any], *, sour
         elif isinstance(value, list) and isinstance(field.default, tuple):
             value = tuple(value)  # JSON has no tuples: give tuple-typed defaults their type back.
         converted[field.name] = value
-    return config_type(**converted)
+    try:
+        return config_type(**converted)
+    except (ValueError, TypeError) as error:  # a field's check; a section's error names the file already
+        message = str(error)
+        raise ValueError(message if message.startswith(source) else f"{source}: {message}") from None
 
 
 def save_config(config: Any, path: str | Path) -> Path:
@@ -61,7 +65,7 @@ def read_config_json(path: str | Path, config_type: type) -> dict[str, Any]:
         values = json.loads(path.read_text())
     except FileNotFoundError:
         raise FileNotFoundError(f"{path}: no such config file") from None
-    except json.JSONDecodeError as error:
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ValueError(f"{path}: not valid JSON ({error})") from None
     if not isinstance(values, dict):
         raise ValueError(f"{path}: expected a JSON object of {config_type.__name__} fields")

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import csv
+import math
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -51,13 +52,21 @@ def write_history(path: Path, rows: list[dict[str, float]]) -> None:
 
 
 def read_history(path: Path, *, up_to_iteration: int) -> list[dict[str, float]]:
-    """Rows of an earlier run's history up to ``up_to_iteration`` (for a resumed run)."""
+    """Rows of an earlier run's history up to ``up_to_iteration`` (for a resumed run, a finished
+    run's curves); a file that is not such a history is a ValueError naming it."""
     if not path.is_file():
         return []
     with open(path, newline="") as handle:
         try:
-            rows = [_history_row(row) for row in csv.DictReader(handle)]
-        except (ValueError, TypeError, KeyError) as error:
+            reader = csv.DictReader(handle)
+            columns = reader.fieldnames or []
+            unknown = [name for name in columns if name not in HISTORY_COLUMNS]
+            if "iteration" not in columns or unknown:
+                header = ",".join(columns)[:60]
+                expected = "expected history columns (iteration, seg, total, ...)"
+                raise ValueError(f"its header is {header!r}: {expected}")
+            rows = [_history_row(row) for row in reader]
+        except (ValueError, TypeError, KeyError, csv.Error) as error:
             raise ValueError(f"{path}: not a readable history, truncated or corrupt? ({error})") from None
     return [row for row in rows if row["iteration"] <= up_to_iteration]
 
@@ -68,6 +77,9 @@ def _history_row(cells: dict[str | None, str | None]) -> dict[str, float]:
     if None in cells or None in cells.values():
         raise ValueError(f"the row of iteration {cells.get('iteration')} has missing or extra cells")
     row: dict[str, float] = {key: float(value) for key, value in cells.items() if value != ""}
+    bad = [key for key, value in row.items() if not math.isfinite(value)]
+    if bad:
+        raise ValueError(f"the row of iteration {cells.get('iteration')} holds {bad[0]}={row[bad[0]]}")
     row["iteration"] = int(row["iteration"])
     return row
 

@@ -28,6 +28,7 @@ from basnet_lib.engine.config import RunConfig, upgraded_run_dict
 from basnet_lib.engine.config_io import config_to_dict, save_config
 from basnet_lib.engine.history import TrainingLog, read_history, write_history
 from basnet_lib.engine.nonfinite import check_weights_everywhere
+from basnet_lib.engine.run_checks import check_checkpoint_data
 from basnet_lib.engine.run_data import checked_data_fingerprint
 from basnet_lib.engine.run_files import (
     CHECKPOINT_FILE,
@@ -38,7 +39,7 @@ from basnet_lib.engine.run_files import (
     METRICS_FILE,
     RunDirectoryError,
     RunResult,
-    load_run,
+    load_reusable_run,
     write_results,
 )
 from basnet_lib.engine.run_lock import RunLock
@@ -189,10 +190,11 @@ class RunDirectory:
 
 def finished_run(run: RunConfig, *, data_fingerprint: str, overwrite: bool = False) -> RunResult | None:
     """The finished run in ``run.run_dir`` when it is ``run`` trained on the same data (None: none,
-    or ``overwrite``); a finished run of another config or data is an error naming the differences."""
+    or ``overwrite``); a finished run of another config or data is an error naming the differences,
+    a damaged one (:func:`~basnet_lib.engine.run_files.load_reusable_run`) an error naming the file."""
     if overwrite or not (run.run_dir / METRICS_FILE).is_file():
         return None
-    finished = load_run(run.run_dir)
+    finished = load_reusable_run(run.run_dir)
     differences = run_differences(
         config_to_dict(finished.config), run, finished.metrics.get(DATA_FINGERPRINT), data_fingerprint
     )
@@ -226,6 +228,7 @@ def checkpoint_to_resume(
             f"{run.run_dir} holds an unfinished run ({path}); pass --resume to continue it or "
             "--overwrite to start it again"
         )
+    check_checkpoint_data(path)  # torch.load reads the weights without their checksums
     checkpoint = load_checkpoint(path)
     differences = run_differences(
         checkpoint["config"], run, checkpoint.get(DATA_FINGERPRINT), data_fingerprint

@@ -18,6 +18,12 @@ from basnet_lib.engine.checkpoint import CheckpointError, load_checkpoint
 from basnet_lib.engine.config import RunConfig, load_run_config
 from basnet_lib.engine.config_io import config_to_dict
 from basnet_lib.engine.nonfinite import check_weights_finite
+from basnet_lib.engine.run_checks import (
+    check_checkpoint_archive,
+    check_checkpoint_data,
+    check_history,
+    check_metrics,
+)
 from basnet_lib.model import build_basnet
 
 CONFIG_FILE, METRICS_FILE, HISTORY_FILE = "config.json", "metrics.json", "history.csv"
@@ -41,11 +47,30 @@ class RunResult:
 
 
 def load_run(run_dir: str | Path) -> RunResult:
-    """A finished run directory's config and metrics (a corrupt ``metrics.json`` is named)."""
+    """A finished run directory's config and metrics, each checked where it is read: ``config.json``
+    a valid config, ``metrics.json`` every score the tables need for that run, ``history.csv``
+    readable up to the final evaluation (:mod:`basnet_lib.engine.run_checks`); errors name the file."""
     run_dir = Path(run_dir)
     config = load_run_config(run_dir / CONFIG_FILE)
-    metrics = read_json(run_dir / METRICS_FILE)
+    metrics = check_metrics(read_json(run_dir / METRICS_FILE), run_dir / METRICS_FILE, config)
+    check_history(run_dir / HISTORY_FILE, config)
     return RunResult(run_dir=run_dir, config=config, metrics=metrics, reused=True)
+
+
+def load_reusable_run(run_dir: str | Path) -> RunResult:
+    """:func:`load_run`, and its checkpoint's archive whole (the weights are read where a model is
+    built: :func:`load_trained_model`): a finished run that others build on. A damaged one is a
+    :class:`RunDirectoryError` naming the file and what to do."""
+    run_dir = Path(run_dir)
+    try:
+        result = load_run(run_dir)
+        check_checkpoint_archive(run_dir / CHECKPOINT_FILE, result.config)
+    except (ValueError, FileNotFoundError) as error:  # CheckpointError is a ValueError
+        raise RunDirectoryError(
+            f"{error}; so {run_dir} holds a damaged finished run, which is not reused: train it again "
+            "with --overwrite (basnet train), or remove that folder and run the command again"
+        ) from None
+    return result
 
 
 def load_trained_model(
@@ -54,11 +79,14 @@ def load_trained_model(
     """A run's config and its model with the weights of ``checkpoint`` (default: the run's own).
 
     The checkpoint is read with ``weights_only=True``; errors name the file (docs/method.md §4.2).
-    Weights of another model, or holding NaN or inf, are refused.
+    A record that does not match its checksum, weights of another model, or holding NaN or inf,
+    are refused.
     """
     run_dir = Path(run_dir)
     run = load_run_config(run_dir / CONFIG_FILE)
     path = Path(checkpoint or run_dir / CHECKPOINT_FILE)
+    if path.is_file():  # a missing one: load_checkpoint's error
+        check_checkpoint_data(path)
     state = load_checkpoint(path)
     weights = state["model"]
     check_weights_finite(weights, subject=f"{path}", consequence="refusing to use them")
@@ -96,7 +124,7 @@ def read_json(path: Path) -> dict:
     raises an error naming it."""
     try:
         return json.loads(Path(path).read_text())
-    except json.JSONDecodeError as error:
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ValueError(f"{path}: not valid JSON, truncated or corrupt? ({error})") from None
 
 

@@ -116,7 +116,9 @@ def is_finished(run: RunConfig) -> bool:
 
 def unfinished_runs(runs: list[RunConfig]) -> list[RunConfig]:
     """The runs of ``runs`` that are not :func:`is_finished`, in order; each distinct dataset is
-    fingerprinted once for the whole grid, not once per run."""
+    fingerprinted once for the whole grid, not once per run. A damaged finished run (a file that
+    does not hold what it must: :func:`~basnet_lib.engine.run_files.load_reusable_run`) is an error
+    naming the file, before anything trains or reads it."""
     fingerprints: dict[DataConfig, str] = {}
 
     def finished(run: RunConfig) -> bool:

@@ -8,28 +8,33 @@ The plateau comes from long runs of the same recipe (4× the steps, ``studies/cp
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pandas as pd
 
+from basnet_lib.engine.run_checks import check_history
 from basnet_lib.engine.run_files import HISTORY_FILE, RunResult
 
 LONG_RUNS_CSV = Path("studies") / "cpu_recipe" / "long_runs.csv"
 WIDTH_RUNS_CSV = Path("studies") / "cpu_recipe" / "width_runs.csv"
 CURVE_COLUMNS = ("val_mIoU", "val_F_3px", "val_F_5px", "val_F_9px", "val_boundary_ods_f")
+# What the report reads from the recipe study's CSVs: (text columns, number columns).
+LONG_RUNS_COLUMNS = (
+    ("backbone", "variant"),
+    ("seed", "run_iterations", "iteration", "val_mIoU", "val_F_3px"),
+)
+WIDTH_RUNS_COLUMNS = (("backbone", "variant"), ("seed", "width", "mIoU", "F_3px"))
 
 
 def validation_curves(results: list[RunResult]) -> pd.DataFrame:
     """One row per (run, evaluation): backbone, variant, seed, iteration, iterations of the run,
-    val images, and the curve columns in %."""
+    val images, and the curve columns in %. Every run's ``history.csv`` must end with its final
+    evaluation (:func:`~basnet_lib.engine.run_checks.check_history`): a run missing from the figure
+    would be a silent gap, so an unreadable history is an error naming it."""
     frames = []
     for result in results:
-        path = result.run_dir / HISTORY_FILE
-        if not path.is_file():
-            continue
-        history = pd.read_csv(path)
-        if "val_mIoU" not in history:
-            continue
+        history = pd.DataFrame(check_history(result.run_dir / HISTORY_FILE, result.config))
         evaluated = history[history["val_mIoU"].notna()].copy()
         for column in CURVE_COLUMNS:
             evaluated[column] = 100 * evaluated[column] if column in evaluated else float("nan")
@@ -77,7 +82,7 @@ def plateau_gap(committed: pd.DataFrame, long_runs: pd.DataFrame) -> pd.DataFram
 def read_long_runs(results_root: str | Path) -> pd.DataFrame | None:
     """The long runs' curves written by the recipe study, or ``None`` if it was not run."""
     path = Path(results_root) / LONG_RUNS_CSV
-    return pd.read_csv(path) if path.is_file() else None
+    return read_study_csv(path, LONG_RUNS_COLUMNS) if path.is_file() else None
 
 
 def width_comparison(runs: pd.DataFrame, width_runs: pd.DataFrame) -> pd.DataFrame:
@@ -128,4 +133,24 @@ def width_summary(comparison: pd.DataFrame) -> str:
 def read_width_runs(results_root: str | Path) -> pd.DataFrame | None:
     """The wide-decoder runs of the recipe study, or ``None`` if it was not run."""
     path = Path(results_root) / WIDTH_RUNS_CSV
-    return pd.read_csv(path) if path.is_file() else None
+    return read_study_csv(path, WIDTH_RUNS_COLUMNS) if path.is_file() else None
+
+
+def read_study_csv(path: Path, columns: tuple[tuple[str, ...], tuple[str, ...]]) -> pd.DataFrame:
+    """A CSV of the recipe study with its ``(text, number)`` columns, every number finite; else a
+    ValueError naming ``path``."""
+    try:
+        frame = pd.read_csv(path)
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+        raise ValueError(f"{path}: not a readable CSV ({str(error).strip().splitlines()[0]})") from None
+    text, numbers = columns
+    missing = [name for name in (*text, *numbers) if name not in frame]
+    if missing:
+        raise ValueError(f"{path}: lacks the columns {missing} (has {list(frame.columns)[:8]})")
+    if frame.empty:
+        raise ValueError(f"{path}: holds no rows")
+    values = frame[list(numbers)].apply(pd.to_numeric, errors="coerce")
+    bad = [name for name in numbers if not values[name].map(math.isfinite).all()]
+    if bad:
+        raise ValueError(f"{path}: column {bad[0]!r} holds a value that is not a finite number")
+    return frame

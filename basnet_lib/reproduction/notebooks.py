@@ -25,6 +25,8 @@ TRAINING_NOTEBOOK = "02_training.ipynb"
 PAPERMILL_LOG = "papermill.log"
 # docs/method.md §8.1: the stock kernel name; custom ones raise NoSuchKernel on clean machines.
 KERNEL_NAME = "python3"
+# The first line of papermill's injected-parameters cell (its Python translator's comment).
+INJECTED_CELL_START = "# Parameters\n"
 
 
 def resolve_results_root(results_root: str | Path) -> Path:
@@ -91,11 +93,39 @@ def checked_parameter_values(name: str, namespace: dict) -> dict:
     return {key: parameter_value(key, namespace[key], default) for key, default in defaults.items()}
 
 
+def injected_parameter_names(namespace: dict) -> list[str]:
+    """The names that papermill's injected-parameters cell assigned in the kernel of ``namespace``
+    (a notebook's ``globals()``): IPython keeps the source of every executed cell in ``In``, and
+    papermill's cell is the one that starts with ``# Parameters``. [] outside IPython or papermill."""
+    names: list[str] = []
+    history = namespace.get("In")
+    for source in history if isinstance(history, list) else []:
+        if not (isinstance(source, str) and source.startswith(INJECTED_CELL_START)):
+            continue
+        try:
+            statements = ast.parse(source).body
+        except SyntaxError:
+            continue
+        for statement in statements:
+            targets = statement.targets if isinstance(statement, ast.Assign) else []
+            names += [target.id for target in targets if isinstance(target, ast.Name)]
+    return list(dict.fromkeys(names))
+
+
 def start_notebook(name: str, namespace: dict) -> dict:
     """A notebook's set-up, which every notebook asks for in its first code cell: its parameters
     checked (:func:`checked_parameter_values`; papermill's ``-p`` gives lists and numbers as text),
-    the repository root made the working directory (:func:`enter_project_directory`), and
-    ``results_root`` as an absolute path. Returns the values to put into ``namespace``."""
+    a parameter that its parameters cell does not define refused (papermill only warns, and a
+    typo such as ``-p seedz 5`` would run with the default seed), the repository root made the
+    working directory (:func:`enter_project_directory`), and ``results_root`` as an absolute path.
+    Returns the values to put into ``namespace``."""
+    defaults = notebook_defaults(name)
+    unknown = [key for key in injected_parameter_names(namespace) if key not in defaults]
+    if unknown:
+        raise ValueError(
+            f"{name} has no parameter {', '.join(map(repr, unknown))} (papermill -p); "
+            f"its parameters are {', '.join(defaults)}"
+        )
     values = checked_parameter_values(name, namespace)
     enter_project_directory()
     values["results_root"] = resolve_results_root(values["results_root"] or default_results_root(values["preset"]))

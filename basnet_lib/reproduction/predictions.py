@@ -80,5 +80,9 @@ def predict_runs(
     predictions = {}
     for run_dir in run_dirs:
         prediction = predict_run(run_dir, indices)
+        if prediction.variant in predictions:  # one column per variant: never drop a run silently
+            raise ValueError(
+                f"{run_dir}: a second `{prediction.variant}` run; the figures show one run per variant"
+            )
         predictions[prediction.variant] = prediction
     return samples, predictions

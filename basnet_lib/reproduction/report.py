@@ -15,6 +15,7 @@ import pandas as pd
 
 from basnet_lib.engine.config_io import config_to_dict
 from basnet_lib.engine.presets import preset
+from basnet_lib.engine.run_files import read_json
 from basnet_lib.engine.runtime import system_info
 from basnet_lib.reproduction.claims import claims, claims_markdown, noise_floor, noise_floor_markdown
 
@@ -182,11 +183,40 @@ def _section(title: str, path: Path) -> list[str]:
 
 
 def _devices(results_root: Path) -> list[str]:
-    """The devices the runs trained on, from their ``metrics.json``."""
+    """The devices the runs trained on, from their ``metrics.json`` (the grid's were checked when
+    they were reused; one of another run that is not readable is named, not left out)."""
     devices = set()
-    for metrics in results_root.glob("runs/*/*/metrics.json"):
-        devices.add(json.loads(metrics.read_text()).get("device", "unknown"))
+    for path in results_root.glob("runs/*/*/metrics.json"):
+        try:
+            metrics = read_json(path)
+        except (ValueError, OSError):
+            metrics = {"device": f"unknown ({path} is not readable)"}
+        devices.add(str(metrics.get("device", "unknown") if isinstance(metrics, dict) else "unknown"))
     return sorted(devices)
+
+
+def read_invocations(results_root: str | Path) -> list[dict]:
+    """The earlier invocations recorded in ``invocations.json`` ([] when there is none); a file
+    that is not such a record is a ValueError naming it (``basnet reproduce`` reads it before it
+    trains anything, so the time of this invocation is not lost to it at the end)."""
+    path = Path(results_root) / INVOCATIONS_FILE
+    if not path.is_file():
+        return []
+    invocations = read_json(path)
+    fields = {
+        "finished": str, "wall_minutes": (int, float), "trained_runs": int, "total_runs": int,
+        "other_processes_cpu_percent": (int, float, type(None)),
+    }  # fmt: skip
+    wrong = "" if isinstance(invocations, list) else f"a JSON {type(invocations).__name__}, expected a list"
+    for number, item in enumerate(invocations if not wrong else [], start=1):
+        values = item if isinstance(item, dict) else {}
+        bad = [key for key, kind in fields.items() if not isinstance(values.get(key), kind)]
+        if bad:
+            wrong = f"invocation {number} lacks a valid {bad[0]!r}"
+            break
+    if wrong:
+        raise ValueError(f"{path}: not a list of basnet reproduce invocations ({wrong}); repair or remove it")
+    return invocations
 
 
 def record_invocation(
@@ -202,7 +232,7 @@ def record_invocation(
     ``other_cpu_share``: the share of the machine that other processes used meanwhile (a wall
     time is the machine's only when that is near 0)."""
     path = Path(results_root) / INVOCATIONS_FILE
-    invocations = json.loads(path.read_text()) if path.is_file() else []
+    invocations = read_invocations(results_root)
     invocations.append(
         {
             "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
@@ -220,8 +250,7 @@ def _percent_or_dash(value: float | None) -> str:
 
 
 def _how_it_was_made(settings: ReproductionSettings, notebook_seconds: dict[str, float], results_root: Path) -> list[str]:
-    path = results_root / INVOCATIONS_FILE
-    invocations = json.loads(path.read_text()) if path.is_file() else []
+    invocations = read_invocations(results_root)
     return [
         "## How it was made",
         "",

@@ -30,6 +30,7 @@ from basnet_lib.reproduction.notebooks import execute_notebook, resolve_results_
 from basnet_lib.reproduction.report import (
     NOTEBOOKS_OUT_DIR,
     ReproductionSettings,
+    read_invocations,
     record_invocation,
     write_report,
 )
@@ -72,6 +73,7 @@ def reproduce(
     if isinstance(training.execution, SlurmExecution):
         check_slurm_available()  # before the dataset is generated
     results_root = resolve_results_root(results_root or default_results_root(preset_name))
+    read_invocations(results_root)  # a damaged record stops the command now, not after the training
     settings = ReproductionSettings(
         preset=preset_name,
         variants=tuple(variants) or variant_names(),

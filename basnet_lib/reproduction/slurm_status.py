@@ -19,7 +19,7 @@ from pathlib import Path
 
 from basnet_lib.engine.config import RunConfig
 from basnet_lib.engine.history import read_history
-from basnet_lib.engine.run_files import HISTORY_FILE, METRICS_FILE, read_json
+from basnet_lib.engine.run_files import HISTORY_FILE, METRICS_FILE, load_run
 from basnet_lib.reproduction.experiments import planned_runs
 from basnet_lib.reproduction.notebooks import resolve_results_root
 from basnet_lib.reproduction.progress import metrics_text
@@ -37,8 +37,9 @@ RUNNING_STATES = ("RUNNING", "COMPLETING", "CONFIGURING", "STAGE_OUT", "SIGNALIN
 
 @dataclass(frozen=True)
 class RunState:
-    """One run of the grid: ``state`` is ``finished``, ``running``, ``queued``, ``failed`` or
-    ``unsubmitted`` (unfinished and never submitted); ``detail`` says more in a few words."""
+    """One run of the grid: ``state`` is ``finished``, ``damaged`` (finished, but a file of it does
+    not hold what it must), ``running``, ``queued``, ``failed`` or ``unsubmitted`` (unfinished and
+    never submitted); ``detail`` says more in a few words."""
 
     run: RunConfig
     state: str
@@ -67,7 +68,10 @@ def run_states(runs: list[RunConfig], record: dict | None) -> list[RunState]:
 def _run_state(run: RunConfig, job: dict | None, queue: dict[str, tuple[str, str]], folder: Path) -> RunState:
     run_dir = node_run_config(run).run_dir
     if (run_dir / METRICS_FILE).is_file():
-        return RunState(run, "finished", metrics_text(read_json(run_dir / METRICS_FILE)))
+        try:
+            return RunState(run, "finished", metrics_text(load_run(run_dir).metrics))
+        except (ValueError, FileNotFoundError) as error:  # a file of the run that does not hold what it must
+            return RunState(run, "damaged", f"{error}; retrain it with --overwrite, or remove {run_dir}")
     if job is None:
         return RunState(run, "unsubmitted")
     job_id = job["job_id"]
@@ -112,8 +116,11 @@ def failure_line(folder: Path, job_id: str) -> str:
 
     paths = submitit.core.utils.JobPaths(folder, job_id=job_id, task_id=0)
     if paths.result_pickle.is_file():
-        with open(paths.result_pickle, "rb") as handle:
-            outcome, value = pickle.load(handle)
+        try:
+            with open(paths.result_pickle, "rb") as handle:
+                outcome, value = pickle.load(handle)
+        except (EOFError, pickle.UnpicklingError, ValueError, TypeError) as error:  # cut short, or not a pair
+            return f"{paths.result_pickle}: not a readable job result ({type(error).__name__}: {error})"
         if outcome == "error":
             return _last_line(str(value))
         return f"the job ended without finishing the run ({value})"
@@ -142,7 +149,7 @@ def _last_line(text: str) -> str:
 
 def state_counts(states: list[RunState]) -> str:
     """``2 finished, 1 running, 1 queued, 1 failed`` (states with no run left out)."""
-    order = ("finished", "running", "queued", "failed", "unsubmitted")
+    order = ("finished", "damaged", "running", "queued", "failed", "unsubmitted")
     counts = [(name, sum(state.state == name for state in states)) for name in order]
     return ", ".join(f"{count} {name}" for name, count in counts if count)
 

@@ -136,10 +136,51 @@ def sbatch_error_line(text: str) -> str:
     return (specific or errors or lines or ["sbatch failed without a message"])[0]
 
 
+# The grid's settings as slurm_grid.json keeps them (recorded_grid), each with its JSON type.
+# A list holds items of one type: [str] is a list of strings.
+GRID_FIELDS = {
+    "preset_name": str, "variants": [str], "backbones": [str], "seeds": [int],
+    "data_root": str, "iterations": int, "results_root": str,
+}  # fmt: skip
+JOB_FIELDS = {"run_name": str, "job_id": str, "submitted": str, "earlier_job_ids": [str]}
+
+
 def read_grid_record(results_root: Path) -> dict | None:
-    """The record of the grid submitted from ``results_root`` (None: nothing was submitted there)."""
+    """The record of the grid submitted from ``results_root`` (None: nothing was submitted there);
+    one that is not such a record is a ValueError naming it."""
     path = results_root / GRID_RECORD
-    return read_json(path) if path.is_file() else None
+    if not path.is_file():
+        return None
+    record = read_json(path)
+    problem = grid_record_problem(record)
+    if problem:
+        raise ValueError(
+            f"{path}: not a record of a submitted grid ({problem}); repair it, or remove it once "
+            "`squeue` lists none of the grid's jobs (the next submission then writes a new one)"
+        )
+    return record
+
+
+def grid_record_problem(record: object) -> str:
+    """What ``slurm_grid.json``'s content lacks ("": nothing)."""
+    if not isinstance(record, dict):
+        return f"a JSON {type(record).__name__}, expected an object"
+    grid, runs = record.get("grid"), record.get("runs")
+    if not (isinstance(grid, dict) and isinstance(runs, dict) and isinstance(record.get("jobs_folder"), str)):
+        return "expected the keys grid, runs and jobs_folder"
+    if set(grid) != set(GRID_FIELDS):
+        return f"its grid has the keys {sorted(grid)}, expected {sorted(GRID_FIELDS)}"
+    wrong = [key for key, kind in GRID_FIELDS.items() if not _is_json(grid[key], kind)]
+    wrong += [f"{key} of {name}" for name, job in runs.items() for key, kind in JOB_FIELDS.items()
+              if not isinstance(job, dict) or not _is_json(job.get(key), kind)]  # fmt: skip
+    return f"{wrong[0]} is missing or of the wrong type" if wrong else ""
+
+
+def _is_json(value: object, kind: type | list) -> bool:
+    """``value`` is a ``kind`` (never a bool), or with ``[kind]`` a list of them."""
+    if isinstance(kind, list):
+        return isinstance(value, list) and all(_is_json(item, kind[0]) for item in value)
+    return isinstance(value, kind) and not isinstance(value, bool)
 
 
 def record_submission(

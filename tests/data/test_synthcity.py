@@ -167,3 +167,18 @@ def test_overwrite_deletes_only_a_folder_holding_a_synthcity_manifest(tmp_path, 
     assert main(["synthcity", "--out", str(ours), "--train", "2", "--val", "0", "--size", "32x64", "--workers", "1",
                  "--overwrite"]) == 0  # fmt: skip
     assert len(list(ours.rglob("*_leftImg8bit.png"))) == 2
+
+
+def test_a_cached_set_is_checked_against_its_manifest(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("BASNET_CACHE", str(tmp_path / "cache"))
+    root = ensure_synthcity(train=2, val=1, seed=0, workers=1, **SMALL)
+    (gone,) = list((root / "gtFine" / "val").rglob("*_labelIds.png"))
+    gone.unlink()  # a cleaned cache, a full disk: the manifest says 1 val label, the folder holds 0
+    assert ensure_synthcity(train=2, val=1, seed=0, workers=1, **SMALL) == root
+    assert gone.is_file()
+    note = f"{root}: holds 0 of the 1 val labels its manifest synthcity.json lists; generating the set again"
+    assert note in capsys.readouterr().err
+    (root / "synthcity.json").write_text('{"train": 2, "val"')  # damaged: not known to be ours any more
+    with pytest.raises(DatasetError, match=f"{root / 'synthcity.json'}: not a readable SynthCity manifest"):
+        ensure_synthcity(train=2, val=1, seed=0, workers=1, **SMALL)
+    assert gone.is_file()

@@ -128,21 +128,39 @@ def test_validation_curves_carries_run_identity(tmp_path: Path) -> None:
     assert set(curves["run_iterations"]) == {60}
 
 
-def test_validation_curves_skips_runs_without_history_or_evaluations(tmp_path: Path) -> None:
+def test_a_missing_unreadable_or_unevaluated_history_is_an_error_not_a_gap(tmp_path: Path) -> None:
+    """Case 6 of "Nothing lost, round two": a run left out of learning_curves.png without a word."""
+    good = three_point_run(tmp_path / "a")
     missing = RunResult(run_dir=tmp_path / "none", config=preset("smoke"), metrics={}, reused=True)
     (tmp_path / "none").mkdir()
+    with pytest.raises(FileNotFoundError, match=f"{tmp_path / 'none' / HISTORY_FILE}: no such file"):
+        validation_curves([good, missing])
+
+    garbage = three_point_run(tmp_path / "garbage")
+    (garbage.run_dir / HISTORY_FILE).write_bytes(b"\x00\x81 not a history\nat all\n")
+    with pytest.raises(ValueError, match=f"^{garbage.run_dir / HISTORY_FILE}: not a readable history"):
+        validation_curves([good, garbage])
+
     no_val_columns = tmp_path / "old"
     no_val_columns.mkdir()
-    pd.DataFrame({"iteration": [10, 20], "total": [1.0, 0.9]}).to_csv(
-        no_val_columns / HISTORY_FILE, index=False
-    )
+    history = pd.DataFrame({"iteration": [5, 6], "total": [1.0, 0.9]})
+    history.to_csv(no_val_columns / HISTORY_FILE, index=False)
     old = RunResult(run_dir=no_val_columns, config=preset("smoke"), metrics={}, reused=True)
-    curves = validation_curves([missing, old])
-    assert curves.empty
-    assert "run_iterations" in curves.columns and "val_mIoU" in curves.columns
+    with pytest.raises(ValueError, match=r"not a finished run's history: .* with the final evaluation"):
+        validation_curves([good, old])
 
-    kept = validation_curves([missing, three_point_run(tmp_path / "a"), old])
-    assert len(kept) == 3
+
+def test_a_damaged_study_csv_is_an_error_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / LONG_RUNS_CSV
+    path.parent.mkdir(parents=True)
+    path.write_text("backbone,variant\nresnet18,full\n")
+    with pytest.raises(ValueError, match=f"^{path}: lacks the columns \\['seed'"):
+        read_long_runs(tmp_path)
+    curves = validation_curves([three_point_run(tmp_path / "run")])
+    curves.loc[1, "val_mIoU"] = float("nan")
+    curves.to_csv(path, index=False)
+    with pytest.raises(ValueError, match=f"^{path}: column 'val_mIoU' holds a value that is not a finite"):
+        read_long_runs(tmp_path)
 
 
 def test_validation_curves_without_boundary_map_columns(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ error naming the parameter; the README's batch example runs through papermill's 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +17,9 @@ from basnet_lib.reproduction.notebooks import (
     NOTEBOOKS_DIR,
     checked_parameter_values,
     checked_parameters,
+    injected_parameter_names,
     notebook_defaults,
+    start_notebook,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -85,3 +88,38 @@ def test_the_readme_batch_example_runs_through_papermills_command_line(tmp_path)
     assert sorted(path.name for path in runs.iterdir()) == ["baseline-resnet18-seed0", "baseline-resnet18-seed1"]
     assert all((path / "metrics.json").is_file() for path in runs.iterdir())
 
+
+
+@pytest.mark.parametrize("notebook", sorted(path.name for path in NOTEBOOKS_DIR.glob("0*.ipynb")))
+def test_every_notebook_refuses_a_parameter_its_parameters_cell_lacks(notebook, monkeypatch) -> None:
+    """``-p seedz 5`` trained seed 0 and exited 0, with only papermill's warning (case 11)."""
+    monkeypatch.chdir(ROOT)
+    defaults = notebook_defaults(notebook)
+    # A kernel's namespace at the set-up cell: the parameters cell's names, papermill's injected
+    # cell (its source in IPython's In), IPython's own names and what the set-up cell imported.
+    injected = '# Parameters\npreset = "smoke"\nseedz = 5\n'
+    ipython = {"In": ["", "preset = 'cpu'", injected, "import x"], "Out": {}, "_": "", "_i2": injected}
+    namespace = {**defaults, "preset": "smoke", "seedz": 5, **ipython, "display": print}
+    said = f"{notebook} has no parameter 'seedz' (papermill -p); its parameters are preset, "
+    with pytest.raises(ValueError, match=f"^{re.escape(said)}"):
+        start_notebook(notebook, namespace)
+    # Names a later cell assigned (JupyterLab's "Run All" again) are not papermill's: no error.
+    injected = '# Parameters\npreset = "smoke"\n'
+    namespace = {**defaults, "preset": "smoke", "In": ["", "grid = dict(a=1)", injected], "grid": {}}
+    assert start_notebook(notebook, namespace)["preset"] == "smoke"
+
+
+def test_injected_parameter_names_reads_papermills_cell_only() -> None:
+    assert injected_parameter_names({}) == []  # not a kernel
+    assert injected_parameter_names({"In": ["x = 1", "# Parameters\na = 1\nb = [1, 2]\n"]}) == ["a", "b"]
+
+
+def test_a_typo_in_a_parameter_stops_papermills_command_line(tmp_path) -> None:
+    notebook, output = NOTEBOOKS_DIR / "02_training.ipynb", tmp_path / "o.ipynb"
+    command = [sys.executable, "-m", "papermill", str(notebook), str(output), "-p", "preset", "smoke"]
+    command += ["-p", "seedz", "5", "--no-progress-bar"]
+    environment = {**os.environ, "MPLBACKEND": "agg", "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, env=environment)
+    assert result.returncode != 0
+    said = "ValueError: 02_training.ipynb has no parameter 'seedz' (papermill -p); its parameters are preset,"
+    assert said in result.stderr, result.stderr[-3000:]

@@ -7,14 +7,12 @@ import os
 import time
 
 import pytest
+from finished_runs import finished_metrics, write_finished_run
 
-from basnet_lib.engine.config_io import save_config
 from basnet_lib.engine.history import write_history
-from basnet_lib.engine.run_files import CONFIG_FILE, HISTORY_FILE, METRICS_FILE, write_json
+from basnet_lib.engine.run_files import HISTORY_FILE
 from basnet_lib.reproduction.experiments import planned_runs
 from basnet_lib.reproduction.progress import GridProgress, metrics_text
-
-METRICS = {"mIoU": 0.41234, "boundary_F": {"3px": 0.401, "5px": 0.502, "9px": 0.603}}
 
 
 @pytest.fixture
@@ -27,8 +25,7 @@ def grid(tmp_path):
 
 
 def finish(run) -> None:
-    save_config(run, run.run_dir / CONFIG_FILE)
-    write_json(run.run_dir / METRICS_FILE, METRICS)
+    write_finished_run(run, miou=0.41234, boundary_f=(0.401, 0.502, 0.603))
 
 
 def write_rows(run, steps: int, *, loss: float, images_per_second: float) -> None:
@@ -88,7 +85,8 @@ def test_off_a_terminal_only_the_lines_are_written(grid) -> None:
         progress.poll()
         finish(grid[1])
         progress.finished(grid[1])
-    assert out.getvalue().splitlines() == [f"[2/4] trained {grid[1].run_dir} in 0 s: {metrics_text(METRICS)}"]
+    scores = metrics_text(finished_metrics(grid[1]))
+    assert out.getvalue().splitlines() == [f"[2/4] trained {grid[1].run_dir} in 0 s: {scores}"]
 
 
 def test_runs_on_several_backbones_are_told_apart(tmp_path) -> None:

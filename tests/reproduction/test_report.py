@@ -128,3 +128,26 @@ def test_invocations_say_how_much_of_the_machine_others_used(tmp_path) -> None:
         [" 10.0 ", " 12 ", " 0 ", " 31.4 "],
         [" 1.0 ", " 0 ", " 12 ", " — "],
     ]
+
+
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        ('[{"finished": "2026', "not valid JSON"),
+        ('[{"finished": "today"}]', "invocation 1 lacks a valid 'wall_minutes'"),
+    ],
+)
+def test_a_damaged_invocations_record_stops_reproduce_first(tmp_path, monkeypatch, content, said) -> None:
+    """It was read after the training and the notebooks, and its JSON error named no file."""
+    from basnet_lib.reproduction import reproduce as reproduce_module
+    from basnet_lib.reproduction.report import INVOCATIONS_FILE
+
+    def train_grid(*args, **kwargs):
+        raise AssertionError("the grid was trained before invocations.json was read")
+
+    monkeypatch.setattr(reproduce_module, "_train_grid", train_grid)
+    path = tmp_path / INVOCATIONS_FILE
+    path.write_text(content)
+    with pytest.raises(ValueError, match=f"^{path}: .*{said}"):
+        reproduce_module.reproduce(preset_name="smoke", results_root=tmp_path)
+    assert sorted(tmp_path.iterdir()) == [path] and path.read_text() == content

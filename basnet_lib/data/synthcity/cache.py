@@ -10,14 +10,38 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 
+from basnet_lib.data.cityscapes import IMAGE_SUFFIX, LABEL_SUFFIX
 from basnet_lib.data.synthcity.writer import (
+    MANIFEST_NAME,
     SynthCityParams,
     check_is_synthcity_set,
     generate_synthcity,
     read_manifest,
 )
+
+
+def missing_files(root: Path, params: SynthCityParams) -> str:
+    """What a set whose manifest says ``params`` lacks ("": nothing): the manifest is written last,
+    but files may have gone since (a cleaned cache, a full disk). Counts the images and labels of
+    every split and looks for empty files; the images are not decoded (the run's data check
+    decodes every label, docs/usage.md "Training and evaluation")."""
+    for split in ("train", "val", "test"):
+        kinds = [("images", "leftImg8bit", IMAGE_SUFFIX)]
+        if split != "test":
+            kinds.append(("labels", "gtFine", LABEL_SUFFIX))
+        for kind, folder, suffix in kinds:
+            files = list((root / folder / split).glob(f"*/*{suffix}"))
+            expected = params.count(split)
+            if len(files) != expected:
+                listed = f"{expected} {split} {kind} its manifest {MANIFEST_NAME} lists"
+                return f"holds {len(files)} of the {listed}"
+            empty = [path for path in files if path.stat().st_size == 0]
+            if empty:
+                return f"{empty[0]} is empty"
+    return ""
 
 
 def cache_dir() -> Path:
@@ -61,8 +85,12 @@ def ensure_synthcity(
     root = Path(root)
     if root.exists():
         if read_manifest(root) == params:
-            return root
-        if any(root.iterdir()):
+            missing = missing_files(root, params)
+            if not missing:
+                return root
+            # The manifest is ours: the folder is a set this library generated, safe to replace.
+            print(f"{root}: {missing}; generating the set again", file=sys.stderr)
+        elif any(root.iterdir()):
             check_is_synthcity_set(root)
         shutil.rmtree(root)
     partial = root.with_name(f".{root.name}.partial-{os.getpid()}")

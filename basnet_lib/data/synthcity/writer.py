@@ -147,6 +147,12 @@ def check_is_synthcity_set(root: str | Path) -> None:
     Raises:
         DatasetError: ``root`` has no readable ``synthcity.json``.
     """
+    manifest = Path(root) / MANIFEST_NAME
+    if read_manifest(root) is None and manifest.is_file():
+        raise DatasetError(
+            f"{manifest}: not a readable SynthCity manifest (damaged?), so {root} is not known to be a "
+            "SynthCity set; refusing to delete anything there: choose another folder, or empty it yourself"
+        )
     if read_manifest(root) is None:
         raise DatasetError(
             f"{root}: has no SynthCity manifest {MANIFEST_NAME}, so it is not a SynthCity set (or one whose "
