@@ -26,10 +26,11 @@ from basnet_lib.engine.checkpoint import CHECKPOINT_FORMAT, CheckpointError
 from basnet_lib.engine.config import RunConfig, upgraded_run_dict
 from basnet_lib.engine.config_io import config_to_dict
 from basnet_lib.engine.history import read_history
-from basnet_lib.metrics import GSCNN_THRESHOLDS
+from basnet_lib.metrics import BOUNDARY_IOU_BANDS, GSCNN_THRESHOLDS
 from basnet_lib.model.variants import variant_row
 
 THRESHOLD_KEYS = tuple(f"{threshold:g}" for threshold in GSCNN_THRESHOLDS)
+BAND_KEYS = tuple(str(band) for band in BOUNDARY_IOU_BANDS)
 # metrics.json's boundary-map sections and the scores of each that the report reads.
 MAP_SCORES = {"boundary_map": ("ODS_F", "ODS_threshold", "AP", "constant_map_F"), "canny_map": ("F",)}
 
@@ -56,6 +57,8 @@ def metrics_problems(metrics: object, run: RunConfig) -> list[str]:
     for name in ("per_class_boundary_F", "per_class_boundary_F_present"):
         problems += _score_table(metrics, name, THRESHOLD_KEYS, nested=CLASS_NAMES)
     problems += _score_table(metrics, "boundary_empty_pairs", CLASS_NAMES)
+    if "boundary_IoU" in metrics:  # absent from runs evaluated before it existed (late_boundary_iou.py)
+        problems += _score_table(metrics, "boundary_IoU", BAND_KEYS, missing_allowed=True)
     has_map = variant_row(run.model.variant).boundary_branch
     for name, keys in MAP_SCORES.items():
         if metrics.get(name, "") is None and has_map:

@@ -17,6 +17,7 @@ import torch
 
 from basnet_lib.data.config import DataConfig
 from basnet_lib.engine.config import RunConfig
+from basnet_lib.engine.late_boundary_iou import with_boundary_iou
 from basnet_lib.engine.presets import default_results_root, preset
 from basnet_lib.engine.run_data import data_fingerprint
 from basnet_lib.engine.run_directory import finished_run
@@ -153,7 +154,8 @@ def train_unfinished_runs_in_notebooks(
 ) -> list[RunResult]:
     """Train every unfinished run of ``runs`` by executing ``02_training.ipynb`` for it in a
     subprocess (:func:`~basnet_lib.reproduction.notebooks.training_notebook_command`), then load
-    them all, finished ones included.
+    them all, finished ones included (a run evaluated before Boundary IoU existed gets it: its
+    checkpoint evaluated again, :func:`~basnet_lib.engine.late_boundary_iou.with_boundary_iou`).
 
     ``parallel`` runs at a time (0: :func:`parallel_runs`), each a process of its own; one line
     per finished run. ``progress``: also one bar over the whole grid on stderr where that is a
@@ -169,7 +171,7 @@ def train_unfinished_runs_in_notebooks(
         return _start_training_notebook(run, slot, grid)
 
     train_in_processes(runs, todo, start=start, slots=parallel or parallel_runs(todo), progress=progress)
-    return [load_run(run.run_dir) for run in runs]
+    return [with_boundary_iou(load_run(run.run_dir)) for run in runs]
 
 
 def report_reused(runs: list[RunConfig], todo: list[RunConfig]) -> None:
@@ -180,9 +182,10 @@ def report_reused(runs: list[RunConfig], todo: list[RunConfig]) -> None:
 
 
 def finished_results(runs: list[RunConfig]) -> list[RunResult]:
-    """The finished runs of ``runs``, loaded, in order; the others are left out (a partial report)."""
+    """The finished runs of ``runs``, loaded, in order; the others are left out (a partial report).
+    A run evaluated before Boundary IoU existed gets it (evaluation only)."""
     todo = unfinished_runs(runs)
-    return [load_run(run.run_dir) for run in runs if run not in todo]
+    return [with_boundary_iou(load_run(run.run_dir)) for run in runs if run not in todo]
 
 
 def missing_runs_markdown(runs: list[RunConfig], results: list[RunResult]) -> str:
