@@ -20,23 +20,39 @@ def _pyproject_requirements() -> dict[str, Requirement]:
     return {canonicalize_name(Requirement(line).name): Requirement(line) for line in lines}
 
 
-def _environment_requirements() -> dict[str, Requirement]:
+def _locked_versions() -> dict[str, str]:
+    lines = (ROOT / "requirements-lock.txt").read_text().splitlines()
+    pins = [line.split()[0].split("==") for line in lines if "==" in line and not line.startswith(" ")]
+    return {canonicalize_name(name): version for name, version in pins}
+
+
+def test_the_lock_satisfies_every_range_of_pyproject() -> None:
+    """Every requirement of the project and its extras is locked, at a version its range admits."""
+    locked = _locked_versions()
+    for name, requirement in _pyproject_requirements().items():
+        assert name in locked, f"{name} is not in requirements-lock.txt: run make lock"
+        assert requirement.specifier.contains(locked[name], prereleases=True), (name, locked[name])
+
+
+def test_make_and_conda_install_from_the_lock() -> None:
     environment = yaml.safe_load((ROOT / "environment.yml").read_text())
     pip_section = next(item["pip"] for item in environment["dependencies"] if isinstance(item, dict))
-    lines = [line for line in pip_section if not line.startswith("-e")]
-    return {canonicalize_name(Requirement(line).name): Requirement(line) for line in lines}
-
-
-def test_environment_yml_and_pyproject_list_the_same_packages() -> None:
-    assert set(_environment_requirements()) == set(_pyproject_requirements())
+    assert pip_section == ["--require-hashes", "-r requirements-lock.txt"]
+    makefile = (ROOT / "Makefile").read_text()
+    assert "pip install --quiet --require-hashes -r $(LOCK)" in makefile
+    assert "LOCK := requirements-lock.txt" in makefile
+    lock_python = next(
+        line.split(":=")[1].strip() for line in makefile.splitlines() if line.startswith("LOCK_PYTHON")
+    )
+    assert f"python={lock_python}" in environment["dependencies"]
 
 
 def test_torch_pins_admit_the_installable_pair() -> None:
     """torch 2.14.1 + torchvision 0.29.1 is the pair that installs and imports here."""
-    pyproject, environment = _pyproject_requirements(), _environment_requirements()
+    pyproject, locked = _pyproject_requirements(), _locked_versions()
     for name, version in [("torch", "2.14.1"), ("torchvision", "0.29.1")]:
         assert pyproject[name].specifier.contains(version), name
-        assert environment[name].specifier.contains(version), name
+        assert locked[name] == version, name
     assert not pyproject["numpy"].specifier.contains("2.4.0"), "cityscapesscripts needs np.in1d (numpy < 2.4)"
 
 

@@ -6,8 +6,6 @@ the paper's claims our measurements support: every statement is derived from the
 
 from __future__ import annotations
 
-import json
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,17 +13,19 @@ import pandas as pd
 
 from basnet_lib.engine.config_io import config_to_dict
 from basnet_lib.engine.presets import preset
-from basnet_lib.engine.run_files import read_json
-from basnet_lib.engine.runtime import system_info
+from basnet_lib.reproduction.agreement import REFERENCE_RUNS, agreement_markdown
 from basnet_lib.reproduction.claims import claims, claims_markdown, noise_floor, noise_floor_markdown
+from basnet_lib.reproduction.invocations import how_it_was_made
 
-TABLES_DIR, FIGURES_DIR, NOTEBOOKS_OUT_DIR = "tables", "figures", "notebooks"
-INVOCATIONS_FILE = "invocations.json"
+TABLES_DIR, FIGURES_DIR = "tables", "figures"
 # Figures of the report, in reading order (file name in figures/, caption).
 REPORT_FIGURES = (
     ("architecture_full.png", "Block diagram of the full model with tensor shapes (notebook 01, Fig. 1)"),
     ("table1_miou.png", "Table 1: mIoU per variant, error bars = std over seeds (notebook 03)"),
-    ("learning_curves.png", "Val learning curves of every run; dashed: the same recipe with 4× the steps (notebook 03)"),
+    (
+        "learning_curves.png",
+        "Val learning curves of every run; dashed: the same recipe with 4× the steps (notebook 03)",
+    ),
     ("fscore_vs_tolerance.png", "Table 3: boundary F against tolerance (notebook 04)"),
     ("per_class_fscore.png", "Per-class boundary F at the strictest threshold (notebook 04)"),
     ("fig4_sab_probes.png", "Fig. 4: SAB-probe boundary maps per stage (notebook 05)"),
@@ -64,6 +64,7 @@ def write_report(
         "## Which claims our measurements support",
         "",
         claims_markdown(claims(runs)),
+        *_agreement_section(settings.preset, runs),
         "## Noise floor",
         "",
         "Seed-to-seed spread of each variant, and for each claim the smallest mean gain its 95% "
@@ -92,7 +93,7 @@ def write_report(
     for name, caption in REPORT_FIGURES:
         if (results_root / FIGURES_DIR / name).is_file():
             lines += [f"**{caption}**", "", f"![{caption}]({FIGURES_DIR}/{name})", ""]
-    lines += _how_it_was_made(settings, notebook_seconds, results_root)
+    lines += how_it_was_made(settings.command, notebook_seconds, results_root)
     path = results_root / "REPORT.md"
     path.write_text("\n".join(lines))
     return path
@@ -116,7 +117,10 @@ def results_summary(results_root: str | Path) -> str:
         ]
         lines.append(f"| `{variant}` | {len(group)} | {' | '.join(cells)} |")
     verdicts = claims(runs)["verdict"]
-    counts = {label: int(verdicts.str.startswith(label).sum()) for label in ("supported", "contradicted", "inconclusive")}
+    counts = {
+        label: int(verdicts.str.startswith(label).sum())
+        for label in ("supported", "contradicted", "inconclusive")
+    }
     lines += [
         "",
         f"Of the paper's {len(verdicts)} claims checked, {counts['supported']} are supported, "
@@ -147,7 +151,7 @@ def preset_deviations_markdown(preset_name: str) -> str:
 
 
 def _header(settings: ReproductionSettings, runs: pd.DataFrame) -> list[str]:
-    data = settings.data_root or "SynthCity (generated, Cityscapes layout, docs/decisions.md \"SynthCity\")"
+    data = settings.data_root or 'SynthCity (generated, Cityscapes layout, docs/decisions.md "SynthCity")'
     return [
         f"# BASNet reproduction report: `{settings.preset}` preset",
         "",
@@ -177,108 +181,18 @@ def _partial_note(missing_runs: tuple[str, ...]) -> list[str]:
     ]
 
 
+def _agreement_section(preset_name: str, runs: pd.DataFrame) -> list[str]:
+    """The cpu preset's check against the committed reference run (there is none for the others)."""
+    if preset_name != "cpu" or not REFERENCE_RUNS.is_file():
+        return []
+    reference = pd.read_csv(REFERENCE_RUNS)
+    name = f"the committed `cpu` run (`results/reference/{REFERENCE_RUNS.name}`)"
+    return ["## Agreement with the reference run", "", agreement_markdown(runs, reference, reference_name=name)]
+
+
 def _section(title: str, path: Path) -> list[str]:
     """A report section from a table the notebooks wrote; absent tables leave the section out."""
     return [f"## {title}", "", path.read_text(), ""] if path.is_file() else []
-
-
-def _devices(results_root: Path) -> list[str]:
-    """The devices the runs trained on, from their ``metrics.json`` (the grid's were checked when
-    they were reused; one of another run that is not readable is named, not left out)."""
-    devices = set()
-    for path in results_root.glob("runs/*/*/metrics.json"):
-        try:
-            metrics = read_json(path)
-        except (ValueError, OSError):
-            metrics = {"device": f"unknown ({path} is not readable)"}
-        devices.add(str(metrics.get("device", "unknown") if isinstance(metrics, dict) else "unknown"))
-    return sorted(devices)
-
-
-def read_invocations(results_root: str | Path) -> list[dict]:
-    """The earlier invocations recorded in ``invocations.json`` ([] when there is none); a file
-    that is not such a record is a ValueError naming it (``basnet reproduce`` reads it before it
-    trains anything, so the time of this invocation is not lost to it at the end)."""
-    path = Path(results_root) / INVOCATIONS_FILE
-    if not path.is_file():
-        return []
-    invocations = read_json(path)
-    fields = {
-        "finished": str, "wall_minutes": (int, float), "trained_runs": int, "total_runs": int,
-        "other_processes_cpu_percent": (int, float, type(None)),
-    }  # fmt: skip
-    wrong = "" if isinstance(invocations, list) else f"a JSON {type(invocations).__name__}, expected a list"
-    for number, item in enumerate(invocations if not wrong else [], start=1):
-        values = item if isinstance(item, dict) else {}
-        bad = [key for key, kind in fields.items() if not isinstance(values.get(key), kind)]
-        if bad:
-            wrong = f"invocation {number} lacks a valid {bad[0]!r}"
-            break
-    if wrong:
-        raise ValueError(f"{path}: not a list of basnet reproduce invocations ({wrong}); repair or remove it")
-    return invocations
-
-
-def record_invocation(
-    results_root: Path,
-    *,
-    wall_seconds: float,
-    trained_runs: int,
-    total_runs: int,
-    other_cpu_share: float | None = None,
-) -> None:
-    """Append this ``basnet reproduce`` invocation to ``invocations.json``: a rerun that reuses
-    finished runs must not replace the wall time of the invocation that trained them.
-    ``other_cpu_share``: the share of the machine that other processes used meanwhile (a wall
-    time is the machine's only when that is near 0)."""
-    path = Path(results_root) / INVOCATIONS_FILE
-    invocations = read_invocations(results_root)
-    invocations.append(
-        {
-            "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-            "wall_minutes": round(wall_seconds / 60, 1),
-            "trained_runs": trained_runs,
-            "total_runs": total_runs,
-            "other_processes_cpu_percent": None if other_cpu_share is None else round(100 * other_cpu_share, 1),
-        }
-    )
-    path.write_text(json.dumps(invocations, indent=2) + "\n")
-
-
-def _percent_or_dash(value: float | None) -> str:
-    return "—" if value is None else f"{value:.1f}"
-
-
-def _how_it_was_made(settings: ReproductionSettings, notebook_seconds: dict[str, float], results_root: Path) -> list[str]:
-    invocations = read_invocations(results_root)
-    return [
-        "## How it was made",
-        "",
-        f"Command: `{settings.command}`. Training device: {', '.join(_devices(results_root)) or 'unknown'}.",
-        "",
-        "| invocation finished | wall time (min) | runs trained | runs reused | CPU used by other processes (% of the machine) |",
-        "|---|---:|---:|---:|---:|",
-        *[
-            f"| {item['finished']} | {item['wall_minutes']:.1f} | {item['trained_runs']} | "
-            f"{item['total_runs'] - item['trained_runs']} | {_percent_or_dash(item.get('other_processes_cpu_percent'))} |"
-            for item in invocations
-        ],
-        "",
-        "| executed notebook (last invocation) | seconds |",
-        "|---|---:|",
-        *[f"| `{NOTEBOOKS_OUT_DIR}/{name}` | {seconds:.0f} |" for name, seconds in notebook_seconds.items()],
-        "",
-        "A run trained by notebook 02 keeps its executed `02_training.ipynb` in its run directory "
-        "(`runs/<preset>/<run>/`); one trained under torchrun its `torchrun.log`, one on Slurm its job's "
-        "logs in `slurm_jobs/` (`slurm_grid.json` names the job).",
-        "",
-        "Machine:",
-        "",
-        "```json",
-        json.dumps(system_info(), indent=2),
-        "```",
-        "",
-    ]
 
 
 # Fields that say where and how a run is kept or observed, not what it learns: the SAB probes are

@@ -19,21 +19,17 @@ from basnet_lib.data.build import dataset_root
 from basnet_lib.engine.presets import default_results_root
 from basnet_lib.model import variant_names
 from basnet_lib.reproduction.cpu_clock import CpuClock, other_processes_cpu_share
+from basnet_lib.reproduction.environment import environment_record
 from basnet_lib.reproduction.executors import (
     SlurmExecution,
     execution_parameters,
 )
 from basnet_lib.reproduction.experiments import parallel_runs, planned_run, planned_runs, unfinished_runs
 from basnet_lib.reproduction.grid_training import GridTraining, GridUnfinished, train_grid
+from basnet_lib.reproduction.invocations import NOTEBOOKS_OUT_DIR, read_invocations, record_invocation
 from basnet_lib.reproduction.local_training import local_slots
 from basnet_lib.reproduction.notebooks import execute_notebook, resolve_results_root
-from basnet_lib.reproduction.report import (
-    NOTEBOOKS_OUT_DIR,
-    ReproductionSettings,
-    read_invocations,
-    record_invocation,
-    write_report,
-)
+from basnet_lib.reproduction.report import ReproductionSettings, write_report
 from basnet_lib.reproduction.slurm_submission import check_slurm_available
 
 # Three seeds: the fewest for which a paired difference has a confidence interval with
@@ -90,7 +86,9 @@ def reproduce(
     if missing is None:
         return None
     settings = dataclasses.replace(settings, missing_runs=missing)
-    parameters = parameter_values_per_notebook(settings, results_root, num_images=num_images, training=training)
+    parameters = parameter_values_per_notebook(
+        settings, results_root, num_images=num_images, training=training
+    )
     notebook_seconds = _execute_notebooks(parameters, results_root)
     wall_seconds = time.perf_counter() - started
     other_cpu_share = other_processes_cpu_share(
@@ -102,6 +100,7 @@ def reproduce(
         trained_runs=trained_runs,
         total_runs=total_runs,
         other_cpu_share=other_cpu_share,
+        environment=environment_record(),
     )
     report = write_report(results_root, settings=settings, notebook_seconds=notebook_seconds)
     print(f"wrote {report}", flush=True)
@@ -120,7 +119,11 @@ def _execute_notebooks(parameters: dict[str, dict[str, object]], results_root: P
 
 
 def parameter_values_per_notebook(
-    settings: ReproductionSettings, results_root: Path, *, num_images: int, training: GridTraining | None = None
+    settings: ReproductionSettings,
+    results_root: Path,
+    *,
+    num_images: int,
+    training: GridTraining | None = None,
 ) -> dict[str, dict[str, object]]:
     """The parameter values papermill gives each notebook of :data:`NOTEBOOKS`, ``{notebook: {name:
     value}}`` (each checked against the notebook's parameters cell when it is executed). Notebook 03
@@ -174,13 +177,22 @@ def _train_grid(
         iterations=settings.iterations,
         results_root=results_root,
     )
-    grid_runs = planned_runs(variants=settings.variants, backbones=settings.backbones, seeds=settings.seeds, **grid)
+    grid_runs = planned_runs(
+        variants=settings.variants, backbones=settings.backbones, seeds=settings.seeds, **grid
+    )
     to_train = len(unfinished_runs(grid_runs))
     if isinstance(how.execution, SlurmExecution):
         print(f"{to_train} of {len(grid_runs)} runs to train, as Slurm jobs", flush=True)
     else:
-        slots = parallel_runs(grid_runs) if not how.execution.uses_torchrun else local_slots(
-            grid_runs, gpus_per_run=how.execution.gpus_per_run, processes_per_run=how.execution.processes_per_run)
+        slots = (
+            parallel_runs(grid_runs)
+            if not how.execution.uses_torchrun
+            else local_slots(
+                grid_runs,
+                gpus_per_run=how.execution.gpus_per_run,
+                processes_per_run=how.execution.processes_per_run,
+            )
+        )
         print(f"training {to_train} of {len(grid_runs)} runs, {slots} at a time", flush=True)
     try:
         finished = train_grid(grid_runs, grid=grid, training=how, progress=True)

@@ -116,14 +116,11 @@ def test_cpu_lists_its_edge_weight_beside_the_papers() -> None:
 
 
 def test_invocations_say_how_much_of_the_machine_others_used(tmp_path) -> None:
-    from basnet_lib.reproduction.report import ReproductionSettings, _how_it_was_made, record_invocation
+    from basnet_lib.reproduction.invocations import how_it_was_made, record_invocation
 
     record_invocation(tmp_path, wall_seconds=600, trained_runs=12, total_runs=12, other_cpu_share=0.314)
     record_invocation(tmp_path, wall_seconds=60, trained_runs=0, total_runs=12)  # no /proc/stat
-    settings = ReproductionSettings(
-        preset="cpu", variants=("full",), backbones=(), seeds=(0,), data_root="", iterations=0, command="basnet"
-    )
-    rows = [line for line in _how_it_was_made(settings, {}, tmp_path) if line.startswith("| 20")]
+    rows = [line for line in how_it_was_made("basnet", {}, tmp_path) if line.startswith("| 20")]
     assert [row.split("|")[2:6] for row in rows] == [
         [" 10.0 ", " 12 ", " 0 ", " 31.4 "],
         [" 1.0 ", " 0 ", " 12 ", " — "],
@@ -140,7 +137,7 @@ def test_invocations_say_how_much_of_the_machine_others_used(tmp_path) -> None:
 def test_a_damaged_invocations_record_stops_reproduce_first(tmp_path, monkeypatch, content, said) -> None:
     """It was read after the training and the notebooks, and its JSON error named no file."""
     from basnet_lib.reproduction import reproduce as reproduce_module
-    from basnet_lib.reproduction.report import INVOCATIONS_FILE
+    from basnet_lib.reproduction.invocations import INVOCATIONS_FILE
 
     def train_grid(*args, **kwargs):
         raise AssertionError("the grid was trained before invocations.json was read")
