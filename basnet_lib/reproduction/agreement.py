@@ -92,19 +92,7 @@ def agreement_markdown(runs: pd.DataFrame, reference: pd.DataFrame, *, reference
     )
     verdicts = verdict_changes(runs, reference)
     differences = run_differences(runs, reference)
-    outside = variants[variants["within"].eq(False)]
-    flipped = verdicts[~verdicts["same"]]
-    largest = differences[list(METRICS)].abs().max().max() if not differences.empty else math.nan
-    if outside.empty and flipped.empty:
-        headline = (
-            f"**Agrees with the reference run.** Every variant's mean lies in the reference's {CONFIDENCE:.0%} "
-            f"prediction interval and every verdict is the same; the largest difference of a run is "
-            f"{_plain(largest)} points."
-        )
-    else:
-        named = [f"`{row.variant}` {row.metric}" for row in outside.itertuples()]
-        named += [f'the verdict of "{row.claim}"' for row in flipped.itertuples()]
-        headline = f"**Does not agree with the reference run:** {', '.join(named)}."
+    headline = _headline(variants, verdicts, differences)
     shown = pd.DataFrame(
         {
             "variant": variants["variant"],
@@ -149,6 +137,24 @@ def agreement_markdown(runs: pd.DataFrame, reference: pd.DataFrame, *, reference
             "",
         ]
     )
+
+
+def _headline(variants: pd.DataFrame, verdicts: pd.DataFrame, differences: pd.DataFrame) -> str:
+    """Agrees (every variant within its interval, every verdict the same) or what does not."""
+    outside = variants[variants["within"].eq(False)]
+    flipped = verdicts[~verdicts["same"]]
+    largest = differences[list(METRICS)].abs().max().max() if not differences.empty else math.nan
+    if outside.empty and flipped.empty:
+        headline = (
+            f"**Agrees with the reference run.** Every variant's mean lies in the reference's {CONFIDENCE:.0%} "
+            f"prediction interval and every verdict is the same; the largest difference of a run is "
+            f"{_plain(largest)} points."
+        )
+    else:
+        named = [f"`{row.variant}` {row.metric}" for row in outside.itertuples()]
+        named += [f'the verdict of "{row.claim}"' for row in flipped.itertuples()]
+        headline = f"**Does not agree with the reference run:** {', '.join(named)}."
+    return headline
 
 
 def _plain(value: float) -> str:

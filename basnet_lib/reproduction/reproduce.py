@@ -86,22 +86,14 @@ def reproduce(
     if missing is None:
         return None
     settings = dataclasses.replace(settings, missing_runs=missing)
-    parameters = parameter_values_per_notebook(
-        settings, results_root, num_images=num_images, training=training
-    )
+    parameters = parameter_values_per_notebook(settings, results_root, num_images=num_images, training=training)
     notebook_seconds = _execute_notebooks(parameters, results_root)
     wall_seconds = time.perf_counter() - started
     other_cpu_share = other_processes_cpu_share(
         cpu_at_start, CpuClock.now(), wall_seconds=wall_seconds, cpus=os.cpu_count() or 1
     )
-    record_invocation(
-        results_root,
-        wall_seconds=wall_seconds,
-        trained_runs=trained_runs,
-        total_runs=total_runs,
-        other_cpu_share=other_cpu_share,
-        environment=environment_record(),
-    )
+    record_invocation(results_root, wall_seconds=wall_seconds, trained_runs=trained_runs, total_runs=total_runs,
+                      other_cpu_share=other_cpu_share, environment=environment_record())  # fmt: skip
     report = write_report(results_root, settings=settings, notebook_seconds=notebook_seconds)
     print(f"wrote {report}", flush=True)
     return report
