@@ -185,7 +185,7 @@ def _export(args: argparse.Namespace) -> int:
     from basnet_lib.deploy.onnx_export import MIN_ARGMAX_AGREEMENT, check_onnx, export_onnx, synthcity_images
     from basnet_lib.engine.run_files import load_trained_model
 
-    if args.onnx.exists() and not args.overwrite:
+    if (args.onnx.exists() or args.onnx.is_symlink()) and not args.overwrite:  # before loading the model
         raise FileExistsError(f"{args.onnx} exists; pass --overwrite to replace it")
     _, model = load_trained_model(args.run_dir, checkpoint=args.checkpoint)
     path = export_onnx(model, args.onnx, overwrite=args.overwrite)

@@ -11,6 +11,7 @@ channels are often undefined).
 from __future__ import annotations
 
 import io
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -31,9 +32,13 @@ def read_rgb_image(source: str | Path | bytes, *, name: str | None = None) -> np
     """
     label = name or (str(source) if not isinstance(source, bytes) else "<image bytes>")
     try:
-        with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as image:
-            image.load()
-            return pil_to_rgb8(ImageOps.exif_transpose(image))
+        with warnings.catch_warnings():
+            # A photo of 90 to 180 megapixels is the user's own, not an attack: no two-line warning
+            # (a larger one is still refused, and one too large for memory fails in one line).
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as image:
+                image.load()
+                return pil_to_rgb8(ImageOps.exif_transpose(image))
     except (OSError, ValueError, Image.DecompressionBombError) as error:
         reason = " ".join(str(error).split()) or type(error).__name__
         raise ImageFileError(f"{label}: not a readable image ({reason})") from None

@@ -1,5 +1,11 @@
 """Reading and writing the PNGs of a Cityscapes-layout dataset, with errors that name the file, and
-writing a set of PNGs atomically (``basnet predict``)."""
+writing a set of PNGs atomically (``basnet predict``).
+
+A file of the layout is decoded only when it is a PNG: a JPEG saved under a ``.png`` name decodes
+just as well, but its compression has changed pixels, and in a label those pixels become other
+valid ids (docs/decisions.md "Nothing lost, round two"). Its signature decides, and the error says
+what the file really is.
+"""
 
 from __future__ import annotations
 
@@ -13,10 +19,23 @@ import numpy as np
 from basnet_lib.data.errors import DatasetError
 from basnet_lib.data.labels import VALID_LABEL_IDS, unknown_label_ids
 
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# The first bytes of the image formats a file under a .png name most likely really is.
+_SIGNATURES = (
+    (b"\xff\xd8\xff", "a JPEG file"),
+    (b"GIF8", "a GIF file"),
+    (b"BM", "a BMP file"),
+    (b"II*\x00", "a TIFF file"),
+    (b"MM\x00*", "a TIFF file"),
+    (b"RIFF", "a RIFF (WebP?) file"),
+)
+
 
 def read_image(path: Path) -> np.ndarray:
-    """RGB uint8 (H, W, 3) of a ``*_leftImg8bit.png``; a corrupt or non-RGB file is a :class:`DatasetError`."""
-    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    """RGB uint8 (H, W, 3) of a ``*_leftImg8bit.png``; a corrupt, non-PNG or non-RGB file is a
+    :class:`DatasetError`."""
+    data = _png_bytes(path, expected="the Cityscapes layout's images are PNGs; save it as a real PNG")
+    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     if image is None:
         raise DatasetError(f"{path}: cannot decode the image; expected a readable 8-bit RGB PNG")
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
@@ -33,7 +52,10 @@ def read_label_ids(path: Path, *, expected_size: tuple[int, int] | None = None) 
         path: the label PNG.
         expected_size: (H, W) of the paired image; a different size is a :class:`DatasetError`.
     """
-    label_ids = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    data = _png_bytes(
+        path, expected="labels must be lossless PNGs (a JPEG's compression turns label pixels into other ids)"
+    )
+    label_ids = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     if label_ids is None:
         raise DatasetError(f"{path}: cannot decode the label image; expected a readable 8-bit grayscale PNG")
     if label_ids.dtype != np.uint8 or label_ids.ndim != 2:
@@ -53,6 +75,26 @@ def read_label_ids(path: Path, *, expected_size: tuple[int, int] | None = None) 
             f"(cityscapesscripts labelIds {VALID_LABEL_IDS[0]}..{VALID_LABEL_IDS[-1]})"
         )
     return label_ids
+
+
+def _png_bytes(path: Path, *, expected: str) -> np.ndarray:
+    """The bytes of ``path`` (uint8), when they start with the PNG signature; otherwise a
+    :class:`DatasetError` saying what the file is and ``expected``."""
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError as error:
+        raise DatasetError(f"{path}: cannot read it ({error.strerror or error})") from None
+    head = data[: len(PNG_SIGNATURE)].tobytes()
+    if head != PNG_SIGNATURE:
+        raise DatasetError(f"{path}: {_file_kind(head)}, not a PNG; {expected}")
+    return data
+
+
+def _file_kind(head: bytes) -> str:
+    if not head:
+        return "an empty file"
+    kind = next((kind for signature, kind in _SIGNATURES if head.startswith(signature)), None)
+    return kind or f"no image format known here (it starts with {head[:4].hex(' ')})"
 
 
 def write_png(path: Path, array: np.ndarray) -> None:

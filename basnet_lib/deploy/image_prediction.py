@@ -39,6 +39,8 @@ OVERLAY_BOUNDARY_RGB = (255, 255, 255)
 # Boundary threshold of a run whose metrics.json has no boundary-map scores (and of a 0/1
 # segmentation boundary); otherwise the run's ODS threshold on val is used (docs/usage.md).
 DEFAULT_BOUNDARY_THRESHOLD = 0.5
+# Rows of the overlay blended at once (its float32 temporaries: a band, not the photo).
+_OVERLAY_ROWS = 256
 
 
 @dataclass(frozen=True)
@@ -94,10 +96,16 @@ def model_input_size(size: tuple[int, int], scale: int | None) -> tuple[int, int
 
 @torch.inference_mode()
 def predict_image(
-    predictor: TrainedPredictor, image: np.ndarray, *, scale: int | None = None, multiscale: bool = False
+    predictor: TrainedPredictor,
+    image: np.ndarray,
+    *,
+    scale: int | None = None,
+    multiscale: bool = False,
+    probes: bool = True,
 ) -> ImagePrediction:
     """The run's prediction on one uint8 RGB photo (H, W, 3), at the photo's size (see the module
-    docstring for ``scale`` and ``multiscale``)."""
+    docstring for ``scale`` and ``multiscale``); ``probes=False`` leaves the SAB probes out (three
+    float maps at the photo's size that ``basnet predict`` does not write)."""
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"predict_image expects a uint8 (H, W, 3) image, got {image.dtype} {image.shape}")
     size = image.shape[:2]
@@ -119,11 +127,11 @@ def predict_image(
         if from_segmentation
         else _bilinear(prediction.boundary, size)[0, 0].cpu().numpy()
     )
-    probes = None
-    if prediction.probes is not None:
-        probes = np.stack([_bilinear(probe, size)[0, 0].cpu().numpy() for probe in prediction.probes])
+    maps = None
+    if probes and prediction.probes is not None:
+        maps = np.stack([_bilinear(probe, size)[0, 0].cpu().numpy() for probe in prediction.probes])
     threshold = DEFAULT_BOUNDARY_THRESHOLD if from_segmentation else predictor.boundary_threshold
-    return ImagePrediction(image, train_ids, boundary, from_segmentation, probes, threshold)
+    return ImagePrediction(image, train_ids, boundary, from_segmentation, maps, threshold)
 
 
 def output_arrays(prediction: ImagePrediction) -> dict[str, np.ndarray]:
@@ -133,29 +141,39 @@ def output_arrays(prediction: ImagePrediction) -> dict[str, np.ndarray]:
     return {
         "trainIds": prediction.train_ids,
         "color": color,
-        "boundary": np.rint(prediction.boundary * 255).astype(np.uint8),
+        "boundary": np.rint(np.multiply(prediction.boundary, 255, dtype=np.float32), dtype=np.float32).astype(np.uint8),
         "overlay": overlay(prediction.image, color, prediction.boundary >= prediction.boundary_threshold),
     }
 
 
 def overlay(image: np.ndarray, color: np.ndarray, is_boundary: np.ndarray) -> np.ndarray:
     """uint8 (H, W, 3): the photo blended with the class colours, boundary pixels (bool (H, W))
-    painted white."""
-    blend = (1 - OVERLAY_COLOR_WEIGHT) * image.astype(np.float32) + OVERLAY_COLOR_WEIGHT * color
-    painted = np.rint(blend).astype(np.uint8)
+    painted white. Blended a band of rows at a time: a photo's float copies never exist whole."""
+    painted = np.empty_like(image)
+    for top in range(0, image.shape[0], _OVERLAY_ROWS):
+        rows = slice(top, top + _OVERLAY_ROWS)
+        blend = (1 - OVERLAY_COLOR_WEIGHT) * image[rows].astype(np.float32) + OVERLAY_COLOR_WEIGHT * color[rows]
+        painted[rows] = np.rint(blend)
     painted[is_boundary] = OVERLAY_BOUNDARY_RGB
     return painted
 
 
 def _ods_threshold(metrics_path: Path) -> float:
-    """The boundary map's ODS threshold in a run's ``metrics.json``, else the default."""
+    """The boundary map's ODS threshold in a run's ``metrics.json``, else the default; a value
+    that is not a probability is an error naming the file."""
     if not metrics_path.is_file():
         return DEFAULT_BOUNDARY_THRESHOLD
-    scores = read_json(metrics_path).get("boundary_map") or {}
-    return float(scores.get("ODS_threshold", DEFAULT_BOUNDARY_THRESHOLD))
+    metrics = read_json(metrics_path)
+    scores = (metrics.get("boundary_map") if isinstance(metrics, dict) else None) or {}
+    threshold = scores.get("ODS_threshold", DEFAULT_BOUNDARY_THRESHOLD) if isinstance(scores, dict) else None
+    if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0 <= threshold <= 1:
+        raise ValueError(
+            f"{metrics_path}: boundary_map.ODS_threshold is {threshold!r}, expected a probability in [0, 1]"
+        )
+    return float(threshold)
 
 
 def _bilinear(tensor: Tensor, size: tuple[int, int]) -> Tensor:
     if tuple(tensor.shape[-2:]) == tuple(size):
         return tensor.float()
-    return F.interpolate(tensor.float(), size=size, mode="bilinear", align_corners=False).clamp(0, 1)
+    return F.interpolate(tensor.float(), size=size, mode="bilinear", align_corners=False).clamp_(0, 1)

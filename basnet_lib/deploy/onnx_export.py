@@ -22,6 +22,7 @@ MaxPool. Canny stays outside the graph (OpenCV); :func:`onnx_inputs` is that pre
 
 from __future__ import annotations
 
+import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from basnet_lib.data.output_files import check_output_files
 from basnet_lib.data.synthcity import SynthCityParams, render_sample
 from basnet_lib.engine.run_files import load_trained_model
 from basnet_lib.gradient_map import image_gradient_map
@@ -81,11 +83,14 @@ def export_onnx(
     """Write the inference graph of a trained BASNet (or of a run directory's checkpoint) to ``path``.
 
     One self-contained ``.onnx`` file (weights inside), written atomically (temp file + rename);
-    an existing file is refused unless ``overwrite``. The model itself is not changed.
+    an existing file (a symbolic link included, even a broken one: it is replaced, not written
+    through) is refused unless ``overwrite``, and a folder in its place or a folder that cannot be
+    made always, before the export starts. The model itself is not changed.
     """
     path = Path(path)
-    if path.exists() and not overwrite:
+    if os.path.lexists(path) and not overwrite:
         raise FileExistsError(f"{path} exists; pass overwrite=True (basnet export --overwrite) to replace it")
+    check_output_files([path], overwrite=True)
     model = (
         model_or_run_dir
         if isinstance(model_or_run_dir, nn.Module)

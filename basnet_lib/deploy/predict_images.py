@@ -8,33 +8,45 @@ matches as files or folders). Each photo ``<stem>`` gets, at its own size after 
 
 Before anything is predicted the whole plan is checked, and nothing is written when it fails: two
 inputs with the same stem (their outputs would collide: an error naming both), an output that is
-an input, or an output that exists already (without ``overwrite``). Then a photo that cannot be
-read or written is reported on stderr in one line naming it and the others go on; each photo's
-PNGs are written atomically (:func:`~basnet_lib.data.png_io.write_pngs_atomically`).
+an input, an output folder that cannot be made or written into, a folder where an output file goes,
+or an output that exists already, a symbolic link included (without ``overwrite``;
+:mod:`basnet_lib.data.output_files`). Then a photo that cannot be read or written, or that needs
+more memory than there is (the CPU allocator's ``RuntimeError`` included), is reported on stderr in
+one line naming it (``try --scale`` for memory) and the others go on; each photo's PNGs are written
+atomically (:func:`~basnet_lib.data.png_io.write_pngs_atomically`).
 """
 
 from __future__ import annotations
 
 import argparse
 import glob
+import re
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import torch
+from PIL import Image
 from tqdm.auto import tqdm
 
 from basnet_lib.data.errors import ImageFileError
 from basnet_lib.data.image_files import IMAGE_SUFFIXES, read_rgb_image
+from basnet_lib.data.output_files import OutputPlanError, check_output_files
 from basnet_lib.data.png_io import write_pngs_atomically
 from basnet_lib.deploy.image_prediction import OUTPUT_KINDS, load_predictor, output_arrays, predict_image
 
 _GLOB_CHARACTERS = frozenset("*?[")
+# The messages of allocation failures that are not a MemoryError (torch's CPU allocator, OpenCV).
+_ALLOCATION_FAILED = re.compile(
+    r"can't allocate memory|not enough memory|out of memory|failed to allocate|insufficient memory", re.IGNORECASE
+)
 
 
-class PredictionPlanError(ValueError):
+class PredictionPlanError(OutputPlanError):
     """The inputs or outputs of a prediction are not usable; nothing was written."""
 
 
@@ -74,17 +86,22 @@ def predict_images(
     """
     images = find_input_images(inputs)
     plan = plan_outputs(images, Path(out_dir))
-    if not overwrite:
-        refuse_existing_outputs(plan)
+    try:
+        check_output_files([path for paths in plan.values() for path in paths.values()], overwrite=overwrite)
+    except OutputPlanError as error:
+        raise PredictionPlanError(str(error)) from None
     started = time.perf_counter()
     predictor = load_predictor(run_dir, device=device, amp=amp)
     outputs, failures = {}, {}
     for path in tqdm(images, desc="predict", unit="image", disable=not progress):
         try:
             image = read_rgb_image(path)
-            arrays = output_arrays(predict_image(predictor, image, scale=scale, multiscale=multiscale))
+            prediction = predict_image(predictor, image, scale=scale, multiscale=multiscale, probes=False)
+            arrays = output_arrays(prediction)
             write_pngs_atomically({plan[path][kind]: arrays[kind] for kind in OUTPUT_KINDS})
-        except (ImageFileError, OSError, MemoryError, torch.OutOfMemoryError) as error:
+        except Exception as error:
+            if not isinstance(error, ImageFileError | OSError) and not is_out_of_memory(error):
+                raise  # a fault of the program, not of this photo
             failures[path] = _failure_message(path, error)
             tqdm.write(f"error: {failures[path]}", file=sys.stderr)
         else:
@@ -143,12 +160,13 @@ def plan_outputs(images: Sequence[Path], out_dir: Path) -> dict[Path, dict[str, 
     return plan
 
 
-def refuse_existing_outputs(plan: dict[Path, dict[str, Path]]) -> None:
-    """A :class:`PredictionPlanError` naming the first planned output that exists already."""
-    existing = [output for outputs in plan.values() for output in outputs.values() if output.exists()]
-    if existing:
-        more = f" (and {len(existing) - 1} more planned outputs)" if len(existing) > 1 else ""
-        raise PredictionPlanError(f"{existing[0]} exists{more}; pass --overwrite to replace")
+def is_out_of_memory(error: BaseException) -> bool:
+    """Whether ``error`` says that an allocation failed: ``MemoryError`` (NumPy, Pillow), CUDA's
+    ``OutOfMemoryError``, the CPU allocator's ``RuntimeError`` (``DefaultCPUAllocator: can't
+    allocate memory``) or OpenCV's ``Insufficient memory``."""
+    if isinstance(error, MemoryError | torch.OutOfMemoryError):
+        return True
+    return isinstance(error, RuntimeError | cv2.error) and bool(_ALLOCATION_FAILED.search(str(error)))
 
 
 def add_predict_arguments(parser: argparse.ArgumentParser) -> None:
@@ -203,9 +221,20 @@ def _failure_message(path: Path, error: BaseException) -> str:
     text = " ".join(str(error).split()) or type(error).__name__
     if isinstance(error, ImageFileError):
         return text  # names the file already
-    if isinstance(error, MemoryError | torch.OutOfMemoryError):
-        return f"{path}: out of memory ({text}); try --scale"
+    if is_out_of_memory(error):
+        return f"{path}: out of memory at {_pixels(path)} pixels ({text}); try --scale, e.g. --scale 2048"
     return f"{path}: cannot write its outputs ({text})"
+
+
+def _pixels(path: Path) -> str:
+    """``WxH`` of an image file from its header (without decoding it), or ``its``."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # read as for the prediction
+            with Image.open(path) as image:
+                return f"{image.width}x{image.height}"
+    except Exception:  # the error reported is the memory's, not this one
+        return "its"
 
 
 def _positive_int(text: str) -> int:

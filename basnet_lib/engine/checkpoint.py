@@ -2,17 +2,22 @@
 
 A checkpoint holds the unwrapped model, optimizer, LR scheduler, AMP scaler, the iteration, the
 run's config and the RNG states, so that a resumed run continues exactly as an uninterrupted one.
-It is written to a temporary file and renamed (a run killed mid-write leaves the previous
-checkpoint intact) and read with ``torch.load(..., weights_only=True)`` (no code from a file).
+It is written to a temporary file and renamed (a run killed mid-write, or a write that fails for
+want of space, leaves the previous checkpoint intact and no temporary file; the error names the
+file and the system's reason: :mod:`basnet_lib.engine.file_writes`) and read with
+``torch.load(..., weights_only=True)``: a file that asks for code or objects is refused, nothing
+in it runs (:mod:`basnet_lib.model.tensor_files`).
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from basnet_lib.engine.file_writes import write_atomically
+from basnet_lib.model.tensor_files import RefusedFileError, load_tensor_file
 
 CHECKPOINT_FORMAT = "basnet-checkpoint-v1"
 _REQUIRED_KEYS = ("format", "iteration", "config", "model", "optimizer", "scheduler", "rng")
@@ -22,17 +27,16 @@ class CheckpointError(ValueError):
     """A checkpoint that cannot be used: unreadable, foreign, or from a different run."""
 
 
+class CheckpointRefused(CheckpointError, RefusedFileError):
+    """A checkpoint whose pickle asks for code or objects; refused before any of it ran."""
+
+
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
-    """Write ``state`` (see :func:`training_state`) atomically: temp file, fsync, rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(temporary, "wb") as handle:
-        torch.save({"format": CHECKPOINT_FORMAT, **state}, handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
-    return path
+    """Write ``state`` (see :func:`training_state`) atomically: temp file, fsync, rename; a failed
+    write raises :class:`~basnet_lib.engine.file_writes.FileWriteError` (``could not write
+    PATH: No space left on device``) with the previous checkpoint intact."""
+    payload = {"format": CHECKPOINT_FORMAT, **state}
+    return write_atomically(Path(path), lambda handle: torch.save(payload, handle))
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -41,11 +45,11 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # truncated, corrupt, or a pickle that needs code
-        raise CheckpointError(
-            f"{path}: not a readable checkpoint (truncated or corrupt?): {type(error).__name__}: {error}"
-        ) from None
+        state = load_tensor_file(path, kind="checkpoint")
+    except RefusedFileError as error:  # a pickle that asks for code: refused, nothing ran
+        raise CheckpointRefused(str(error)) from None
+    except ValueError as error:  # truncated or corrupt
+        raise CheckpointError(str(error)) from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         found = state.get("format") if isinstance(state, dict) else type(state).__name__
         raise CheckpointError(

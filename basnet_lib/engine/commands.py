@@ -154,6 +154,9 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--export", type=Path, help="write labelId PNGs here (test split: docs/method.md §6.3)"
     )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace --export PNGs that exist (otherwise refused)"
+    )
     parser.add_argument("--quiet", action="store_true")
 
 
@@ -171,6 +174,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
                 args.export,
                 context=context,
                 multiscale=args.multiscale,
+                overwrite=args.overwrite,
                 progress=not args.quiet,
             )
             print(f"wrote {len(paths)} labelId PNGs to {args.export}")

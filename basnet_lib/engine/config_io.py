@@ -13,6 +13,8 @@ import typing
 from pathlib import Path
 from typing import Any, TypeVar
 
+from basnet_lib.engine.file_writes import write_atomically
+
 ConfigT = TypeVar("ConfigT")
 
 
@@ -51,11 +53,10 @@ def config_from_dict(config_type: type[ConfigT], values: dict[str, Any], *, sour
 
 
 def save_config(config: Any, path: str | Path) -> Path:
-    """Write ``config`` as indented JSON to ``path`` (parents created)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(config_to_dict(config), indent=2, sort_keys=True) + "\n")
-    return path
+    """Write ``config`` as indented JSON to ``path`` (parents created; atomically, a failure is a
+    :class:`~basnet_lib.engine.file_writes.FileWriteError` naming ``path``)."""
+    text = json.dumps(config_to_dict(config), indent=2, sort_keys=True) + "\n"
+    return write_atomically(Path(path), text.encode())
 
 
 def read_config_json(path: str | Path, config_type: type) -> dict[str, Any]:

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import math
 import time
 from collections.abc import Callable
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING
 import torch
 import torch.distributed as dist
 
+from basnet_lib.engine.file_writes import write_atomically
 from basnet_lib.engine.nonfinite import NonFiniteMonitor, check_loss_everywhere
 from basnet_lib.metrics.reduction import all_reduce_sum_
 
@@ -42,13 +44,13 @@ VAL_F_COLUMNS = ("val_F_3px", "val_F_5px", "val_F_9px")
 
 
 def write_history(path: Path, rows: list[dict[str, float]]) -> None:
-    """Write all rows (atomically: temp file + rename, like checkpoints)."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    with open(temporary, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=HISTORY_COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
-    temporary.replace(path)
+    """Write all rows (atomically, like checkpoints: a failed write is a
+    :class:`~basnet_lib.engine.file_writes.FileWriteError` naming ``path``, the old file intact)."""
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=HISTORY_COLUMNS)
+    writer.writeheader()
+    writer.writerows(rows)
+    write_atomically(path, text.getvalue().encode())
 
 
 def read_history(path: Path, *, up_to_iteration: int) -> list[dict[str, float]]:

@@ -19,14 +19,13 @@ import math
 import zipfile
 from pathlib import Path
 
-import torch
-
 from basnet_lib.data.labels import CLASS_NAMES
-from basnet_lib.engine.checkpoint import CHECKPOINT_FORMAT, CheckpointError
+from basnet_lib.engine.checkpoint import CHECKPOINT_FORMAT, CheckpointError, CheckpointRefused
 from basnet_lib.engine.config import RunConfig, upgraded_run_dict
 from basnet_lib.engine.config_io import config_to_dict
 from basnet_lib.engine.history import read_history
 from basnet_lib.metrics import BOUNDARY_IOU_BANDS, GSCNN_THRESHOLDS
+from basnet_lib.model.tensor_files import RefusedFileError, load_tensor_file
 from basnet_lib.model.variants import variant_row
 
 THRESHOLD_KEYS = tuple(f"{threshold:g}" for threshold in GSCNN_THRESHOLDS)
@@ -154,12 +153,11 @@ def check_checkpoint_archive(path: Path, run: RunConfig) -> None:
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint (a finished run keeps its last one)")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except Exception as error:  # truncated, corrupt, or not a zip archive
-        said = (str(error).strip().splitlines() or [""])[0].split(". ")[0]  # torch adds paragraphs of advice
-        raise CheckpointError(
-            f"{path}: not a readable checkpoint (truncated or corrupt?): {type(error).__name__}: {said}"
-        ) from None
+        state = load_tensor_file(path, kind="checkpoint", mmap=True)
+    except RefusedFileError as error:  # a pickle that asks for code: refused, nothing ran
+        raise CheckpointRefused(str(error)) from None
+    except ValueError as error:  # truncated, corrupt, or not a zip archive
+        raise CheckpointError(str(error)) from None
     found = state.get("format") if isinstance(state, dict) else type(state).__name__
     if found != CHECKPOINT_FORMAT or not isinstance(state.get("model"), dict):
         raise CheckpointError(f"{path}: not a BASNet training checkpoint (format {found!r})")

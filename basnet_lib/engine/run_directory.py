@@ -15,6 +15,7 @@ where the run directory or the dataset lie.
 from __future__ import annotations
 
 import contextlib
+import io
 import shutil
 import sys
 from collections.abc import Iterator
@@ -26,6 +27,7 @@ from basnet_lib.distributed import DistributedContext, barrier, run_on_main
 from basnet_lib.engine.checkpoint import CheckpointError, config_differences, load_checkpoint, save_checkpoint
 from basnet_lib.engine.config import RunConfig, upgraded_run_dict
 from basnet_lib.engine.config_io import config_to_dict, save_config
+from basnet_lib.engine.file_writes import write_atomically
 from basnet_lib.engine.history import TrainingLog, read_history, write_history
 from basnet_lib.engine.nonfinite import check_weights_everywhere
 from basnet_lib.engine.run_checks import check_checkpoint_data
@@ -183,7 +185,9 @@ class RunDirectory:
             write_results(self.path / METRICS_FILE, metrics, note=note)
             if history:
                 write_history(self.path / HISTORY_FILE, history)
-                plot_training_curves(pd.DataFrame(history), self.path / CURVES_FILE, title=self.run.run_name)
+                picture = io.BytesIO()  # drawn first, then written whole like every file of the run
+                plot_training_curves(pd.DataFrame(history), picture, title=self.run.run_name)
+                write_atomically(self.path / CURVES_FILE, picture.getvalue())
         barrier()
         return RunResult(run_dir=self.path, config=self.run, metrics=metrics, reused=False)
 
@@ -279,7 +283,7 @@ def remove_stale_temporary_files(run_dir: Path) -> list[Path]:
     """
     stale = sorted(
         path
-        for name in (CHECKPOINT_FILE, METRICS_FILE, HISTORY_FILE)
+        for name in (CHECKPOINT_FILE, METRICS_FILE, HISTORY_FILE, CONFIG_FILE, CURVES_FILE)
         for path in run_dir.glob(f".{name}.tmp*")
     )
     for path in stale:

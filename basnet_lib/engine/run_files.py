@@ -17,6 +17,7 @@ from torch import nn
 from basnet_lib.engine.checkpoint import CheckpointError, load_checkpoint
 from basnet_lib.engine.config import RunConfig, load_run_config
 from basnet_lib.engine.config_io import config_to_dict
+from basnet_lib.engine.file_writes import write_atomically
 from basnet_lib.engine.nonfinite import check_weights_finite
 from basnet_lib.engine.run_checks import (
     check_checkpoint_archive,
@@ -130,13 +131,9 @@ def read_json(path: Path) -> dict:
 
 def write_json(path: Path, values: dict) -> None:
     """Write ``values`` atomically (temp file + rename, like checkpoints); a failed write leaves
-    neither a temp file nor a partial ``path``."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    try:
-        temporary.write_text(json.dumps(values, indent=2) + "\n")
-        temporary.replace(path)
-    finally:
-        temporary.unlink(missing_ok=True)
+    neither a temp file nor a partial ``path`` and raises a
+    :class:`~basnet_lib.engine.file_writes.FileWriteError` naming ``path``."""
+    write_atomically(Path(path), (json.dumps(values, indent=2) + "\n").encode())
 
 
 def write_results(path: Path, values: dict, *, note: str) -> None:

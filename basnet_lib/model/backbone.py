@@ -32,6 +32,7 @@ from torchvision.models._utils import IntermediateLayerGetter
 from torchvision.models.resnet import BasicBlock
 
 from basnet_lib.config_checks import parse_bool
+from basnet_lib.model.tensor_files import first_line, load_tensor_file
 
 # The four backbones of docs/method.md §1.1 with their torchvision constructors and ImageNet weights.
 _RESNETS = {
@@ -120,13 +121,16 @@ def imagenet_state_dict(weights: WeightsEnum, *, offline: bool) -> dict[str, tor
 
     ``weights.get_state_dict`` downloads a missing file with a progress bar and checks it against
     the SHA-256 prefix in its name (``resnet101-63fe2227.pth``) before moving it into place, so an
-    interrupted download leaves no file behind. It trusts a file already in the cache, which may
-    have been placed there by hand: that one is checked here (:func:`check_hash_prefix`).
+    interrupted download leaves no file behind. It would trust a file already in the cache, which
+    may have been placed there by hand: that one is checked here (:func:`check_hash_prefix`) and
+    read as any user's file (:func:`read_state_dict`).
     """
     path = imagenet_cache_path(weights)
     if path.is_file():
         check_hash_prefix(path, url=weights.url)
-    elif offline:
+        # Read as any user's file: one placed there by hand may hold anything.
+        return read_state_dict(path, remedy=f"delete it to download {weights.url} again")
+    if offline:
         raise FileNotFoundError(
             f"offline ({OFFLINE_ENV}=1 or --offline): ImageNet weights {path} do not exist; "
             f"download {weights.url} and place it at {path}, or set ModelConfig.backbone_weights=/path."
@@ -135,7 +139,7 @@ def imagenet_state_dict(weights: WeightsEnum, *, offline: bool) -> dict[str, tor
         state = weights.get_state_dict(progress=True, check_hash=True, map_location="cpu", weights_only=True)
     except (OSError, RuntimeError) as error:  # no network (URLError is an OSError), hash mismatch
         raise RuntimeError(
-            f"downloading ImageNet weights {weights.url} to {path} failed ({_first_line(error)}); "
+            f"downloading ImageNet weights {weights.url} to {path} failed ({first_line(error)}); "
             f"place the file there yourself, or set ModelConfig.backbone_weights=/path."
         ) from error
     return _require_state_dict(state, path=path)
@@ -155,18 +159,16 @@ def check_hash_prefix(path: Path, *, url: str) -> None:
         )
 
 
-def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    """The ResNet state dict in ``path`` (``ModelConfig.backbone_weights``), loaded with
-    ``weights_only=True`` (no code runs from it)."""
-    remedy = "check ModelConfig.backbone_weights"
+def read_state_dict(path: Path, *, remedy: str = "check ModelConfig.backbone_weights") -> dict[str, torch.Tensor]:
+    """The ResNet state dict in ``path`` (``ModelConfig.backbone_weights``, or the cache), loaded
+    with ``weights_only=True``: a file that asks for code or objects is refused, nothing in it runs
+    (:func:`~basnet_lib.model.tensor_files.load_tensor_file`); ``remedy`` ends its errors."""
     if not path.is_file():
         raise FileNotFoundError(f"ImageNet weights {path} do not exist; {remedy}")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # corrupt file, pickle with code, ...
-        raise ValueError(
-            f"{path}: not a loadable ResNet state dict ({_first_line(error)}); {remedy}"
-        ) from None
+        state = load_tensor_file(path, kind="ResNet state dict")
+    except ValueError as error:  # refused, corrupt: one line naming the file
+        raise type(error)(f"{error}; {remedy}") from None
     return _require_state_dict(state, path=path)
 
 
@@ -179,11 +181,6 @@ def load_resnet_state(resnet: ResNet, state: dict[str, torch.Tensor], *, path: P
         raise ValueError(
             f"{path}: not weights of this ResNet; missing {len(missing)} tensors, e.g. {missing[:3]}"
         )
-
-
-def _first_line(error: BaseException) -> str:
-    """An exception's message up to its first line break (torch.load's explain at length)."""
-    return str(error).strip().split("\n", 1)[0]
 
 
 def _require_state_dict(state: object, *, path: Path) -> dict[str, torch.Tensor]:

@@ -5,6 +5,7 @@ every variant beside the long runs of the same recipe."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import BinaryIO
 
 import pandas as pd
 from matplotlib.figure import Figure
@@ -48,9 +49,10 @@ def learning_curves_plot(curves: pd.DataFrame, long_runs: pd.DataFrame | None = 
     return figure
 
 
-def plot_training_curves(history: pd.DataFrame, path: Path, *, title: str) -> Path:
+def plot_training_curves(history: pd.DataFrame, path: Path | BinaryIO, *, title: str) -> Path | BinaryIO:
     """Loss terms (log scale), learning rate and, when the run evaluated on val during training,
-    val mIoU and boundary F (3 px; boundary-map ODS F for variants with a boundary output)."""
+    val mIoU and boundary F (3 px; boundary-map ODS F for variants with a boundary output), as a
+    PNG file at ``path`` or into a binary file."""
     evaluated = history[history["val_mIoU"].notna()] if "val_mIoU" in history else history.iloc[:0]
     panels = 3 if len(evaluated) else 2
     # A bare Figure (no pyplot): works under any backend, notebooks' inline one included.
@@ -71,5 +73,5 @@ def plot_training_curves(history: pd.DataFrame, path: Path, *, title: str) -> Pa
                 validation[0].plot(evaluated["iteration"], 100 * evaluated[column], marker="o", label=label)
         validation[0].set(xlabel="iteration", ylabel="%", title="val during training")
         validation[0].legend()
-    figure.savefig(path, dpi=100)
+    figure.savefig(path, dpi=100, format="png")
     return path

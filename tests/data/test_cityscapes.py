@@ -155,8 +155,33 @@ def test_corrupt_png_inside_dataloader_worker_names_the_file(broken_root):
     path = _first_image(broken_root)
     path.write_bytes(b"not a png")
     dataset = CityscapesSegmentation(broken_root, "train", transform=EvalTransform())
-    with pytest.raises(DatasetError, match=rf"{path.name}: cannot decode"):
+    with pytest.raises(DatasetError, match=rf"{path.name}: no image format known here .*, not a PNG"):
         next(iter(DataLoader(dataset, batch_size=1, num_workers=1)))
+
+
+def test_a_label_or_image_that_is_really_a_jpeg_is_refused_naming_it(broken_root):
+    from basnet_lib.data.config import DataConfig
+    from basnet_lib.data.labels import unknown_label_ids
+    from basnet_lib.engine.run_data import check_run_data
+
+    label = sorted((broken_root / "gtFine" / "val").glob("*/*_gtFine_labelIds.png"))[0]
+    ids = np.full((64, 128), 7, dtype=np.uint8)  # road, and a block of sidewalk across 8x8 JPEG blocks
+    ids[13:45, 29:91] = 8
+    jpeg = cv2.imencode(".jpg", ids)[1]
+    label.write_bytes(jpeg.tobytes())  # under its .png name
+    decoded = cv2.imdecode(jpeg, cv2.IMREAD_UNCHANGED)
+    # Every pixel still holds a valid id, many of them another one: only the file's kind tells.
+    assert unknown_label_ids(decoded) == [] and (decoded != ids).any()
+    refused = rf"{label.name}: a JPEG file, not a PNG; labels must be lossless PNGs"
+    with pytest.raises(DatasetError, match=refused):
+        verify_dataset(broken_root, progress=False)
+    with pytest.raises(DatasetError, match=refused):  # what basnet train checks before writing anything
+        check_run_data(DataConfig(root=str(broken_root)), progress=False)
+
+    image = _first_image(broken_root)
+    image.write_bytes(cv2.imencode(".jpg", cv2.imread(str(image)))[1].tobytes())
+    with pytest.raises(DatasetError, match=rf"{image.name}: a JPEG file, not a PNG; the Cityscapes layout's images"):
+        CityscapesSegmentation(broken_root, "train", transform=EvalTransform())[0]
 
 
 def test_label_with_ids_outside_the_cityscapes_table(broken_root):

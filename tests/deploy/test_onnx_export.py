@@ -85,6 +85,21 @@ def test_export_refuses_to_overwrite_unless_asked(tmp_path) -> None:
     assert [entry.name for entry in tmp_path.iterdir()] == ["baseline.onnx"]  # no temp file left
 
 
+def test_export_checks_its_file_before_exporting(tmp_path) -> None:
+    model = _smoke_model("baseline")
+    link, target = tmp_path / "link.onnx", tmp_path / "elsewhere" / "model.onnx"
+    link.symlink_to(target)  # broken: it exists as a link all the same
+    with pytest.raises(FileExistsError, match=r"link.onnx exists; pass overwrite=True"):
+        export_onnx(model, link)
+    (tmp_path / "folder.onnx").mkdir()
+    with pytest.raises(ValueError, match=r"folder.onnx is a folder, where an output file goes"):
+        export_onnx(model, tmp_path / "folder.onnx", overwrite=True)
+    (tmp_path / "notes.txt").write_text("")
+    with pytest.raises(ValueError, match=r"cannot create .*notes.txt/sub: .*notes.txt is a file, not a folder"):
+        export_onnx(model, tmp_path / "notes.txt" / "sub" / "model.onnx")
+    assert link.is_symlink() and not target.exists()
+
+
 def test_onnx_inputs_need_sizes_multiple_of_8() -> None:
     with pytest.raises(ValueError, match="multiples of 8"):
         onnx_inputs(np.zeros((60, 128, 3), dtype=np.uint8))

@@ -4,6 +4,7 @@ overwriting, atomic writes and exit codes (untrained smoke models of width 16)."
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -233,3 +234,72 @@ def test_overlay_blends_colours_and_paints_boundaries_at_the_runs_threshold(tmp_
     is_white = (output_arrays(prediction)["overlay"] == 255).all(axis=2)
     np.testing.assert_array_equal(is_white, prediction.boundary >= threshold)
     assert 0.3 < is_white.mean() < 0.7
+    for threshold in ("high", float("nan"), 2):  # read back, checked where it is read
+        (run_dir / "metrics.json").write_text(json.dumps({"boundary_map": {"ODS_threshold": threshold}}))
+        with pytest.raises(ValueError, match=r"metrics.json: boundary_map.ODS_threshold is .*, expected a probability"):
+            load_predictor(run_dir, device="cpu")
+
+
+# The child lowers its address space to what it holds once the command is imported plus a headroom:
+# the smoke model and a small photo fit in it, an 8000x8000 photo's feature maps do not. Its malloc
+# arenas and threads are few so that its size is predictable.
+_UNDER_A_MEMORY_LIMIT = """
+import resource, sys
+from basnet_lib.cli import main
+import basnet_lib.deploy.predict_images
+size = next(int(line.split()[1]) * 1024 for line in open("/proc/self/status") if line.startswith("VmSize:"))
+limit = size + int(sys.argv[1])
+resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def test_a_photo_too_large_for_memory_fails_alone_with_a_hint(tmp_path, saved_smoke_runs) -> None:
+    if not Path("/proc/self/status").is_file():
+        pytest.skip("the address-space limit is set from /proc/self/status (Linux)")  # documented platform skip
+    big, small, out = tmp_path / "big.png", tmp_path / "ok.png", tmp_path / "out"
+    Image.new("RGB", (8000, 8000), (90, 120, 150)).save(big)
+    Image.fromarray(_noise(20, 30)).save(small)
+    command = [sys.executable, "-c", _UNDER_A_MEMORY_LIMIT, str(3 * 2**30), "predict", str(saved_smoke_runs["full"])]
+    command += [str(big), str(small), "--out", str(out), "--quiet", "--device", "cpu"]
+    environment = {**os.environ, "MALLOC_ARENA_MAX": "2", "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=environment, check=False)
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1] == "basnet predict: 1 of 2 images failed"
+    (failure,) = [line for line in lines if "big.png" in line]
+    assert failure.startswith(f"error: {big}: out of memory at 8000x8000 pixels (")
+    assert failure.endswith("); try --scale, e.g. --scale 2048")
+    assert "DefaultCPUAllocator" in failure  # torch's RuntimeError on the CPU, not a MemoryError
+    assert sorted(path.name for path in out.iterdir()) == sorted(f"ok_{kind}.png" for kind in OUTPUT_KINDS)
+
+
+def test_outputs_that_cannot_be_written_are_refused_before_predicting(tmp_path, saved_smoke_runs, capsys) -> None:
+    Image.fromarray(_noise(20, 30)).save(tmp_path / "a.png")
+
+    def predict(out: Path, *extra: str) -> int:
+        return main(["predict", str(saved_smoke_runs["full"]), str(tmp_path / "a.png"), "--out", str(out), "--quiet",
+                     *extra])  # fmt: skip
+
+    def error() -> str:
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("basnet predict: error: "), lines
+        return lines[0]
+
+    (tmp_path / "notes.txt").write_text("a file where the output folder goes")
+    assert predict(tmp_path / "notes.txt") == 2
+    assert error().endswith(f"{tmp_path / 'notes.txt'} is a file, not a folder")
+    out = tmp_path / "out"
+    (out / "a_color.png").mkdir(parents=True)
+    assert predict(out, "--overwrite") == 2
+    assert f"{out / 'a_color.png'} is a folder, where an output file goes" in error()
+    assert sorted(path.name for path in out.iterdir()) == ["a_color.png"]
+    (out / "a_color.png").rmdir()
+    # A broken symbolic link is an output that exists; --overwrite replaces the link, not its target.
+    target = tmp_path / "elsewhere" / "target.png"
+    (out / "a_overlay.png").symlink_to(target)
+    assert predict(out) == 2
+    assert error().endswith(f"{out / 'a_overlay.png'} exists; pass --overwrite to replace")
+    assert predict(out, "--overwrite") == 0
+    assert not (out / "a_overlay.png").is_symlink() and not target.exists()
+    assert _read(out / "a_overlay.png").shape == (20, 30, 3)

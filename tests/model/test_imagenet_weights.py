@@ -181,7 +181,9 @@ def test_own_weights_file_is_read_and_its_errors_name_it(tmp_path, torch_home) -
         build_backbone(name="resnet18", pretrained=True, weights_path=str(foreign))
     corrupt = tmp_path / "corrupt.pth"
     corrupt.write_bytes(b"\x80\x04 definitely not a checkpoint")
-    with pytest.raises(ValueError, match=r"corrupt.pth: not a loadable ResNet state dict"):
+    with pytest.raises(
+        ValueError, match=r"corrupt.pth: not a readable ResNet state dict \(truncated or corrupt\?\): .*; check ModelConfig"
+    ):
         build_backbone(name="resnet18", pretrained=True, weights_path=str(corrupt))
     with pytest.raises(
         FileNotFoundError, match=r"absent.pth do not exist; check ModelConfig.backbone_weights"
