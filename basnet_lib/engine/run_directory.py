@@ -41,7 +41,7 @@ from basnet_lib.engine.run_files import (
     load_run,
     write_results,
 )
-from basnet_lib.engine.run_lock import RunLock
+from basnet_lib.engine.run_lock import LOCK_FILE, RunLock
 from basnet_lib.engine.tensorboard import EVENTS_DIR, TensorBoardLog, require_tensorboard
 from basnet_lib.plots.curves import plot_training_curves
 
@@ -107,6 +107,10 @@ class RunDirectory:
                 run, context, data_fingerprint=fingerprint, finished=finished, checkpoint=checkpoint, fresh=fresh
             )
             yield opened
+        except BaseException:
+            if context.is_main and lock.created_directory:
+                forget_unstarted_run(run.run_dir)
+            raise
         finally:
             if opened is not None and opened._tensorboard is not None:
                 opened._tensorboard.close()
@@ -267,6 +271,16 @@ def _note_process_count(checkpoint: dict, context: DistributedContext, run: RunC
             "with the same global batch, but is not bit-identical to an uninterrupted run",
             file=sys.stderr,
         )
+
+
+def forget_unstarted_run(run_dir: Path) -> None:
+    """Remove the ``config.json`` of a run that failed before its first history row or checkpoint
+    when it is all the directory holds besides the lock, which then removes the folder it created."""
+    try:
+        if {path.name for path in run_dir.iterdir()} <= {CONFIG_FILE, LOCK_FILE}:
+            (run_dir / CONFIG_FILE).unlink(missing_ok=True)
+    except OSError:  # the run's own error is the one to report
+        pass
 
 
 def remove_stale_temporary_files(run_dir: Path) -> list[Path]:
