@@ -11,27 +11,22 @@ from pathlib import Path
 from basnet_lib.engine.commands import (
     add_evaluate_arguments,
     add_train_arguments,
+    checked_run_config,
     evaluate_command,
-    run_config_from_args,
     train_command,
 )
+from basnet_lib.engine.failures import report_failure, report_interrupt
 from basnet_lib.model import BACKBONES
 from basnet_lib.reproduction.reproduce_command import add_reproduce_arguments, reproduce_command
 from basnet_lib.reproduction.slurm_status import add_status_arguments
 
 PROG = "basnet"
-# Exit statuses: argparse's own for a bad command line, one for a command that failed, and the
-# shell's for Ctrl-C.
-USAGE_ERROR, FAILURE, INTERRUPTED = 2, 1, 130
-
-
-class UsageError(ValueError):
-    """An option value the command cannot run with (found after parsing, e.g. by a config check)."""
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run one command; a failure prints ``basnet: error: <message>`` (the traceback with ``--debug``)
-    and returns 2 for a bad option value, 1 for anything else."""
+    and returns 2 for a bad option value, 1 for anything else; a command stopped by Ctrl-C or a
+    signal prints one line and returns 130, or 128 + the signal (basnet_lib.engine.failures)."""
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="BASNet (Qiang et al.) reproduction: boundary-assistant symmetrical network "
@@ -51,25 +46,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.handler(args)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
         if args.debug:
             raise
-        print(f"{PROG}: interrupted", file=sys.stderr)
-        return INTERRUPTED
+        return report_interrupt(PROG, interrupt)
     except Exception as error:
         if args.debug:
             raise
-        print(f"{PROG}: error: {error_message(error)}", file=sys.stderr)
-        return USAGE_ERROR if isinstance(error, UsageError) else FAILURE
-
-
-def error_message(error: Exception) -> str:
-    """The text of ``error`` for the one-line report: the library's own errors name the file or
-    option; anything else also says what kind of error it is."""
-    text = str(error).strip() or type(error).__name__
-    if isinstance(error, (ValueError, OSError)) or type(error).__module__.startswith("basnet_lib"):
-        return text
-    return f"{type(error).__name__}: {text} (--debug shows where)"
+        return report_failure(PROG, error)
 
 
 def _add_installation_commands(commands: argparse._SubParsersAction) -> None:
@@ -172,12 +156,9 @@ def _add_deploy_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    try:
-        # Every option value checked before anything is read or written (config checks: --seed -1,
-        # --train.batch_size 1, ...); a bad one is a usage error.
-        run_config_from_args(args)
-    except (ValueError, TypeError) as error:
-        raise UsageError(str(error)) from error
+    # Every option value checked before anything is read or written (config checks: --seed -1,
+    # --train.batch_size 1, ...); a bad one is a usage error.
+    checked_run_config(args)
     return train_command(args)
 
 

@@ -10,6 +10,9 @@ from __future__ import annotations
 import math
 
 TRUE_WORDS, FALSE_WORDS = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+# The largest float32: a hyper-parameter that multiplies float32 tensors (a learning rate, a loss
+# weight) must fit, or the step fails with torch's "cannot be converted to type float without overflow".
+FLOAT32_MAX = 3.4028234663852886e38
 
 
 def check_int(owner: object, name: str, *, minimum: int, option: str = "") -> None:
@@ -29,21 +32,23 @@ def check_number(
     maximum: float = math.inf,
     open_minimum: bool = False,
     open_maximum: bool = False,
+    why: str = "",
 ) -> None:
     """``owner.name`` is a finite int or float (not a bool) between ``minimum`` and ``maximum``
-    (excluded where ``open_*``)."""
+    (excluded where ``open_*``); ``why`` says where a bound comes from."""
     value = getattr(owner, name)
     bounds = []
     if minimum > -math.inf:
         bounds.append(f"{'>' if open_minimum else '>='} {minimum}")
     if maximum < math.inf:
-        bounds.append(f"{'<' if open_maximum else '<='} {maximum}")
+        bounds.append(f"{'<' if open_maximum else '<='} {maximum:g}")
     is_number = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
     within = is_number and (value > minimum if open_minimum else value >= minimum)
     within = within and (value < maximum if open_maximum else value <= maximum)
     if not within:
+        reason = f" ({why})" if why else ""
         raise ValueError(
-            f"{type(owner).__name__}.{name}={value!r} must be a finite number {' and '.join(bounds)}".rstrip()
+            f"{type(owner).__name__}.{name}={value!r} must be a finite number {' and '.join(bounds)}".rstrip() + reason
         )
 
 

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from basnet_lib.config_checks import check_number
+from basnet_lib.config_checks import FLOAT32_MAX, check_number
 from basnet_lib.data.labels import IGNORE_INDEX
 
 LOSS_TERMS = ("seg", "edge", "probes", "total")
@@ -60,8 +60,9 @@ class LossConfig:
     mask_ignored_edges: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("edge_weight", "class_balance", "probe_weight"):
-            check_number(self, name, minimum=0)
+        for name in ("edge_weight", "probe_weight"):  # each multiplies a float32 loss term
+            check_number(self, name, minimum=0, maximum=FLOAT32_MAX, why="a weight of a float32 loss term")
+        check_number(self, "class_balance", minimum=0)
         check_number(self, "hard_pixel_fraction", minimum=0, maximum=1, open_minimum=True)
         check_number(self, "hard_pixel_probability", minimum=0, maximum=1, open_maximum=True)
 
@@ -73,7 +74,14 @@ def balanced_class_weights(pixels: Sequence[float], exponent: float) -> tuple[fl
     present = pixels > 0
     median = float(np.median(pixels[present]))
     weights = np.ones(len(pixels))
-    weights[present] = (median / pixels[present]) ** exponent
+    with np.errstate(over="ignore", under="ignore"):
+        weights[present] = (median / pixels[present]) ** exponent
+    float32 = np.finfo(np.float32)
+    if not (np.isfinite(weights).all() and float32.tiny <= weights.min() and weights.max() <= float32.max):
+        raise ValueError(
+            f"LossConfig.class_balance={exponent!r} gives class weights from {weights.min():g} to {weights.max():g} "
+            "on this training split, beyond float32, in which the loss is computed; use a smaller exponent"
+        )
     return tuple(float(weight) for weight in weights)
 
 

@@ -62,8 +62,17 @@ run = planned_run(
 print(run.run_dir)
 config_to_dict(run)
 
+# %% [markdown]
+# Training starts the run, or resumes it from its checkpoint (`resume="auto"`; `overwrite = True`
+# starts it again). Interrupting the kernel, or stopping `basnet reproduce`, lets the run finish its
+# step and write a checkpoint first (a second interrupt stops it at once): this cell, or the same
+# command, then continues it.
+
 # %%
-result = train(run, progress=progress, overwrite=overwrite)
+from basnet_lib.engine.stop import NOTEBOOK_STOP_SIGNALS, StopRequest
+
+with StopRequest.on_signals(NOTEBOOK_STOP_SIGNALS) as stop:
+    result = train(run, progress=progress, overwrite=overwrite, resume=False if overwrite else "auto", stop=stop)
 print(("reused " if result.reused else "trained ") + str(result.run_dir))
 
 # %% [markdown]

@@ -15,16 +15,20 @@ import sys
 import typing
 from pathlib import Path
 
+import torch
+
 from basnet_lib.config_checks import parse_bool
 from basnet_lib.data.build import build_dataset
 from basnet_lib.data.config import DataConfig
-from basnet_lib.distributed import cleanup_distributed, setup_distributed
+from basnet_lib.distributed import DistributedContext, cleanup_distributed, setup_distributed
 from basnet_lib.engine.config import RunConfig, TrainConfig, load_run_config
 from basnet_lib.engine.evaluate import evaluate
 from basnet_lib.engine.export import export_predictions
+from basnet_lib.engine.failures import UsageError
 from basnet_lib.engine.presets import PRESETS, preset
 from basnet_lib.engine.run_files import RunDirectoryError, load_trained_model, write_results
 from basnet_lib.engine.runtime import reuse_freed_memory
+from basnet_lib.engine.sampling import per_process_batch_size
 from basnet_lib.engine.stop import RunPreempted, StopRequest
 from basnet_lib.engine.trainer import train
 from basnet_lib.loss import LossConfig
@@ -97,6 +101,19 @@ def run_config_from_args(args: argparse.Namespace) -> RunConfig:
         }
         sections[section] = dataclasses.replace(getattr(run, section), **overrides)
     return RunConfig(**sections)
+
+
+def checked_run_config(args: argparse.Namespace) -> RunConfig:
+    """The run config ``args`` ask for, every value checked before anything is read or written (the
+    config checks: ``--seed -1``, ``--train.batch_size 1`` ...; under torchrun, the batch of each
+    process); a bad one is a :class:`~basnet_lib.engine.failures.UsageError`, alike on every process."""
+    try:
+        run = run_config_from_args(args)
+        processes = DistributedContext(device=torch.device("cpu"), world_size=int(os.environ.get("WORLD_SIZE", "1")))
+        per_process_batch_size(run.train.batch_size, processes)
+    except (ValueError, TypeError) as error:
+        raise UsageError(str(error)) from error
+    return run
 
 
 def train_command(args: argparse.Namespace) -> int:

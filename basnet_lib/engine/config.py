@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from basnet_lib.config_checks import check_choice, check_int, check_number
+from basnet_lib.config_checks import FLOAT32_MAX, check_choice, check_int, check_number
 from basnet_lib.data.config import DataConfig
 from basnet_lib.engine.config_io import config_from_dict, config_to_dict, read_config_json
 from basnet_lib.loss import LossConfig
@@ -109,13 +109,34 @@ class TrainConfig:
         check_int(self, "seed", minimum=0, option="--seed")
         check_choice(self, "optimizer", OPTIMIZERS)
         # Finite numbers only: an infinite learning rate trains weights into NaN while the loss of
-        # the last step is still finite (docs/method.md §4).
-        for name in ("learning_rate", "poly_power"):
-            check_number(self, name, minimum=0, open_minimum=True)
-        for name in ("momentum", "weight_decay"):
-            check_number(self, name, minimum=0)
+        # the last step is still finite (docs/method.md §4). The optimizer multiplies float32
+        # tensors by the learning rate and the weight decay: each must fit in a float32.
+        float32 = "the optimizer's float32 arithmetic"
+        check_number(self, "learning_rate", minimum=0, open_minimum=True, maximum=FLOAT32_MAX, why=float32)
+        check_number(self, "weight_decay", minimum=0, maximum=FLOAT32_MAX, why=float32)
+        check_number(self, "poly_power", minimum=0, open_minimum=True)
+        # SGD's momentum (AdamW's beta1) of 1 or more never forgets a gradient: the steps grow without end.
+        check_number(self, "momentum", minimum=0, maximum=1, open_maximum=True, why="SGD's momentum, AdamW's beta1")
+        if self.optimizer == "adamw":
+            _check_adamw_scalars(self)
         if self.device not in ("auto", "cpu") and not self.device.startswith("cuda"):
             raise ValueError(f"TrainConfig.device={self.device!r}: expected 'auto', 'cpu' or 'cuda[:N]'")
+
+
+def _check_adamw_scalars(config: TrainConfig) -> None:
+    """AdamW's own float32 scalars: the first step's ``learning_rate / (1 - beta1)`` (its bias
+    correction) and the decoupled decay's ``learning_rate * weight_decay``."""
+    scalars = {
+        "learning_rate / (1 - momentum)": config.learning_rate / (1 - config.momentum),
+        "learning_rate * weight_decay": config.learning_rate * config.weight_decay,
+    }
+    for formula, value in scalars.items():
+        if value > FLOAT32_MAX:
+            raise ValueError(
+                f"TrainConfig with optimizer 'adamw': {formula} = {value:g} (learning_rate={config.learning_rate!r}, "
+                f"momentum={config.momentum!r}, weight_decay={config.weight_decay!r}) must be <= {FLOAT32_MAX:g}, "
+                "a scalar of AdamW's float32 step"
+            )
 
 
 @dataclass(frozen=True)

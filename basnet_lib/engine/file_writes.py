@@ -2,7 +2,7 @@
 naming the file (``could not write RUN/checkpoint.pt: No space left on device``).
 
 Each file goes to a temporary file beside it (``.<name>.tmp-<pid>``, which
-:func:`~basnet_lib.engine.run_directory.remove_stale_temporary_files` knows), is flushed to disk
+:func:`remove_stale_temporary_files` deletes after a killed run), is flushed to disk
 and renamed into place; a write that fails removes its temporary file and leaves the previous file
 as it was. ``torch.save`` turns the error of a failed write into its own ``RuntimeError``
 (``unexpected pos …``): the file it writes to records the system's error, which is reported
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
@@ -88,3 +89,15 @@ class _RecordingFile:
         except OSError as error:
             self.error = error
             raise
+
+
+def remove_stale_temporary_files(folder: Path, names: tuple[str, ...]) -> list[Path]:
+    """Delete the temporary files of saves of ``names`` that a killed process left in ``folder``
+    (``.checkpoint.pt.tmp-PID`` …). Only the folder's owner calls this, so no other process is
+    writing them."""
+    stale = sorted(path for name in names for path in folder.glob(f".{name}.tmp*"))
+    for path in stale:
+        size = path.stat().st_size
+        path.unlink()
+        print(f"removed {path} ({size / 1e6:.1f} MB), left by an interrupted save", file=sys.stderr)
+    return stale

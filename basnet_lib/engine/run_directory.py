@@ -27,7 +27,7 @@ from basnet_lib.distributed import DistributedContext, barrier, run_on_main
 from basnet_lib.engine.checkpoint import CheckpointError, config_differences, load_checkpoint, save_checkpoint
 from basnet_lib.engine.config import RunConfig, upgraded_run_dict
 from basnet_lib.engine.config_io import config_to_dict, save_config
-from basnet_lib.engine.file_writes import write_atomically
+from basnet_lib.engine.file_writes import remove_stale_temporary_files, write_atomically
 from basnet_lib.engine.history import TrainingLog, read_history, write_history
 from basnet_lib.engine.nonfinite import check_weights_everywhere
 from basnet_lib.engine.run_checks import check_checkpoint_data
@@ -44,7 +44,7 @@ from basnet_lib.engine.run_files import (
     load_reusable_run,
     write_results,
 )
-from basnet_lib.engine.run_lock import RunLock
+from basnet_lib.engine.run_lock import LOCK_FILE, RunLock
 from basnet_lib.engine.tensorboard import EVENTS_DIR, TensorBoardLog, require_tensorboard
 from basnet_lib.plots.curves import plot_training_curves
 
@@ -110,6 +110,10 @@ class RunDirectory:
                 run, context, data_fingerprint=fingerprint, finished=finished, checkpoint=checkpoint, fresh=fresh
             )
             yield opened
+        except BaseException:
+            if context.is_main and lock.created_directory:
+                forget_unstarted_run(run.run_dir)
+            raise
         finally:
             if opened is not None and opened._tensorboard is not None:
                 opened._tensorboard.close()
@@ -121,7 +125,7 @@ class RunDirectory:
         left, an earlier run's results when the run starts afresh over them (``--overwrite``),
         and write ``config.json``."""
         if self.context.is_main:
-            remove_stale_temporary_files(self.path)
+            remove_stale_temporary_files(self.path, (CHECKPOINT_FILE, METRICS_FILE, HISTORY_FILE, CONFIG_FILE, CURVES_FILE))
             if self._fresh:
                 for name in (METRICS_FILE, HISTORY_FILE, CHECKPOINT_FILE, CURVES_FILE):
                     (self.path / name).unlink(missing_ok=True)
@@ -276,18 +280,11 @@ def _note_process_count(checkpoint: dict, context: DistributedContext, run: RunC
         )
 
 
-def remove_stale_temporary_files(run_dir: Path) -> list[Path]:
-    """Delete the temporary files of saves that a killed run left (``.checkpoint.pt.tmp-PID`` …).
-
-    Only the run directory's owner calls this, so no other process is writing them.
-    """
-    stale = sorted(
-        path
-        for name in (CHECKPOINT_FILE, METRICS_FILE, HISTORY_FILE, CONFIG_FILE, CURVES_FILE)
-        for path in run_dir.glob(f".{name}.tmp*")
-    )
-    for path in stale:
-        size = path.stat().st_size
-        path.unlink()
-        print(f"removed {path} ({size / 1e6:.1f} MB), left by an interrupted save", file=sys.stderr)
-    return stale
+def forget_unstarted_run(run_dir: Path) -> None:
+    """Remove the ``config.json`` of a run that failed before its first history row or checkpoint
+    when it is all the directory holds besides the lock, which then removes the folder it created."""
+    try:
+        if {path.name for path in run_dir.iterdir()} <= {CONFIG_FILE, LOCK_FILE}:
+            (run_dir / CONFIG_FILE).unlink(missing_ok=True)
+    except OSError:  # the run's own error is the one to report
+        pass

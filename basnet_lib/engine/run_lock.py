@@ -15,6 +15,7 @@ import json
 import os
 import socket
 import sys
+import time
 from pathlib import Path
 
 from basnet_lib.engine.run_files import RunDirectoryError
@@ -27,6 +28,9 @@ except ImportError:  # Windows: no flock; runs go unlocked (see RunLock.acquire)
 LOCK_FILE = "run.lock"
 # flock unsupported by the file system (some network mounts): the run goes on unlocked, with a note.
 _NO_LOCKING = (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS)
+# A lock found taken is tried again for this long: another process may only be looking whether it
+# is free (:func:`check_unlocked`), which holds it for microseconds.
+_CONTENTION_SECONDS = 0.25
 
 
 class RunLockedError(RunDirectoryError):
@@ -37,21 +41,32 @@ class RunLock:
     """The lock of one run directory: :meth:`acquire` (creating the directory), :meth:`release`.
 
     Usable as a context manager. A process that cannot get it raises :class:`RunLockedError`
-    at once, without waiting: a run holds its directory for hours.
+    at once, without waiting: a run holds its directory for hours. ``file_name``, ``folder`` (what
+    the errors call the directory) and ``advice`` (what they tell the user to do) let other owners
+    of a folder use the same lock.
     """
+
+    file_name = LOCK_FILE
+    folder = "run directory"
+    advice = "wait for it to end or stop it, or train into another --train.run_name"
 
     def __init__(self, run_dir: str | Path) -> None:
         self.run_dir = Path(run_dir)
-        self.path = self.run_dir / LOCK_FILE
+        self.path = self.run_dir / self.file_name
         self._descriptor: int | None = None
         self._created_dir = False
+
+    @property
+    def created_directory(self) -> bool:
+        """Whether :meth:`acquire` created the directory (it is removed at release when still empty)."""
+        return self._created_dir
 
     def acquire(self) -> None:
         created = not self.run_dir.exists()
         try:
             self.run_dir.mkdir(parents=True, exist_ok=True)
         except OSError as error:
-            raise RunDirectoryError(f"cannot create the run directory {self.run_dir}: {error.strerror}") from None
+            raise RunDirectoryError(f"cannot create the {self.folder} {self.run_dir}: {error.strerror}") from None
         self._created_dir = created
         descriptor = self._locked_descriptor()
         if descriptor is None:
@@ -95,20 +110,19 @@ class RunLock:
                 descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
             except OSError as error:
                 raise RunDirectoryError(
-                    f"cannot write into the run directory {self.run_dir} ({error.strerror} creating "
+                    f"cannot write into the {self.folder} {self.run_dir} ({error.strerror} creating "
                     f"{self.path.name}); is the results folder writable?"
                 ) from None
             if fcntl is None:
                 os.close(descriptor)
                 return None
             try:
-                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                _flock_soon(descriptor)
             except BlockingIOError:
                 owner = _read_owner(descriptor)
                 os.close(descriptor)
                 raise RunLockedError(
-                    f"{self.run_dir} is in use by {_describe_holder(owner)} (lock file {self.path}); wait for "
-                    "it to end or stop it, or train into another --train.run_name"
+                    f"{self.run_dir} is in use by {_describe_holder(owner)} (lock file {self.path}); {self.advice}"
                 ) from None
             except OSError as error:
                 os.close(descriptor)
@@ -121,6 +135,42 @@ class RunLock:
             if _is_current(descriptor, self.path):
                 return descriptor
             os.close(descriptor)
+
+
+def check_unlocked(lock: RunLock) -> None:
+    """Raise :class:`RunLockedError` (naming the holder) when another process holds ``lock`` now;
+    creates and writes nothing. For a process about to start another that will take the lock: it
+    must not write into a directory someone else owns (a log, an executed notebook) first."""
+    if fcntl is None:
+        return
+    try:
+        descriptor = os.open(lock.path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:  # no lock file (or none readable): nobody holds it
+        return
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)  # released with the descriptor below
+    except BlockingIOError:
+        owner = _read_owner(descriptor)
+        raise RunLockedError(
+            f"{lock.run_dir} is in use by {_describe_holder(owner)} (lock file {lock.path}); {lock.advice}"
+        ) from None
+    except OSError:  # the file system cannot lock: nothing to find out
+        pass
+    finally:
+        os.close(descriptor)
+
+
+def _flock_soon(descriptor: int) -> None:
+    """Lock ``descriptor`` (exclusive), trying again for :data:`_CONTENTION_SECONDS` while it is taken."""
+    deadline = time.monotonic() + _CONTENTION_SECONDS
+    while True:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.02)
 
 
 def _is_current(descriptor: int, path: Path) -> bool:

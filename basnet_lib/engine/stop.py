@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +24,12 @@ from basnet_lib.distributed import DistributedContext
 
 # The signals a cluster stops jobs with, in the order their codes are agreed between processes.
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2)
+# Those and a notebook's interrupt (JupyterLab's "interrupt the kernel"; papermill's client
+# interrupts its kernel before shutting it down): notebook 02 stops on any of them.
+NOTEBOOK_STOP_SIGNALS = (*STOP_SIGNALS, signal.SIGINT)
+# A signal this soon after the first is the same request reaching the process twice (Slurm signals
+# every process of a step, torchrun forwards the signal to its workers); a later one means "now".
+SAME_REQUEST_SECONDS = 2.0
 
 
 class RunPreempted(Exception):
@@ -38,16 +45,23 @@ class RunPreempted(Exception):
 
 class StopRequest:
     """Set by a signal handler; the training loop reads it between steps (:func:`agreed_stop`). A
-    second signal ends the process at once, as it would have without the request."""
+    second signal, :data:`SAME_REQUEST_SECONDS` or more after the first, ends the process at once,
+    as it would have without the request."""
 
     def __init__(self) -> None:
         self.signal_name: str | None = None
+        self._first_at = 0.0
 
     def __call__(self, signum: int, frame: object) -> None:
-        if self.signal_name is not None:  # asked twice: stop now, as without the request
+        if self.signal_name is not None:
+            if time.monotonic() - self._first_at < SAME_REQUEST_SECONDS:
+                return  # the first request, delivered twice
+            if signum == signal.SIGINT:  # asked twice: stop now, as without the request
+                raise KeyboardInterrupt
             signal.signal(signum, signal.SIG_DFL)
             os.kill(os.getpid(), signum)
         self.signal_name = signal.Signals(signum).name
+        self._first_at = time.monotonic()
 
     @classmethod
     @contextlib.contextmanager
@@ -71,7 +85,7 @@ def agreed_stop(request: StopRequest | None, context: DistributedContext) -> str
         return None
     if not context.is_distributed:
         return request.signal_name
-    names = [number.name for number in STOP_SIGNALS]
+    names = [number.name for number in NOTEBOOK_STOP_SIGNALS]
     code = torch.tensor([names.index(request.signal_name) + 1 if request.signal_name in names else 0])
     dist.all_reduce(code, op=dist.ReduceOp.MAX, group=context.control_group)
     return names[int(code) - 1] if int(code) else None

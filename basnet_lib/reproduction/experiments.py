@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import subprocess
 from pathlib import Path
 
 import torch
@@ -23,7 +22,12 @@ from basnet_lib.engine.run_data import data_fingerprint
 from basnet_lib.engine.run_directory import finished_run
 from basnet_lib.engine.run_files import METRICS_FILE, RunResult, load_run
 from basnet_lib.model import variant_names
-from basnet_lib.reproduction.local_training import TrainingProcess, thread_environment, train_in_processes
+from basnet_lib.reproduction.local_training import (
+    TrainingProcess,
+    claim_run_directory,
+    thread_environment,
+    train_in_processes,
+)
 from basnet_lib.reproduction.notebooks import (
     PAPERMILL_LOG,
     project_directory,
@@ -32,6 +36,7 @@ from basnet_lib.reproduction.notebooks import (
     training_notebook_parameters,
 )
 from basnet_lib.reproduction.parameters import parsed_list, whole_number
+from basnet_lib.reproduction.processes import start_process
 
 
 def planned_run(
@@ -199,15 +204,10 @@ def missing_runs_markdown(runs: list[RunConfig], results: list[RunResult]) -> st
 
 
 def _start_training_notebook(run: RunConfig, slot: int, grid: dict) -> TrainingProcess:
-    """The process that trains ``run`` by executing the training notebook; its output goes to the
-    run directory's ``papermill.log`` (a failure names the partly executed notebook)."""
-    run.run_dir.mkdir(parents=True, exist_ok=True)
-    log = run.run_dir / PAPERMILL_LOG
-    with open(log, "w") as handle:  # the child keeps its own handle
-        process = subprocess.Popen(
-            training_notebook_command(run, training_notebook_parameters(run, **grid)),
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-            env=thread_environment(run.train.threads),
-        )
+    """The process that trains ``run`` by executing the training notebook, in a session of its own;
+    its output goes to the run directory's ``papermill.log`` (a failure names the partly executed
+    notebook), once no other process holds the run directory."""
+    command = training_notebook_command(run, training_notebook_parameters(run, **grid))
+    log = claim_run_directory(project_directory() / run.run_dir) / PAPERMILL_LOG
+    process = start_process(command, log=log, environment=thread_environment(run.train.threads), cwd=project_directory())
     return TrainingProcess(run=run, process=process, log=log, slot=slot)

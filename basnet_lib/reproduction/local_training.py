@@ -3,7 +3,10 @@
 per run), as many side by side as the cores or GPUs allow.
 
 The caller says which runs to train and how to start one; :func:`train_in_processes` keeps the
-slots full, shows the grid's progress and stops everything when one run fails.
+slots full, shows the grid's progress and stops everything when one run fails or the command is
+stopped (:mod:`basnet_lib.reproduction.processes`: each run's process finishes its step and writes a
+checkpoint, which the next start resumes). A run directory that another process holds
+(``run.lock``) is refused before its log is opened: nothing is written into it.
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ from pathlib import Path
 import torch
 
 from basnet_lib.engine.config import RunConfig
+from basnet_lib.engine.run_lock import RunLock, check_unlocked
 from basnet_lib.reproduction.notebooks import project_directory
+from basnet_lib.reproduction.processes import ProcessFailedError, failure_line, start_process, stop_processes
 from basnet_lib.reproduction.progress import GridProgress
 
 TORCHRUN_LOG = "torchrun.log"
@@ -47,7 +52,9 @@ def train_in_processes(
 ) -> None:
     """Train ``todo`` (the unfinished runs of ``runs``), ``slots`` at a time, each started by
     ``start``; one line per finished run and, with ``progress`` on a terminal, one bar over the
-    grid. A failed run stops the others and raises with the end of its log."""
+    grid. A failed run stops the others (:func:`~basnet_lib.reproduction.processes.stop_processes`)
+    and raises with its one-line error and its log's path; so does any other end of the wait (the
+    command stopped by a signal, Ctrl-C)."""
     todo, running = list(todo), []
     done = [run for run in runs if run not in todo]
     with GridProgress(runs, done=done, disable=None if progress else True) as bar:
@@ -64,14 +71,23 @@ def train_in_processes(
                     _check_finished(entry)
                     bar.finished(entry.run)
         finally:
-            for entry in running:
-                entry.process.kill()
+            stop_processes([entry.process for entry in running])
 
 
 def _check_finished(entry: TrainingProcess) -> None:
     if entry.process.returncode != 0:
-        output = entry.log.read_text(errors="replace")
-        raise RuntimeError(f"training {entry.run.run_dir} failed (see {entry.log}):\n{output[-3000:]}")
+        raise ProcessFailedError(
+            f"training {entry.run.run_dir} failed: {failure_line(entry.log)} (its output: {entry.log})"
+        )
+
+
+def claim_run_directory(run_dir: Path) -> Path:
+    """``run_dir``, created if missing, once no other process holds it (else
+    :class:`~basnet_lib.engine.run_lock.RunLockedError`, naming it): the caller may then write its
+    training process's log there."""
+    check_unlocked(RunLock(run_dir))
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return run_dir
 
 
 def thread_environment(threads: int, environment: dict[str, str] | None = None) -> dict[str, str]:
@@ -141,13 +157,8 @@ def start_torchrun(
         data_root=grid.get("data_root", ""),
         iterations=grid.get("iterations", 0),
     )
-    run_dir = project_directory() / run.run_dir
-    run_dir.mkdir(parents=True, exist_ok=True)
-    log = run_dir / TORCHRUN_LOG
-    with open(log, "w") as handle:  # the child keeps its own handle
-        handle.write(f"$ {shlex.join(command)}\n")
-        handle.flush()
-        process = subprocess.Popen(
-            command, stdout=handle, stderr=subprocess.STDOUT, env=environment, cwd=project_directory()
-        )
+    log = claim_run_directory(project_directory() / run.run_dir) / TORCHRUN_LOG
+    process = start_process(
+        command, log=log, environment=environment, cwd=project_directory(), first_line=f"$ {shlex.join(command)}"
+    )
     return TrainingProcess(run=run, process=process, log=log, slot=slot)

@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from basnet_lib.engine.config import RunConfig
+from basnet_lib.engine.failures import error_message, report_interrupt
 from basnet_lib.engine.presets import default_results_root
 from basnet_lib.reproduction.parameters import parameter_value
+from basnet_lib.reproduction.processes import failure_line, start_process, stopped_by_signals, wait_for
 
 if TYPE_CHECKING:
     from traitlets.config import Config
@@ -27,6 +29,15 @@ PAPERMILL_LOG = "papermill.log"
 KERNEL_NAME = "python3"
 # The first line of papermill's injected-parameters cell (its Python translator's comment).
 INJECTED_CELL_START = "# Parameters\n"
+# A kernel asked to stop (papermill's client interrupts it, then asks it to shut down) gets half of
+# this to end before SIGTERM, the rest before SIGKILL: notebook 02 finishes its step and writes a
+# checkpoint first (jupyter_client's default, 5 s, may cut it short).
+KERNEL_SHUTDOWN_SECONDS = 60.0
+RUNNER = "python -m basnet_lib.reproduction.notebooks"
+
+
+class NotebookError(RuntimeError):
+    """A notebook's cell raised: its one-line error names the notebook, the cell and the executed copy."""
 
 
 def resolve_results_root(results_root: str | Path) -> Path:
@@ -160,8 +171,9 @@ def execute_notebook(
     """Execute ``notebooks/{name}`` with papermill into ``output_path``; return the seconds it took.
 
     The kernel is ``python3`` (docs/method.md §8.1), started with this interpreter, and runs in the
-    repository root. A failing cell raises papermill's ``PapermillExecutionError`` with the cell's traceback;
-    the partly executed notebook stays at ``output_path`` for inspection.
+    repository root. A failing cell raises :class:`NotebookError` in one line (the cell, its error's
+    first line; papermill's ``PapermillExecutionError`` with the cell's traceback is its cause); the
+    partly executed notebook, traceback included, stays at ``output_path`` for inspection.
     """
     import papermill
 
@@ -174,16 +186,36 @@ def execute_notebook(
     output_path = Path(output_path)
     output_path.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    papermill.execute_notebook(
-        str(source),
-        str(output_path),
-        parameters=checked_parameters(name, parameters),
-        kernel_name=KERNEL_NAME,
-        cwd=str(project_directory()),
-        progress_bar=progress,
-        log_output=False,
-        config=kernel_manager_config(),  # papermill hands it to nbclient, which makes the kernel manager
-    )
+    try:
+        papermill.execute_notebook(
+            str(source),
+            str(output_path),
+            parameters=checked_parameters(name, parameters),
+            kernel_name=KERNEL_NAME,
+            cwd=str(project_directory()),
+            progress_bar=progress,
+            log_output=False,
+            config=kernel_manager_config(),  # papermill hands it to nbclient, which makes the kernel manager
+        )
+    except papermill.PapermillExecutionError as error:
+        said = (str(error.evalue).strip().splitlines() or [""])[0]
+        raise NotebookError(
+            f"{name} failed in cell [{error.exec_count}]: {error.ename}: {said} (the executed notebook: {output_path})"
+        ) from error
+    return time.perf_counter() - started
+
+
+def execute_notebook_in_process_of_its_own(name: str, output_path: Path, *, parameters: dict) -> float:
+    """:func:`execute_notebook` in a child process (:func:`notebook_command`) in a session of its
+    own, its output into ``output_path`` with the suffix ``.log``; the child is stopped with its
+    kernel when the wait ends otherwise (:func:`~basnet_lib.reproduction.processes.wait_for`: a
+    signal to the command, Ctrl-C). A failure raises :class:`NotebookError` in one line."""
+    started = time.perf_counter()
+    output_path.parent.mkdir(parents=True, exist_ok=True)
+    log = output_path.with_suffix(".log")
+    command = notebook_command(name, output_path, checked_parameters(name, parameters))
+    if wait_for(start_process(command, log=log, cwd=project_directory())) != 0:
+        raise NotebookError(f"{failure_line(log)} (its output: {log})")
     return time.perf_counter() - started
 
 
@@ -194,9 +226,10 @@ def kernel_manager_config() -> Config:
     import zmq
     from traitlets.config import Config
 
-    if not zmq.has("curve"):  # a libzmq built without libsodium: the kernel stays unencrypted
-        return Config()
-    return Config({"KernelManager": {"transport_encryption": "auto"}})
+    settings = {"shutdown_wait_time": KERNEL_SHUTDOWN_SECONDS}
+    if zmq.has("curve"):  # else a libzmq built without libsodium: the kernel stays unencrypted
+        settings["transport_encryption"] = "auto"
+    return Config({"KernelManager": settings})
 
 
 def training_notebook_command(run: RunConfig, parameters: dict) -> list[str]:
@@ -204,10 +237,12 @@ def training_notebook_command(run: RunConfig, parameters: dict) -> list[str]:
     (:func:`training_notebook_parameters`) into its run directory (docs/method.md §6.6: every run
     keeps its executed notebook): :func:`execute_notebook` in a process of its own (papermill's
     command line cannot be given the kernel manager's settings)."""
-    return [
-        sys.executable, "-m", "basnet_lib.reproduction.notebooks", TRAINING_NOTEBOOK,
-        str(run.run_dir / TRAINING_NOTEBOOK), json.dumps(parameters),
-    ]  # fmt: skip
+    return notebook_command(TRAINING_NOTEBOOK, run.run_dir / TRAINING_NOTEBOOK, parameters)
+
+
+def notebook_command(name: str, output_path: str | Path, parameters: dict) -> list[str]:
+    """The command that executes ``notebooks/{name}`` into ``output_path`` (:func:`main`)."""
+    return [sys.executable, "-m", "basnet_lib.reproduction.notebooks", name, str(output_path), json.dumps(parameters)]
 
 
 def training_notebook_parameters(
@@ -235,11 +270,27 @@ def training_notebook_parameters(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m basnet_lib.reproduction.notebooks NAME OUTPUT PARAMETERS_JSON``."""
+    """``python -m basnet_lib.reproduction.notebooks NAME OUTPUT PARAMETERS_JSON``: a failure is one
+    line on stderr, ``python -m basnet_lib.reproduction.notebooks: error: ...``, and exit status 1.
+
+    SIGTERM and SIGHUP stop it as Ctrl-C does (the process is the command's own): papermill's client
+    then interrupts the kernel, asks it to shut down and waits for it (notebook 02's run finishes
+    its step and writes a checkpoint); the exit status is 128 + the signal. By default SIGTERM
+    would end this process at once, and its kernel a second later without a checkpoint."""
     name, output_path, parameters = sys.argv[1:] if argv is None else argv
-    execute_notebook(name, output_path, parameters=json.loads(parameters))
+    try:
+        with stopped_by_signals():
+            execute_notebook(name, output_path, parameters=json.loads(parameters))
+    except KeyboardInterrupt as interrupt:
+        return report_interrupt(RUNNER, interrupt)
+    except Exception as error:
+        print(f"{RUNNER}: error: {error_message(error)}", file=sys.stderr)
+        return 1
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # The module's own classes (NotebookError), not __main__'s copies: the error line names no type.
+    from basnet_lib.reproduction.notebooks import main as module_main
+
+    sys.exit(module_main())

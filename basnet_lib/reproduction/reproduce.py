@@ -2,8 +2,10 @@
 
 Steps: make sure the dataset exists (SynthCity is generated if missing), execute ``01`` (architecture),
 ``03`` (Table 1; it trains each missing run by executing ``02``), ``04`` (Table 3) and ``05``
-(Figs. 4/6/7) with papermill into ``{results_root}/notebooks/``, then write
-``{results_root}/REPORT.md``. ``results_root`` is ``results/`` for the ``cpu`` preset (the
+(Figs. 4/6/7) with papermill into ``{results_root}/notebooks/``, each in a process of its own (its
+output in ``NN_name.log`` beside it), then write ``{results_root}/REPORT.md``. One reproduction at a
+time writes into a results root (:class:`ResultsRootLock`); every process it starts ends with it
+(:mod:`basnet_lib.reproduction.processes`). ``results_root`` is ``results/`` for the ``cpu`` preset (the
 committed report) and ``results/<preset>/`` for the others, so a smoke or paper run never
 overwrites it.
 """
@@ -17,6 +19,7 @@ from pathlib import Path
 
 from basnet_lib.data.build import dataset_root
 from basnet_lib.engine.presets import default_results_root
+from basnet_lib.engine.run_lock import RunLock
 from basnet_lib.model import variant_names
 from basnet_lib.reproduction.cpu_clock import CpuClock, other_processes_cpu_share
 from basnet_lib.reproduction.environment import environment_record
@@ -28,7 +31,7 @@ from basnet_lib.reproduction.experiments import parallel_runs, planned_run, plan
 from basnet_lib.reproduction.grid_training import GridTraining, GridUnfinished, train_grid
 from basnet_lib.reproduction.invocations import NOTEBOOKS_OUT_DIR, read_invocations, record_invocation
 from basnet_lib.reproduction.local_training import local_slots
-from basnet_lib.reproduction.notebooks import execute_notebook, resolve_results_root
+from basnet_lib.reproduction.notebooks import execute_notebook_in_process_of_its_own, resolve_results_root
 from basnet_lib.reproduction.report import ReproductionSettings, write_report
 from basnet_lib.reproduction.slurm_submission import check_slurm_available
 
@@ -79,8 +82,24 @@ def reproduce(
         iterations=iterations,
         command=command or f"basnet reproduce --preset {preset_name}",
     )
-    first_run = planned_run(preset_name=preset_name, variant=settings.variants[0], backbone=_backbone(settings),
-                            data_root=data_root)  # fmt: skip
+    # One reproduction per results root: a second one would write the same report, notebooks and runs.
+    with ResultsRootLock(results_root):
+        return _reproduce(settings, results_root, training, num_images=num_images, clocks=(started, cpu_at_start))
+
+
+def _reproduce(
+    settings: ReproductionSettings,
+    results_root: Path,
+    training: GridTraining,
+    *,
+    num_images: int,
+    clocks: tuple[float, CpuClock],
+) -> Path | None:
+    """:func:`reproduce` once its settings are made and its results root is locked; ``clocks``: the
+    wall and CPU clocks at its start."""
+    started, cpu_at_start = clocks
+    first_run = planned_run(preset_name=settings.preset, variant=settings.variants[0], backbone=_backbone(settings),
+                            data_root=settings.data_root)  # fmt: skip
     print(f"dataset: {dataset_root(first_run.data, progress=False)}", flush=True)
     trained_runs, total_runs, missing = _train_grid(settings, results_root, training)
     if missing is None:
@@ -99,13 +118,22 @@ def reproduce(
     return report
 
 
+class ResultsRootLock(RunLock):
+    """The lock of a results root while ``basnet reproduce`` writes into it (``reproduce.lock``):
+    its report, notebooks, ``invocations.json``, grid record and runs."""
+
+    file_name = "reproduce.lock"
+    folder = "results root"
+    advice = "wait for it to end or stop it, or pass another --results-root"
+
+
 def _execute_notebooks(parameters: dict[str, dict[str, object]], results_root: Path) -> dict[str, float]:
     """Execute every notebook of :data:`NOTEBOOKS` into ``{results_root}/notebooks/``; their seconds."""
     notebook_seconds = {}
     for name in NOTEBOOKS:
         output_path = results_root / NOTEBOOKS_OUT_DIR / name
         print(f"executing {name} -> {output_path}", flush=True)
-        notebook_seconds[name] = execute_notebook(name, output_path, parameters=parameters[name])
+        notebook_seconds[name] = execute_notebook_in_process_of_its_own(name, output_path, parameters=parameters[name])
         print(f"  done in {notebook_seconds[name]:.0f} s", flush=True)
     return notebook_seconds
 

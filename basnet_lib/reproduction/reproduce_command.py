@@ -21,6 +21,7 @@ from basnet_lib.reproduction.executors import (
 )
 from basnet_lib.reproduction.experiments import planned_runs
 from basnet_lib.reproduction.grid_training import GridTraining
+from basnet_lib.reproduction.processes import stopped_by_signals
 from basnet_lib.reproduction.reproduce import DEFAULT_SEEDS, reproduce
 
 # Planning needs no dataset: a paper-preset grid is planned (and costed) before Cityscapes is there.
@@ -79,18 +80,21 @@ def reproduce_command(args: argparse.Namespace) -> int:
     if isinstance(execution, LocalExecution) and (args.resubmit_failed or args.partial_report):
         raise ValueError("--resubmit-failed and --partial-report are for --executor slurm")
     reuse_freed_memory()  # asked for by the command, as by `basnet train` (basnet_lib.engine.runtime)
-    reproduce(
-        preset_name=args.preset,
-        variants=tuple(args.variants),
-        backbones=tuple(args.backbones),
-        seeds=tuple(args.seeds),
-        data_root=args.data_root,
-        iterations=args.iterations,
-        results_root=args.results_root,
-        num_images=args.num_images,
-        command=_command_line(args),
-        training=GridTraining(execution, resubmit_failed=args.resubmit_failed, partial=args.partial_report),
-    )
+    # The command owns its process: SIGINT, SIGTERM and SIGHUP stop every process it started (a run
+    # in training after its checkpoint), then the command (basnet_lib.reproduction.processes).
+    with stopped_by_signals():
+        reproduce(
+            preset_name=args.preset,
+            variants=tuple(args.variants),
+            backbones=tuple(args.backbones),
+            seeds=tuple(args.seeds),
+            data_root=args.data_root,
+            iterations=args.iterations,
+            results_root=args.results_root,
+            num_images=args.num_images,
+            command=_command_line(args),
+            training=GridTraining(execution, resubmit_failed=args.resubmit_failed, partial=args.partial_report),
+        )
     return 0
 
 

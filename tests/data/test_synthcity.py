@@ -2,6 +2,11 @@
 statistics."""
 
 import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -182,3 +187,48 @@ def test_a_cached_set_is_checked_against_its_manifest(tmp_path, monkeypatch, cap
     with pytest.raises(DatasetError, match=f"{root / 'synthcity.json'}: not a readable SynthCity manifest"):
         ensure_synthcity(train=2, val=1, seed=0, workers=1, **SMALL)
     assert gone.is_file()
+
+
+def _children(pid):
+    """The processes whose parent is ``pid`` (Linux's /proc)."""
+    found = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            lines = status.read_text().splitlines()
+        except OSError:
+            continue
+        if f"PPid:\t{pid}" in lines and "State:\tZ (zombie)" not in lines:
+            found.append(int(status.parent.name))
+    return found
+
+
+def _running(pid):
+    try:
+        return "State:\tZ (zombie)" not in Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="follows processes through /proc (Linux)")
+def test_workers_end_with_a_synthcity_command_ended_by_sigterm(tmp_path):
+    # Before, the workers of `basnet synthcity` killed by SIGTERM went on writing images (parent 1).
+    out = tmp_path / "set"
+    command = [sys.executable, "-m", "basnet_lib.cli", "synthcity", "--out", str(out), "--train", "5000", "--val", "0",
+               "--test", "0", "--size", "512x1024", "--workers", "2"]  # fmt: skip
+    # No pipes: their reader would wait for the workers too.
+    parent = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not list(out.rglob("*.png")) and parent.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)  # the workers are writing
+    workers = _children(parent.pid)
+    assert len(workers) >= 2 and parent.poll() is None, workers
+    parent.send_signal(signal.SIGTERM)
+    parent.wait(timeout=30)
+    at_its_end = len(list(out.rglob("*.png")))
+    deadline = time.monotonic() + 5
+    while [pid for pid in workers if _running(pid)] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in workers if _running(pid)]
+    # Each worker looks for its parent every 0.2 s: at most the sample it was writing (3 files) is
+    # finished after the command ended; before, the workers wrote every sample already sent to them.
+    assert len(list(out.rglob("*.png"))) - at_its_end <= 3 * 2

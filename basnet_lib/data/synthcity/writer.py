@@ -12,6 +12,9 @@ import json
 import multiprocessing
 import os
 import shutil
+import signal
+import threading
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -123,7 +126,7 @@ def generate_synthcity(
             _write_sample(task)
             bar.update()
     else:
-        with _pool_context().Pool(workers, initializer=_init_worker) as pool:
+        with _pool_context().Pool(workers, initializer=_init_worker, initargs=(os.getpid(),)) as pool:
             for _ in pool.imap_unordered(_write_sample, tasks, chunksize=4):
                 bar.update()
     bar.close()
@@ -172,9 +175,21 @@ def _write_sample(task: tuple[Path, SynthCityParams, str, int]) -> None:
         write_png(labels.with_name(f"{name}{COLOR_SUFFIX}"), colorize_label_ids(label_ids))
 
 
-def _init_worker() -> None:
+def _init_worker(parent: int) -> None:
     # One process per core already: OpenCV's own threads would only oversubscribe.
     cv2.setNumThreads(1)
+    # A terminal's Ctrl-C reaches every process of its group: the parent alone stops, and the pool's
+    # exit ends its workers (no traceback from each).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A parent ended by a signal (SIGTERM, SIGKILL) cannot end its workers, which would go on writing
+    # images: each ends once it sees its parent gone, as torch's DataLoader workers do.
+    threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True).start()
+
+
+def _exit_when_orphaned(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(0.2)
+    os._exit(1)
 
 
 def _pool_context() -> multiprocessing.context.BaseContext:
