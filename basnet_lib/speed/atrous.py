@@ -90,6 +90,10 @@ class _AtrousConvolution(torch.autograd.Function):
         x, weight = ctx.saved_tensors
         dilation = ctx.dilation
         grad = grad.contiguous(memory_format=torch.channels_last)
+        # Under autocast the forward ran in the output's dtype (F.conv2d cast x and the weight), so the
+        # backward does too: oneDNN's bf16 kernels accept the fp32 weight (same bits as this cast),
+        # the kernels of CPUs without bf16 support (AVX2) require equal dtypes.
+        x, weight = x.to(grad.dtype), weight.to(grad.dtype)
         grad_input = grad_weight = grad_bias = None
         if ctx.needs_input_grad[0]:
             grad_input = F.grad.conv2d_input(x.shape, weight, grad, 1, dilation, dilation)
