@@ -126,7 +126,7 @@ def test_read_only_results_folder(tmp_path) -> None:
         evaluated = run(basnet("evaluate", str(run_dir), "--quiet"), preexec_fn=_without_root_override)
         assert evaluated.returncode == 1
         scores = json.loads(evaluated.stdout.splitlines()[0])
-        assert scores == {key: metrics[key] for key in ("mIoU", "boundary_F")}
+        assert scores == {key: metrics[key] for key in ("mIoU", "boundary_F", "boundary_IoU")}
         assert f"could not write {run_dir / 'eval_val.json'} (Permission denied)" in evaluated.stderr
 
         new_run = run(train_command(results, "--seed", "1"), preexec_fn=_without_root_override)

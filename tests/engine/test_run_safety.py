@@ -193,7 +193,7 @@ def test_item7_evaluate_prints_its_scores_before_writing_and_keeps_them_when_the
         evaluate_command(parser.parse_args([str(result.run_dir), "--quiet"]))
     printed = capsys.readouterr().out
     scores = json.loads(printed.splitlines()[0])
-    assert scores == {key: result.metrics[key] for key in ("mIoU", "boundary_F")}
+    assert scores == {key: result.metrics[key] for key in ("mIoU", "boundary_F", "boundary_IoU")}
     every_metric = json.loads(printed[printed.index("\n") + 1 :])
     assert json.dumps(every_metric["per_class_iou"]) == json.dumps(result.metrics["per_class_iou"])
     assert not list(result.run_dir.glob(".eval_val.json.tmp*"))
