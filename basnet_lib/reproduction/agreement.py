@@ -76,12 +76,23 @@ def prediction_interval(reference: pd.Series, n: int) -> tuple[float, float]:
 
 
 def verdict_changes(runs: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
-    """Each claim's verdict from both tables, and whether it is the same."""
-    ours = claims(runs).set_index("claim")["verdict"]
-    theirs = claims(reference).set_index("claim")["verdict"]
-    frame = pd.DataFrame({"reference": theirs, "yours": ours}).fillna("—").reset_index(names="claim")
-    frame["same"] = frame["reference"] == frame["yours"]
-    return frame
+    """Each claim's verdict from both tables and whether it is the same; a claim checked on fewer
+    paired seeds than the reference's (a partial rerun) is not comparable (``same`` is None)."""
+    ours, theirs = claims(runs).set_index("claim"), claims(reference).set_index("claim")
+    frame = pd.DataFrame(
+        {
+            "reference": theirs["verdict"],
+            "n reference": theirs["n"],
+            "yours": ours["verdict"],
+            "n yours": ours["n"],
+        }
+    ).reset_index(names="claim")
+    comparable = frame["n yours"].eq(frame["n reference"])
+    frame["same"] = [
+        bool(a == b) if ok else None
+        for a, b, ok in zip(frame["reference"], frame["yours"], comparable, strict=True)
+    ]
+    return frame.fillna({"yours": "—", "reference": "—"})
 
 
 def agreement_markdown(runs: pd.DataFrame, reference: pd.DataFrame, *, reference_name: str) -> str:
@@ -125,9 +136,7 @@ def agreement_markdown(runs: pd.DataFrame, reference: pd.DataFrame, *, reference
             "",
             "Verdicts, reference and yours:",
             "",
-            verdicts.assign(same=verdicts["same"].map({True: "yes", False: "**no**"})).to_markdown(
-                index=False
-            ),
+            _verdict_table(verdicts),
             "",
             "Your runs minus the reference's, per seed (points):",
             "",
@@ -142,19 +151,35 @@ def agreement_markdown(runs: pd.DataFrame, reference: pd.DataFrame, *, reference
 def _headline(variants: pd.DataFrame, verdicts: pd.DataFrame, differences: pd.DataFrame) -> str:
     """Agrees (every variant within its interval, every verdict the same) or what does not."""
     outside = variants[variants["within"].eq(False)]
-    flipped = verdicts[~verdicts["same"]]
+    flipped = verdicts[verdicts["same"].eq(False)]
     largest = differences[list(METRICS)].abs().max().max() if not differences.empty else math.nan
     if outside.empty and flipped.empty:
+        comparable = int(verdicts["same"].eq(True).sum())
+        verdict_text = (
+            f"every verdict is the same ({comparable} of {len(verdicts)} claims checked on as many seeds as the reference's)"
+            if comparable
+            else "no verdict is comparable (fewer paired seeds than the reference's)"
+        )
         headline = (
             f"**Agrees with the reference run.** Every variant's mean lies in the reference's {CONFIDENCE:.0%} "
-            f"prediction interval and every verdict is the same; the largest difference of a run is "
-            f"{_plain(largest)} points."
+            f"prediction interval and {verdict_text}; the largest difference of a run is {_plain(largest)} points."
         )
     else:
         named = [f"`{row.variant}` {row.metric}" for row in outside.itertuples()]
         named += [f'the verdict of "{row.claim}"' for row in flipped.itertuples()]
         headline = f"**Does not agree with the reference run:** {', '.join(named)}."
     return headline
+
+
+def _verdict_table(verdicts: pd.DataFrame) -> str:
+    shown = verdicts.copy()
+    shown["same"] = [
+        "yes" if same is True else "**no**" if same is False else "— (fewer seeds)"
+        for same in verdicts["same"]
+    ]
+    for column in ("n reference", "n yours"):
+        shown[column] = ["—" if pd.isna(n) else str(int(n)) for n in verdicts[column]]
+    return shown.to_markdown(index=False, disable_numparse=True)
 
 
 def _plain(value: float) -> str:

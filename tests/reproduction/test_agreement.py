@@ -66,3 +66,14 @@ def test_the_prediction_interval_is_the_stated_formula() -> None:
     half = stats.t.ppf(0.975, 2) * values.std(ddof=1) * math.sqrt(1 / 3 + 1 / 2)
     assert (low, high) == pytest.approx((7 / 3 - half, 7 / 3 + half))
     assert all(math.isnan(value) for value in prediction_interval(pd.Series([1.0]), 2))
+
+
+def test_a_partial_rerun_compares_runs_but_not_verdicts(reference) -> None:
+    """Two runs (one seed each of baseline and full) cannot reproduce a 3-seed verdict: not flagged."""
+    partial = reference[(reference["seed"] == 0) & reference["variant"].isin(["baseline", "full"])].copy()
+    partial.loc[partial["variant"] == "full", "mIoU"] -= 1.80  # as this project's host measured
+    changes = verdict_changes(partial, reference)
+    assert changes["same"].isna().all()
+    text = agreement_markdown(partial, reference, reference_name="it")
+    assert text.startswith("**Agrees with the reference run.**") and "no verdict is comparable" in text
+    assert "| resnet18   | full      | 0      | -1.80" in text
