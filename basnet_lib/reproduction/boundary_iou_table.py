@@ -18,9 +18,8 @@ from basnet_lib.metrics.boundary_iou import band_width
 from basnet_lib.model.variants import BASELINE, FULL
 from basnet_lib.reproduction.statistics import (
     CONFIDENCE,
-    format_ci,
     format_mean_or_mean_std,
-    format_points,
+    interval_columns,
     paired_stats,
     sample_std,
 )
@@ -84,18 +83,7 @@ def boundary_iou_markdown(
             "—" if math.isnan(mean) else format_mean_or_mean_std(mean, std)
             for mean, std in zip(table[column], table[f"{column}_std"], strict=True)
         ]
-    paired = pd.DataFrame(
-        {
-            "compared": pairs["compared"],
-            "metric": pairs["metric"],
-            "n": pairs["n"],
-            "mean difference (pts)": [format_points(value) for value in pairs["mean_difference"]],
-            f"{CONFIDENCE:.0%} CI (pts)": [
-                format_ci(low, high) for low, high in zip(pairs["ci_low"], pairs["ci_high"], strict=True)
-            ],
-            "verdict": pairs["verdict"],
-        }
-    )
+    paired = pd.DataFrame({"compared": list(pairs["compared"]), "metric": list(pairs["metric"]), **interval_columns(pairs)})
     return (
         "Boundary IoU (%), val, mean ± std over seeds. `BIoU` is the standard band (2 % of the image "
         f"diagonal{_band_pixels(eval_size)}); `BIoU_3px/5px/9px` use the F-score's tolerances. The paper "

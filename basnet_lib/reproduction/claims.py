@@ -25,6 +25,7 @@ from basnet_lib.reproduction.statistics import (
     format_ci,
     format_mean_std,
     format_points,
+    interval_columns,
     paired_stats,
     sample_std,
 )
@@ -100,18 +101,7 @@ def claims_markdown(frame: pd.DataFrame) -> str:
     inconclusive, and which."""
     if frame.empty:
         return "No claim can be checked: a backbone needs at least two Table 1 variants.\n"
-    shown = pd.DataFrame(
-        {
-            "claim": frame["claim"],
-            "paper": frame["paper"],
-            "n": frame["n"],
-            "mean difference (pts)": [format_points(value) for value in frame["mean_difference"]],
-            f"{CONFIDENCE:.0%} CI (pts)": [
-                format_ci(low, high) for low, high in zip(frame["ci_low"], frame["ci_high"], strict=True)
-            ],
-            "verdict": frame["verdict"],
-        }
-    )
+    shown = pd.DataFrame({"claim": list(frame["claim"]), "paper": list(frame["paper"]), **interval_columns(frame)})
     groups = {label: frame[frame["verdict"].str.startswith(label)] for label in _VERDICT_LABELS}
     lines = [
         shown.to_markdown(index=False, disable_numparse=True),

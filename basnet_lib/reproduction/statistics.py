@@ -93,3 +93,16 @@ def format_points(value: float) -> str:
 def format_ci(low: float, high: float) -> str:
     """An interval as ``[low, high]`` in signed points (``—`` where fewer than two seeds pair up)."""
     return "—" if math.isnan(low) or math.isnan(high) else f"[{low:+.2f}, {high:+.2f}]"
+
+
+def interval_columns(frame: pd.DataFrame) -> dict[str, list]:
+    """A table's shown columns of paired intervals (``n``, ``mean_difference``, ``ci_low``,
+    ``ci_high``, ``verdict``): n, the signed mean difference, the interval and the verdict."""
+    return {
+        "n": list(frame["n"]),
+        "mean difference (pts)": [format_points(value) for value in frame["mean_difference"]],
+        f"{CONFIDENCE:.0%} CI (pts)": [
+            format_ci(low, high) for low, high in zip(frame["ci_low"], frame["ci_high"], strict=True)
+        ],
+        "verdict": list(frame["verdict"]),
+    }
