@@ -16,6 +16,7 @@ from basnet_lib.engine.presets import preset
 from basnet_lib.reproduction.agreement import REFERENCE_RUNS, agreement_markdown
 from basnet_lib.reproduction.claims import claims, claims_markdown, noise_floor, noise_floor_markdown
 from basnet_lib.reproduction.invocations import how_it_was_made
+from basnet_lib.reproduction.limitations import limitations_markdown
 
 TABLES_DIR, FIGURES_DIR = "tables", "figures"
 # Figures of the report, in reading order (file name in figures/, caption).
@@ -87,6 +88,7 @@ def write_report(
         "## Where this preset departs from the paper's protocol",
         "",
         preset_deviations_markdown(settings.preset),
+        *_limitations_section(settings),
         "## Figures",
         "",
     ]
@@ -179,6 +181,11 @@ def _partial_note(missing_runs: tuple[str, ...]) -> list[str]:
         "below uses the finished runs only.",
         "",
     ]
+
+
+def _limitations_section(settings: ReproductionSettings) -> list[str]:
+    text = limitations_markdown(settings.preset, synthcity=not settings.data_root)
+    return [f"## Limitations of the `{settings.preset}` preset", "", text] if text else []
 
 
 def _agreement_section(preset_name: str, runs: pd.DataFrame) -> list[str]:
