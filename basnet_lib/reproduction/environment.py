@@ -11,6 +11,7 @@ import importlib.metadata
 import os
 import platform
 import re
+import site
 import subprocess
 import sys
 from pathlib import Path
@@ -60,9 +61,11 @@ def environment_record() -> dict[str, object]:
 
 
 def installed_packages() -> dict[str, str]:
-    """Every installed distribution, ``{normalised name: version}``, sorted by name."""
+    """Every distribution installed in the environment's site-packages, ``{normalised name:
+    version}``, sorted by name. Only there: setuptools puts its vendored packages on ``sys.path``
+    once something imports it, and they are not installed packages."""
     packages = {}
-    for distribution in importlib.metadata.distributions():
+    for distribution in importlib.metadata.distributions(path=site.getsitepackages()):
         name = distribution.metadata["Name"]
         if name:
             packages[normalised_name(name)] = distribution.version

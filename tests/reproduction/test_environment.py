@@ -50,7 +50,10 @@ def test_the_record_names_this_environment() -> None:
 
 
 def test_this_environment_is_the_lock() -> None:
-    """`make` installs every package from the lock: nothing more, nothing else (the project aside)."""
+    """`make` installs every package from the lock: nothing more, nothing else (the project aside).
+    Also after something imported setuptools, which puts its vendored packages on sys.path."""
+    import torch.utils.cpp_extension  # noqa: F401  (imports setuptools, as some tests do before this one)
+
     locked = locked_packages(LOCK)
     assert locked["torch"] == "2.14.1" and locked["torchvision"] == "0.29.1"
     assert package_differences(installed_packages(), locked) == []
