@@ -59,5 +59,6 @@ def load_tensor_file(path: str | Path, *, kind: str, mmap: bool = False) -> obje
 
 
 def first_line(error: BaseException) -> str:
-    """An exception's message up to its first line break (torch's errors explain at length)."""
-    return str(error).strip().split("\n", 1)[0]
+    """An exception's message up to its first line break or sentence end (torch's errors explain
+    at length, and advise, on the same line)."""
+    return str(error).strip().split("\n", 1)[0].split(". ", 1)[0]

@@ -65,6 +65,7 @@ def test_a_truncated_checkpoint_is_not_reused_and_overwrite_trains_the_run_again
     message = _one_line_error(capsys)
     assert message.startswith(f"{checkpoint}: not a readable checkpoint (truncated or corrupt?)")
     assert f"{run_dir} holds a damaged finished run" in message and "--overwrite" in message
+    assert "If you are seeing this error" not in message  # torch's advice, after its first sentence
     assert _files(run_dir) == before  # nothing written or deleted
 
     assert main([*TRAIN, "--train.results_dir", str(results), "--overwrite"]) == 0
