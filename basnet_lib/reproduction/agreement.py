@@ -13,18 +13,18 @@ does not ask for equal numbers: those come only from the reference's CPU type an
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import pandas as pd
 from scipy import stats
 
 from basnet_lib.reproduction.claims import claims
+from basnet_lib.reproduction.notebooks import CHECKOUT
 from basnet_lib.reproduction.statistics import CONFIDENCE, format_points
 from basnet_lib.reproduction.tables import METRICS
 
 # The cpu preset's reference: the committed report's runs table (results/tables/runs.csv) as
 # the reference run wrote it; the agreement section compares a results root's runs with it.
-REFERENCE_RUNS = Path(__file__).resolve().parents[2] / "results" / "reference" / "cpu_runs.csv"
+REFERENCE_RUNS = CHECKOUT / "results" / "reference" / "cpu_runs.csv"
 RUN_KEY = ["backbone", "variant", "seed"]
 
 

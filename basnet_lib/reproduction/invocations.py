@@ -12,11 +12,12 @@ from pathlib import Path
 from basnet_lib.engine.run_files import read_json
 from basnet_lib.engine.runtime import system_info
 from basnet_lib.reproduction.environment import environment_markdown
+from basnet_lib.reproduction.notebooks import CHECKOUT
 
 INVOCATIONS_FILE = "invocations.json"
 NOTEBOOKS_OUT_DIR = "notebooks"
 # The lock file the environment is compared with (at the repository root).
-LOCK_FILE = Path(__file__).resolve().parents[2] / "requirements-lock.txt"
+LOCK_FILE = CHECKOUT / "requirements-lock.txt"
 
 
 def _devices(results_root: Path) -> list[str]:
