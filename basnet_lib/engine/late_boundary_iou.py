@@ -10,6 +10,7 @@ read back"), and the entry says so instead of hiding it.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from basnet_lib.distributed import DistributedContext, resolve_device
@@ -43,5 +44,6 @@ def with_boundary_iou(result: RunResult, *, device: str = "auto", progress: bool
             "mIoU_recomputed": metrics["mIoU"],
             "mIoU_stored": stored["mIoU"],
         }
-        write_results(run_dir / METRICS_FILE, {**stored, **added}, note="the run itself is unchanged")
-    return load_run(run_dir)
+        updated = {**stored, **added}
+        write_results(run_dir / METRICS_FILE, updated, note="the run itself is unchanged")
+    return dataclasses.replace(result, metrics=updated)
