@@ -79,24 +79,20 @@ def normalised_name(name: str) -> str:
 
 def cpu_model() -> str:
     """The CPU's model name (``/proc/cpuinfo``), or the platform's processor string."""
-    for line in _cpuinfo_lines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
+    return _cpuinfo_field("model name") or platform.processor() or "unknown"
 
 
 def cpu_flags() -> list[str]:
-    for line in _cpuinfo_lines():
-        if line.startswith("flags"):
-            return line.split(":", 1)[1].split()
-    return []
+    return (_cpuinfo_field("flags") or "").split()
 
 
-def _cpuinfo_lines() -> list[str]:
+def _cpuinfo_field(name: str) -> str | None:
+    """The first processor's ``name`` in ``/proc/cpuinfo`` (None where there is none)."""
     try:
-        return Path("/proc/cpuinfo").read_text().splitlines()
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
     except OSError:
-        return []
+        return None
+    return next((line.split(":", 1)[1].strip() for line in lines if line.startswith(name)), None)
 
 
 def onednn_dispatch(*, timeout: float = 120) -> dict[str, object]:
@@ -121,8 +117,9 @@ def parse_onednn_log(log: str) -> dict[str, object]:
         fields = line.split(",")
         if not fields or not fields[0].startswith(("onednn_verbose", "dnnl_verbose")):
             continue
-        if "info" in fields and any(field.startswith("oneDNN v") for field in fields):
-            result["version"] = next(field for field in fields if field.startswith("oneDNN v")).split(" (")[0]
+        version = next((field for field in fields if field.startswith("oneDNN v")), None)
+        if version:
+            result["version"] = version.split(" (")[0]
         isa = next((field.removeprefix("isa:") for field in fields if field.startswith("isa:")), None)
         if isa:
             result["isa"] = isa
