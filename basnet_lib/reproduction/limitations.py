@@ -84,8 +84,7 @@ SCALE_DOWNS = (
 def limitations_markdown(preset_name: str, *, synthcity: bool) -> str:
     """The section's table for ``preset_name`` against the ``paper`` preset ("" where they agree);
     ``synthcity``: the runs trained on the generated dataset (no data root given)."""
-    ours = _flat(config_to_dict(preset(preset_name, variant="full", data_root="-")))
-    paper = _flat(config_to_dict(preset("paper", variant="full", data_root="-")))
+    ours, paper = preset_fields(preset_name), preset_fields("paper")
     lines = [
         f"Each way the `{preset_name}` preset scales the paper down, the claims it may move and the "
         "measurement behind that. Values are the two presets' configs; the paper's numbers are "
@@ -106,10 +105,10 @@ def limitations_markdown(preset_name: str, *, synthcity: bool) -> str:
     return "\n".join([*lines, *rows]) + "\n" if rows else ""
 
 
-def _flat(config: dict) -> dict[str, object]:
-    return {
-        f"{section}.{name}": value for section, fields in config.items() for name, value in fields.items()
-    }
+def preset_fields(preset_name: str) -> dict[str, object]:
+    """Every field of the preset's run config (for the full model), keyed ``section.name``."""
+    config = config_to_dict(preset(preset_name, variant="full", data_root="-"))
+    return {f"{section}.{name}": value for section, fields in config.items() for name, value in fields.items()}
 
 
 def _short(field: str) -> str:

@@ -11,12 +11,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from basnet_lib.engine.config_io import config_to_dict
-from basnet_lib.engine.presets import preset
 from basnet_lib.reproduction.agreement import REFERENCE_RUNS, agreement_markdown
 from basnet_lib.reproduction.claims import claims, claims_markdown, noise_floor, noise_floor_markdown
 from basnet_lib.reproduction.invocations import how_it_was_made
-from basnet_lib.reproduction.limitations import limitations_markdown
+from basnet_lib.reproduction.limitations import limitations_markdown, preset_fields
 
 TABLES_DIR, FIGURES_DIR = "tables", "figures"
 # Figures of the report, in reading order (file name in figures/, caption).
@@ -141,13 +139,11 @@ def preset_deviations_markdown(preset_name: str) -> str:
     """Every config field where ``preset_name`` differs from the ``paper`` preset, as a table."""
     if preset_name == "paper":
         return "None: this is the `paper` preset.\n"
-    ours = config_to_dict(preset(preset_name, variant="full", data_root="-"))
-    paper = config_to_dict(preset("paper", variant="full", data_root="-"))
+    ours, paper = preset_fields(preset_name), preset_fields("paper")
     rows = [
-        f"| `{section}.{name}` | {value!r} | {paper[section][name]!r} |"
-        for section in ours  # every section of the run config
-        for name, value in ours[section].items()
-        if value != paper[section][name] and name not in _BOOKKEEPING_FIELDS
+        f"| `{field}` | {value!r} | {paper[field]!r} |"
+        for field, value in ours.items()  # every field of the run config
+        if value != paper[field] and field.split(".", 1)[1] not in _BOOKKEEPING_FIELDS
     ]
     return "\n".join([f"| field | `{preset_name}` | `paper` |", "|---|---|---|", *rows]) + "\n"
 
