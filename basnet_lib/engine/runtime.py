@@ -96,6 +96,11 @@ def cpu_threads(threads: int) -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
+def autocast_dtype(device: torch.device) -> torch.dtype:
+    """What ``TrainConfig.amp`` trains in: fp16 (with a gradient scaler) on CUDA, bf16 on CPU."""
+    return torch.float16 if device.type == "cuda" else torch.bfloat16
+
+
 @contextlib.contextmanager
 def cuda_tf32(enabled: bool) -> Iterator[None]:
     """TF32 for CUDA convolutions and matrix products inside the block (``TrainConfig.tf32``),

@@ -17,7 +17,7 @@ from basnet_lib.engine.config import RunConfig, TrainConfig
 from basnet_lib.engine.history import TrainingLog
 from basnet_lib.engine.run_directory import RunDirectory
 from basnet_lib.engine.run_files import RunResult
-from basnet_lib.engine.runtime import cpu_threads, cuda_tf32, system_info
+from basnet_lib.engine.runtime import autocast_dtype, cpu_threads, cuda_tf32, system_info
 from basnet_lib.engine.sampling import class_weights, per_process_batch_size, training_batches, training_set
 from basnet_lib.engine.stop import RunPreempted, StopRequest, agreed_stop
 from basnet_lib.engine.training_state import TrainingState
@@ -52,10 +52,10 @@ def train(run: RunConfig, *, resume: bool | str = False, overwrite: bool = False
         run_dir.start()
         batches = training_batches(train_set, run, context, start_iteration=resumed_from,
                                    memory_format=state.memory_format, progress=progress)  # fmt: skip
-        autocast_dtype = torch.float16 if context.device.type == "cuda" else torch.bfloat16
+        amp_dtype = autocast_dtype(context.device)
         state.model.train()
         for iteration, batch in batches:
-            with torch.autocast(context.device.type, dtype=autocast_dtype, enabled=config.amp):
+            with torch.autocast(context.device.type, dtype=amp_dtype, enabled=config.amp):
                 outputs = state.model(batch.image, batch.gradient_map)
             terms = joint_loss(outputs, labels=batch.labels, edge_target=batch.edges, config=run.loss,
                                class_weights=weights)  # fmt: skip

@@ -28,7 +28,7 @@ from basnet_lib.data.labels import NUM_CLASSES
 from basnet_lib.distributed import DistributedContext
 from basnet_lib.engine.config import RunConfig
 from basnet_lib.engine.optimization import build_optimizer
-from basnet_lib.engine.runtime import cpu_threads
+from basnet_lib.engine.runtime import autocast_dtype, cpu_threads
 from basnet_lib.engine.sampling import TrainingBatch
 from basnet_lib.engine.training_state import TrainingState
 from basnet_lib.gradient_map import stack_gradient_map
@@ -175,7 +175,7 @@ def train_synthetic_steps(
     time the model's, not the data loading's. CUDA is synchronised after each step.
     """
     batch = synthetic_batch(run, batch_size=batch_size, device=device, seed=batch_seed)
-    autocast_dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
+    amp_dtype = autocast_dtype(device)
     on_cuda = device.type == "cuda"
     if on_cuda:
         torch.cuda.reset_peak_memory_stats(device)
@@ -183,7 +183,7 @@ def train_synthetic_steps(
     seconds, losses = [], []
     for step in range(warmup + steps):
         started = time.perf_counter()
-        with torch.autocast(device.type, dtype=autocast_dtype, enabled=run.train.amp):
+        with torch.autocast(device.type, dtype=amp_dtype, enabled=run.train.amp):
             outputs = state.model(batch.image, batch.gradient_map)
         terms = joint_loss(outputs, labels=batch.labels, edge_target=batch.edges, config=run.loss)
         state.optimizer.zero_grad(set_to_none=True)
