@@ -39,10 +39,11 @@ def boundary_iou_table(runs: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for backbone in dict.fromkeys(runs["backbone"]):
         for variant in present_variants(runs, backbone):
-            row: dict[str, object] = {"backbone": backbone, "variant": variant}
+            # Every band comes from the same evaluation: the seeds with one have them all.
+            seeds = len(variant_values(runs, backbone, variant, BIOU_COLUMNS[0]))
+            row: dict[str, object] = {"backbone": backbone, "variant": variant, "n": seeds}
             for column in BIOU_COLUMNS:
                 values = variant_values(runs, backbone, variant, column)
-                row["n"] = max(int(row.get("n", 0)), len(values))
                 row[column] = float(values.mean()) if len(values) else math.nan
                 row[f"{column}_std"] = sample_std(values)
             rows.append(row)
