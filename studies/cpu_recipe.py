@@ -8,6 +8,7 @@ collected into ``results/studies/cpu_recipe/curves.csv`` and ``curves.png``; eac
 directory, config and history stay under ``results/studies/cpu_recipe/runs/``.
 
     python studies/cpu_recipe.py --candidates sgd adamw --variants baseline full --iterations 600
+    python studies/cpu_recipe.py --width 128 --variants baseline ssb ssb_bdb full --seeds 0 1 2 --parallel 2
 """
 
 from __future__ import annotations
@@ -184,14 +185,16 @@ def long_runs(variants: list[str], factor: int, parallel: int) -> None:
     print(f"wrote {OUT / 'long_runs.csv'}")
 
 
-def width_runs(width: int, seeds: list[int], parallel: int) -> None:
-    """The full model at decoder width ``width`` (the cpu preset's is 64): final scores into
-    ``width_runs.csv`` (read by the report: is the AM's deficit the narrow width or the method?)."""
+def width_runs(width: int, variants: list[str], seeds: list[int], parallel: int) -> None:
+    """The variants at decoder width ``width`` (the cpu preset's is 64): final scores of every run of
+    that width into ``width_runs.csv``, read by the report (the claims at that width beside the main
+    verdicts, basnet_lib.reproduction.width_sensitivity; is the AM's deficit the narrow width or the
+    method?)."""
     from basnet_lib.engine.run_files import load_run
     from basnet_lib.reproduction.tables import runs_frame
 
     overrides = ["--model.width", str(width), "--train.checkpoint_every", "100000"]
-    run_preset_variants(f"width{width}", ["full"], seeds, overrides, parallel)
+    run_preset_variants(f"width{width}", variants, seeds, overrides, parallel)
     finished = sorted(path.parent for path in (OUT / f"width{width}").glob("*/metrics.json"))
     frame = runs_frame([load_run(directory) for directory in finished])
     frame.insert(2, "width", width)
@@ -211,14 +214,14 @@ def main() -> None:
     parser.add_argument("--parallel", type=int, default=1)
     parser.add_argument("--collect-only", action="store_true")
     parser.add_argument("--long", type=int, default=0, help="run the cpu preset with this many times its steps")
-    parser.add_argument("--width", type=int, default=0, help="run the cpu preset's full model at this width")
+    parser.add_argument("--width", type=int, default=0, help="run the cpu preset's --variants at this decoder width")
     args = parser.parse_args()
     (OUT / "logs").mkdir(parents=True, exist_ok=True)
     if args.long or args.width:
         if args.long:
             long_runs(args.variants, args.long, args.parallel)
         if args.width:
-            width_runs(args.width, args.seeds, args.parallel)
+            width_runs(args.width, args.variants, args.seeds, args.parallel)
         return
     if not args.collect_only:
         jobs = [(c, v, s) for c in args.candidates for v in args.variants for s in args.seeds]

@@ -3,7 +3,9 @@
 The widget tests (tests/reproduction/test_widgets.py) set slider values in Python; this one checks
 what a reader sees (docs/method.md §8): JupyterLab renders the explorer (variant selector, image
 slider, SAB-stage slider, picture), the SAB-stage slider moves with the keyboard, the picture
-changes, and the browser logs no error. Screenshots before and after go to ``results/browser/``.
+changes, and the browser logs no error. It trains smoke runs of its own and keeps its screenshots
+in its temporary folder; the README's picture comes from the committed cpu runs
+(``python -m basnet_lib.reproduction.explorer_picture``, the same server and page).
 
 Needs Chromium (Debian: ``apt-get install chromium``, or ``BASNET_CHROMIUM=/path/to/chrome``) and
 Playwright (the ``dev`` extra); without them the test is skipped, or fails when
@@ -12,32 +14,28 @@ Playwright (the ``dev`` extra); without them the test is skipped, or fails when
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import secrets
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import papermill
 import pytest
 
 from basnet_lib.reproduction.experiments import planned_runs, train_unfinished_runs_in_notebooks
+from basnet_lib.reproduction.explorer_picture import (
+    JupyterLab,
+    explorer_slider,
+    find_chromium,
+    jupyter_lab,
+    main,
+    prepare_figures_notebook,
+    run_explorer,
+)
 
-ROOT = Path(__file__).resolve().parents[1]
-SCREENSHOTS = ROOT / "results" / "browser"
 # Two variants are enough for the selector; `full` has the SAB probes the stage slider shows.
 VARIANTS = ["baseline", "full"]
 GRID = dict(preset_name="smoke", data_root="", iterations=2)
-CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
-CELLS_TIMEOUT_MS = 300_000
 
 pytestmark = pytest.mark.browser
 
@@ -59,10 +57,7 @@ def chromium() -> str:
         import playwright.sync_api  # noqa: F401
     except ImportError:
         _unavailable("Playwright")
-    candidates = [os.environ.get("BASNET_CHROMIUM", "")] + [
-        shutil.which(name) or "" for name in CHROMIUM_NAMES
-    ]
-    found = next((path for path in candidates if path and os.access(path, os.X_OK)), None)
+    found = find_chromium()
     if found is None:
         _unavailable("Chromium")
     return found
@@ -78,100 +73,16 @@ def lab_root(chromium, tmp_path) -> Path:
         train_unfinished_runs_in_notebooks(runs, results_root=results_root, **GRID)
     lab_root = tmp_path / "lab"
     lab_root.mkdir()
-    papermill.execute_notebook(
-        str(ROOT / "notebooks" / "05_figures.ipynb"),
-        str(lab_root / "05_figures.ipynb"),
-        parameters=dict(
-            preset="smoke", variants=VARIANTS, iterations=2, results_root=str(results_root), num_images=2
-        ),
-        prepare_only=True,
-        progress_bar=False,
+    prepare_figures_notebook(
+        lab_root, preset="smoke", variants=VARIANTS, iterations=2, results_root=str(results_root), num_images=2
     )
     return lab_root
 
 
-@dataclass(frozen=True)
-class JupyterLab:
-    url: str
-    token: str
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _lab_environment(state: Path) -> dict[str, str]:
-    """This interpreter's environment, with Jupyter's settings and state kept in ``state``, and this
-    checkout first on the kernel's path (the kernel imports the ``basnet_lib`` under test)."""
-    settings = state / "settings" / "@jupyterlab" / "apputils-extension"
-    settings.mkdir(parents=True)
-    # No news toast over the screenshots, and no request outside the machine.
-    (settings / "notification.jupyterlab-settings").write_text(
-        json.dumps({"fetchNews": "false", "checkForUpdates": False})
-    )
-    environment = dict(os.environ)
-    environment.update(
-        JUPYTER_CONFIG_DIR=str(state / "config"),
-        JUPYTER_RUNTIME_DIR=str(state / "runtime"),
-        JUPYTERLAB_SETTINGS_DIR=str(state / "settings"),
-        JUPYTERLAB_WORKSPACES_DIR=str(state / "workspaces"),
-        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH", "")])),
-    )
-    return environment
-
-
-def _wait_until_serving(lab: JupyterLab, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"JupyterLab exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"{lab.url}/api/status?token={lab.token}", timeout=5) as reply:
-                if reply.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise RuntimeError(f"JupyterLab did not answer within 120 s:\n{log.read_text()[-3000:]}")
-
-
-def _shut_down(lab: JupyterLab, process: subprocess.Popen) -> None:
-    """Ask the server to stop (it shuts its kernels down), then make sure it did."""
-    request = urllib.request.Request(f"{lab.url}/api/shutdown?token={lab.token}", method="POST")
-    try:
-        urllib.request.urlopen(request, timeout=10).close()
-        process.wait(timeout=30)
-    except (OSError, subprocess.TimeoutExpired):
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 @pytest.fixture
-def jupyter_lab(lab_root, tmp_path) -> Iterator[JupyterLab]:
-    port, token = _free_port(), secrets.token_hex(16)
-    lab = JupyterLab(url=f"http://127.0.0.1:{port}", token=token)
-    command = [
-        sys.executable, "-m", "jupyter", "lab", "--no-browser",
-        f"--ServerApp.port={port}", "--ServerApp.port_retries=0", "--ServerApp.ip=127.0.0.1",
-        f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={lab_root}",
-    ]  # fmt: skip
-    if os.geteuid() == 0:
-        command.append("--allow-root")
-    log = tmp_path / "jupyterlab.log"
-    with open(log, "w") as output:  # the server keeps its own handle
-        process = subprocess.Popen(
-            command, stdout=output, stderr=subprocess.STDOUT, env=_lab_environment(tmp_path / "jupyter")
-        )
-    try:
-        _wait_until_serving(lab, process, log)
-        yield lab
-    finally:
-        _shut_down(lab, process)
+def lab(lab_root, tmp_path) -> Iterator[JupyterLab]:
+    with jupyter_lab(lab_root, tmp_path / "jupyter") as server:
+        yield server
 
 
 @dataclass(frozen=True)
@@ -200,40 +111,18 @@ def browser_page(chromium) -> Iterator[BrowserPage]:
             browser.close()
 
 
-def _run_all_cells(page) -> None:
-    # Run All before the kernel is up does not run the cells; the status bar says when it is.
-    kernel_idle = re.compile(r"^(?!No Kernel).+ \| Idle$")
-    page.locator(".jp-StatusBar-TextItem", has_text=kernel_idle).wait_for(timeout=120_000)
-    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
-    page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
-
-
-def _slider(explorer, description: str):
-    return explorer.locator(".widget-slider").filter(
-        has=explorer.page.locator(".widget-label", has_text=re.compile(f"^{description}$"))
-    )
-
-
-def test_explorer_in_jupyterlab_redraws_when_the_sab_stage_slider_moves(jupyter_lab, browser_page) -> None:
+def test_explorer_in_jupyterlab_redraws_when_the_sab_stage_slider_moves(lab, browser_page, tmp_path) -> None:
     from playwright.sync_api import expect
 
     page = browser_page.page
-    page.goto(f"{jupyter_lab.url}/lab/tree/05_figures.ipynb?token={jupyter_lab.token}")
-    _run_all_cells(page)
-    stage_label = page.locator(".widget-label", has_text=re.compile(r"^SAB stage$"))
-    explorer = page.locator(".widget-vbox").filter(has=stage_label)
-    expect(explorer).to_be_visible(timeout=CELLS_TIMEOUT_MS)
+    explorer = run_explorer(page, lab, "05_figures.ipynb")
     expect(explorer.locator(".widget-dropdown select")).to_have_value("full")
     expect(explorer.locator(".widget-dropdown option")).to_have_text(VARIANTS)
-    expect(_slider(explorer, "image").locator(".widget-readout")).to_have_text("0")
-    stage = _slider(explorer, "SAB stage")
+    expect(explorer_slider(explorer, "image").locator(".widget-readout")).to_have_text("0")
+    stage = explorer_slider(explorer, "SAB stage")
     expect(stage.locator(".widget-readout")).to_have_text("3")
     picture = explorer.locator("img.widget-image")
-    expect(picture).to_have_attribute("src", re.compile(r"^blob:"))
-    # The last cell (the own-image view) has run: every output that could log an error is in.
-    expect(page.locator(".widget-upload")).to_be_visible(timeout=CELLS_TIMEOUT_MS)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    explorer.screenshot(path=SCREENSHOTS / "explorer_before.png")
+    explorer.screenshot(path=tmp_path / "explorer_before.png")
     source, pixels = picture.get_attribute("src"), picture.screenshot()
 
     stage.locator(".noUi-handle").focus()
@@ -242,5 +131,14 @@ def test_explorer_in_jupyterlab_redraws_when_the_sab_stage_slider_moves(jupyter_
     expect(picture).not_to_have_attribute("src", source, timeout=120_000)
     page.wait_for_function("image => image.complete && image.naturalWidth > 0", arg=picture.element_handle())
     assert picture.screenshot() != pixels, "the picture did not change with the SAB stage"
-    explorer.screenshot(path=SCREENSHOTS / "explorer_after.png")
+    explorer.screenshot(path=tmp_path / "explorer_after.png")
     assert browser_page.errors == [], f"browser console errors: {browser_page.errors}"
+
+
+def test_the_readme_picture_needs_the_finished_grid(chromium, tmp_path, capsys) -> None:
+    """Nothing starts (no server, no browser) while a run of notebook 05's grid is missing."""
+    with pytest.raises(SystemExit) as stopped:
+        main(["--preset", "smoke", "--results-root", str(tmp_path), "--out", str(tmp_path / "p.png")])
+    said = capsys.readouterr().err.strip().splitlines()[-1]
+    assert stopped.value.code == 2 and not (tmp_path / "p.png").exists()
+    assert re.search(r"runs of the smoke grid are not finished \(baseline-.*seed0.*\): run `basnet reproduce", said)

@@ -11,10 +11,20 @@ from pathlib import Path
 
 import pandas as pd
 
+from basnet_lib.engine.presets import preset
 from basnet_lib.reproduction.agreement import REFERENCE_RUNS, agreement_markdown
 from basnet_lib.reproduction.claims import claims, claims_markdown, noise_floor, noise_floor_markdown
 from basnet_lib.reproduction.invocations import how_it_was_made
+from basnet_lib.reproduction.learning_curves import read_width_runs
 from basnet_lib.reproduction.limitations import limitations_markdown, preset_fields
+from basnet_lib.reproduction.verdict_stability import (
+    MAIN_JOB_TIMES,
+    read_main_job_times,
+    seed_budget,
+    stability_markdown,
+    verdict_stability,
+)
+from basnet_lib.reproduction.width_sensitivity import sensitivity_markdown
 
 TABLES_DIR, FIGURES_DIR = "tables", "figures"
 # Figures of the report, in reading order (file name in figures/, caption).
@@ -63,7 +73,9 @@ def write_report(
         "## Which claims our measurements support",
         "",
         claims_markdown(claims(runs)),
+        *_width_sensitivity_section(results_root, settings.preset, runs),
         *_agreement_section(settings.preset, runs),
+        *_stability_section(settings, runs),
         "## Noise floor",
         "",
         "Seed-to-seed spread of each variant, and for each claim the smallest mean gain its 95% "
@@ -191,6 +203,28 @@ def _agreement_section(preset_name: str, runs: pd.DataFrame) -> list[str]:
     reference = pd.read_csv(REFERENCE_RUNS)
     name = f"the committed `cpu` run (`results/reference/{REFERENCE_RUNS.name}`)"
     return ["## Agreement with the reference run", "", agreement_markdown(runs, reference, reference_name=name)]
+
+
+def _width_sensitivity_section(results_root: Path, preset_name: str, runs: pd.DataFrame) -> list[str]:
+    """The claims at the width study's decoder widths, beside the main verdicts (where it ran)."""
+    width_runs = read_width_runs(results_root)
+    if width_runs is None:
+        return []
+    text = sensitivity_markdown(claims(runs), width_runs, preset_width=preset(preset_name).model.width)
+    return ["### The same claims at a wider decoder (sensitivity, not a verdict)", "", text]
+
+
+def _stability_section(settings: ReproductionSettings, runs: pd.DataFrame) -> list[str]:
+    """How likely another host gives each verdict again; the cpu preset's with its time budget."""
+    budget = seed_budget(read_main_job_times()) if settings.preset == "cpu" and MAIN_JOB_TIMES.is_file() else None
+    text = stability_markdown(verdict_stability(runs), seeds=len(settings.seeds), budget=budget)
+    intro = (
+        "A change of CPU moves each run as a new draw of its training noise does (docs/decisions.md, "
+        "\"Verdicts that do not depend on the host\"), so another host's verdict is what n new seeds "
+        "would give: the probability of each verdict follows from the paired differences' mean and std "
+        "(noncentral t)."
+    )
+    return ["## How stable the verdicts are across hosts", "", intro, "", text]
 
 
 def _section(title: str, path: Path) -> list[str]:

@@ -1,0 +1,52 @@
+"""The claims at a wider decoder sit beside the main verdicts in the report, pairing variants of the
+same width and seed; claims the width study cannot pair say so."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from basnet_lib.reproduction.agreement import REFERENCE_RUNS
+from basnet_lib.reproduction.claims import claims
+from basnet_lib.reproduction.learning_curves import WIDTH_RUNS_CSV
+from basnet_lib.reproduction.report import ReproductionSettings, write_report
+from basnet_lib.reproduction.width_sensitivity import sensitivity_markdown, width_claims
+
+FULL_MIOU = "full BASNet beats the baseline in mIoU (resnet18)"
+
+
+def wide_study(runs: pd.DataFrame, full_gain: float) -> pd.DataFrame:
+    """The reference runs as if trained at C = 128, the full model ``full_gain`` points better."""
+    wide = runs.assign(width=128)
+    wide.loc[wide["variant"] == "full", "mIoU"] += full_gain
+    return wide
+
+
+def test_claims_pair_within_one_width() -> None:
+    runs = pd.read_csv(REFERENCE_RUNS)
+    wide = width_claims(wide_study(runs, full_gain=8.0)).set_index("claim")
+    main = claims(runs).set_index("claim")
+    assert wide.loc[FULL_MIOU, "mean_difference"] == pytest.approx(main.loc[FULL_MIOU, "mean_difference"] + 8.0)
+    assert main.loc[FULL_MIOU, "verdict"] == "contradicted" and wide.loc[FULL_MIOU, "verdict"] == "inconclusive"
+    # A study of the full model alone pairs nothing: every claim says so.
+    alone = sensitivity_markdown(claims(runs), wide_study(runs, 0.0).query("variant == 'full'"), preset_width=64)
+    assert alone.count("| not run") == len(main) and "ran `full` (seeds 0, 1, 2)" in alone
+
+
+def test_the_report_shows_them_beside_the_main_verdicts(tmp_path) -> None:
+    runs = pd.read_csv(REFERENCE_RUNS)
+    (tmp_path / "tables").mkdir()
+    runs.to_csv(tmp_path / "tables" / "runs.csv", index=False)
+    (tmp_path / WIDTH_RUNS_CSV).parent.mkdir(parents=True)
+    wide_study(runs, full_gain=8.0).to_csv(tmp_path / WIDTH_RUNS_CSV, index=False)
+    settings = ReproductionSettings(
+        preset="cpu", variants=("baseline", "ssb", "ssb_bdb", "full"), backbones=("resnet18",),
+        seeds=(0, 1, 2), data_root="", iterations=0, command="basnet reproduce --preset cpu",
+    )  # fmt: skip
+    report = write_report(tmp_path, settings=settings, notebook_seconds={}).read_text()
+    claims_at = report.index("## Which claims our measurements support")
+    sensitivity = report.index("### The same claims at a wider decoder")
+    assert claims_at < sensitivity < report.index("## How stable the verdicts are across hosts")
+    row = next(line for line in report[sensitivity:].splitlines() if line.startswith(f"| {FULL_MIOU}"))
+    assert "contradicted: -4.62 [-8.37, -0.87] (n=3)" in row and "inconclusive: +3.38 [-0.37, +7.13] (n=3)" in row
+    assert "Fragile at 3 seeds" in report and "slowest measured host" in report
