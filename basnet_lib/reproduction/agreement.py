@@ -21,6 +21,7 @@ from basnet_lib.reproduction.claims import claims
 from basnet_lib.reproduction.notebooks import CHECKOUT
 from basnet_lib.reproduction.statistics import CONFIDENCE, format_points
 from basnet_lib.reproduction.tables import METRICS
+from basnet_lib.reproduction.verdict_stability import STABLE, verdict_stability
 
 # The cpu preset's reference: the committed report's runs table (results/tables/runs.csv) as
 # the reference run wrote it; the agreement section compares a results root's runs with it.
@@ -77,7 +78,9 @@ def prediction_interval(reference: pd.Series, n: int) -> tuple[float, float]:
 
 def verdict_changes(runs: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
     """Each claim's verdict from both tables and whether it is the same; a claim checked on fewer
-    paired seeds than the reference's (a partial rerun) is not comparable (``same`` is None)."""
+    paired seeds than the reference's (a partial rerun) is not comparable (``same`` is None).
+    ``fragile``: the reference's verdict is one another host gives again with probability below
+    ``STABLE`` (:mod:`~basnet_lib.reproduction.verdict_stability`)."""
     ours, theirs = claims(runs).set_index("claim"), claims(reference).set_index("claim")
     frame = pd.DataFrame(
         {
@@ -92,6 +95,10 @@ def verdict_changes(runs: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame
         bool(a == b) if ok else None
         for a, b, ok in zip(frame["reference"], frame["yours"], comparable, strict=True)
     ]
+    # A verdict another host gives again with probability below STABLE may change without a
+    # failed reproduction (docs/decisions.md, "Verdicts that do not depend on the host").
+    again = verdict_stability(reference).set_index("claim")["p_same_verdict"]
+    frame["fragile"] = ~frame["claim"].map(again).ge(STABLE)
     return frame.fillna({"yours": "—", "reference": "—"})
 
 
@@ -151,8 +158,11 @@ def agreement_markdown(runs: pd.DataFrame, reference: pd.DataFrame, *, reference
 def _headline(variants: pd.DataFrame, verdicts: pd.DataFrame, differences: pd.DataFrame) -> str:
     """Agrees (every variant within its interval, every verdict the same) or what does not."""
     outside = variants[variants["within"].eq(False)]
-    flipped = verdicts[verdicts["same"].eq(False)]
+    changed = verdicts["same"].eq(False)
+    flipped, allowed = verdicts[changed & ~verdicts["fragile"]], verdicts[changed & verdicts["fragile"]]
     largest = differences[list(METRICS)].abs().max().max() if not differences.empty else math.nan
+    allowed_names = ", ".join(f'the verdict of "{claim}"' for claim in allowed["claim"])
+    allowed_text = f" Changed, as their fragility allows: {allowed_names}." if allowed_names else ""
     if outside.empty and flipped.empty:
         comparable = int(verdicts["same"].eq(True).sum())
         verdict_text = (
@@ -168,15 +178,16 @@ def _headline(variants: pd.DataFrame, verdicts: pd.DataFrame, differences: pd.Da
         named = [f"`{row.variant}` {row.metric}" for row in outside.itertuples()]
         named += [f'the verdict of "{row.claim}"' for row in flipped.itertuples()]
         headline = f"**Does not agree with the reference run:** {', '.join(named)}."
-    return headline
+    return headline + allowed_text
 
 
 def _verdict_table(verdicts: pd.DataFrame) -> str:
     shown = verdicts.copy()
     shown["same"] = [
-        "yes" if same is True else "**no**" if same is False else "— (fewer seeds)"
-        for same in verdicts["same"]
+        "yes" if same is True else ("no (fragile)" if fragile else "**no**") if same is False else "— (fewer seeds)"
+        for same, fragile in zip(verdicts["same"], verdicts["fragile"], strict=True)
     ]
+    shown = shown.drop(columns="fragile")
     for column in ("n reference", "n yours"):
         shown[column] = ["—" if pd.isna(n) else str(int(n)) for n in verdicts[column]]
     return shown.to_markdown(index=False, disable_numparse=True)

@@ -77,3 +77,16 @@ def test_a_partial_rerun_compares_runs_but_not_verdicts(reference) -> None:
     text = agreement_markdown(partial, reference, reference_name="it")
     assert text.startswith("**Agrees with the reference run.**") and "no verdict is comparable" in text
     assert "| resnet18   | full      | 0      | -1.80" in text
+
+
+def test_a_fragile_verdict_may_change_a_stable_one_may_not(reference) -> None:
+    """SSB's verdict (another host agrees with probability 54%) changes with ssb's mean kept; AM's
+    (93%) changes only with a failed reproduction."""
+    spread = shifted(reference, "ssb", "mIoU", (-2.0, 0.0, 2.0))
+    text = agreement_markdown(spread, reference, reference_name="it")
+    assert text.startswith("**Agrees with the reference run.**")
+    assert 'Changed, as their fragility allows: the verdict of "SSB raises mIoU over baseline (resnet18)".' in text
+    assert "| no (fragile)" in text
+    stable_flip = agreement_markdown(shifted(reference, "full", "mIoU", (10.0, 10.0, 10.0)), reference, reference_name="it")
+    failures = stable_flip.split("Changed, as")[0]
+    assert failures.startswith("**Does not agree") and 'the verdict of "AM raises mIoU over ssb_bdb (resnet18)"' in failures
