@@ -19,6 +19,7 @@ from basnet_lib.reproduction.learning_curves import read_width_runs
 from basnet_lib.reproduction.limitations import limitations_markdown, preset_fields
 from basnet_lib.reproduction.verdict_stability import (
     MAIN_JOB_TIMES,
+    main_job_times_markdown,
     read_main_job_times,
     seed_budget,
     stability_markdown,
@@ -216,8 +217,12 @@ def _width_sensitivity_section(results_root: Path, preset_name: str, runs: pd.Da
 
 def _stability_section(settings: ReproductionSettings, runs: pd.DataFrame) -> list[str]:
     """How likely another host gives each verdict again; the cpu preset's with its time budget."""
-    budget = seed_budget(read_main_job_times()) if settings.preset == "cpu" and MAIN_JOB_TIMES.is_file() else None
+    times = read_main_job_times() if settings.preset == "cpu" and MAIN_JOB_TIMES.is_file() else None
+    budget = None if times is None else seed_budget(times)
     text = stability_markdown(verdict_stability(runs), seeds=len(settings.seeds), budget=budget)
+    if times is not None:
+        text += "\nThe main job's measured times (`results/reference/main_job_times.csv`):\n\n"
+        text += main_job_times_markdown(times)
     intro = (
         "A change of CPU moves each run as a new draw of its training noise does (docs/decisions.md, "
         "\"Verdicts that do not depend on the host\"), so another host's verdict is what n new seeds "

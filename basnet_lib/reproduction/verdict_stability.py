@@ -146,6 +146,20 @@ def read_main_job_times(path: Path = MAIN_JOB_TIMES) -> pd.DataFrame:
     return frame
 
 
+def main_job_times_markdown(times: pd.DataFrame) -> str:
+    """The measured main-job times per host, with minutes per seed, as a Markdown table."""
+    shown = pd.DataFrame(
+        {
+            "host": times["host"],
+            "seeds": times["seeds"],
+            "main job (min)": times["wall_minutes"].map("{:.1f}".format),
+            "per seed (min)": (times["wall_minutes"] / times["seeds"]).map("{:.1f}".format),
+            "source": times["source"],
+        }
+    )
+    return shown.to_markdown(index=False, disable_numparse=True) + "\n"
+
+
 def stability_markdown(frame: pd.DataFrame, *, seeds: int, budget: tuple[int, str] | None) -> str:
     """The stability table, the seed count it asks for, and which verdicts are fragile at ``seeds``
     (the main job's), given the seeds the time budget holds (:func:`seed_budget`; None: unknown)."""

@@ -3,6 +3,8 @@ same width and seed; claims the width study cannot pair say so."""
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import pytest
 
@@ -50,3 +52,4 @@ def test_the_report_shows_them_beside_the_main_verdicts(tmp_path) -> None:
     row = next(line for line in report[sensitivity:].splitlines() if line.startswith(f"| {FULL_MIOU}"))
     assert "contradicted: -4.62 [-8.37, -0.87] (n=3)" in row and "inconclusive: +3.38 [-0.37, +7.13] (n=3)" in row
     assert "Fragile at 3 seeds" in report and "slowest measured host" in report
+    assert re.search(r"\| AMD EPYC \(Zen 4\), 2 cores +\| 3 +\| 66.7 +\| 22.2 ", report)
