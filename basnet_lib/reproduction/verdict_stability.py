@@ -25,6 +25,7 @@ import pandas as pd
 from scipy import stats
 
 from basnet_lib.reproduction.claims import check_claims
+from basnet_lib.reproduction.learning_curves import read_study_csv
 from basnet_lib.reproduction.notebooks import CHECKOUT
 from basnet_lib.reproduction.statistics import CONFIDENCE, CONTRADICTED, INCONCLUSIVE, SUPPORTED
 
@@ -137,10 +138,7 @@ def seed_budget(times: pd.DataFrame, *, budget_minutes: float = BUDGET_MINUTES) 
 
 def read_main_job_times(path: Path = MAIN_JOB_TIMES) -> pd.DataFrame:
     """The measured main-job times (a ValueError naming ``path`` where a column or a value is wrong)."""
-    frame = pd.read_csv(path)
-    missing = {"host", "seeds", "wall_minutes", "source"} - set(frame.columns)
-    if missing or frame.empty:
-        raise ValueError(f"{path}: expected rows with columns host, seeds, wall_minutes, source (lacks {sorted(missing)})")
+    frame = read_study_csv(path, (("host", "source"), ("seeds", "wall_minutes")))
     if not ((frame["seeds"] > 0) & (frame["wall_minutes"] > 0)).all():
         raise ValueError(f"{path}: seeds and wall_minutes must be positive numbers")
     return frame

@@ -63,5 +63,8 @@ def test_the_budget_follows_the_slowest_host(tmp_path) -> None:
     assert seed_budget(read_main_job_times(MAIN_JOB_TIMES))[0] >= 1
     broken = tmp_path / "times.csv"
     times.drop(columns="source").to_csv(broken, index=False)
-    with pytest.raises(ValueError, match=r"times\.csv: expected rows with columns"):
+    with pytest.raises(ValueError, match=r"times\.csv: lacks the columns \['source'\]"):
+        read_main_job_times(broken)
+    times.assign(wall_minutes=[30.0, -1.0]).to_csv(broken, index=False)
+    with pytest.raises(ValueError, match=r"times\.csv: seeds and wall_minutes must be positive"):
         read_main_job_times(broken)
