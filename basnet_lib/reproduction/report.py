@@ -19,11 +19,14 @@ from basnet_lib.reproduction.learning_curves import read_width_runs
 from basnet_lib.reproduction.limitations import limitations_markdown, preset_fields
 from basnet_lib.reproduction.verdict_stability import (
     MAIN_JOB_TIMES,
+    hosts_markdown,
     main_job_times_markdown,
+    read_earlier_hosts,
     read_main_job_times,
     seed_budget,
     stability_markdown,
     verdict_stability,
+    verdicts_across_hosts,
 )
 from basnet_lib.reproduction.width_sensitivity import sensitivity_markdown
 
@@ -219,10 +222,16 @@ def _stability_section(settings: ReproductionSettings, runs: pd.DataFrame) -> li
     """How likely another host gives each verdict again; the cpu preset's with its time budget."""
     times = read_main_job_times() if settings.preset == "cpu" and MAIN_JOB_TIMES.is_file() else None
     budget = None if times is None else seed_budget(times)
-    text = stability_markdown(verdict_stability(runs), seeds=len(settings.seeds), budget=budget)
+    stability = verdict_stability(runs)
+    text = stability_markdown(stability, seeds=len(settings.seeds), budget=budget)
     if times is not None:
         text += "\nThe main job's measured times (`results/reference/main_job_times.csv`):\n\n"
         text += main_job_times_markdown(times)
+    earlier = read_earlier_hosts() if settings.preset == "cpu" else {}
+    if earlier:
+        across = verdicts_across_hosts({"these runs": runs, **earlier})
+        text += "\nMeasured: the verdicts of these runs and of the grids other hosts trained "
+        text += "(`results/reference/earlier_hosts/`):\n\n" + hosts_markdown(across, stability)
     intro = (
         "A change of CPU moves each run as a new draw of its training noise does (docs/decisions.md, "
         "\"Verdicts that do not depend on the host\"), so another host's verdict is what n new seeds "

@@ -24,7 +24,7 @@ from pathlib import Path
 import pandas as pd
 from scipy import stats
 
-from basnet_lib.reproduction.claims import check_claims
+from basnet_lib.reproduction.claims import check_claims, claims
 from basnet_lib.reproduction.learning_curves import read_study_csv
 from basnet_lib.reproduction.notebooks import CHECKOUT
 from basnet_lib.reproduction.statistics import CONFIDENCE, CONTRADICTED, INCONCLUSIVE, SUPPORTED
@@ -35,6 +35,9 @@ MAX_SEEDS = 20
 # depend on the host"), and the measured main-job times it is divided by.
 BUDGET_MINUTES = 60.0
 MAIN_JOB_TIMES = CHECKOUT / "results" / "reference" / "main_job_times.csv"
+# Runs tables (``tables.runs_frame``) of whole grids that other hosts trained: the verdicts measured
+# across hosts, beside what the model expects.
+EARLIER_HOSTS = CHECKOUT / "results" / "reference" / "earlier_hosts"
 STABILITY_COLUMNS = [
     "claim", "n", "mean_difference", "std_difference", "verdict", "likely_verdict",
     "p_same_verdict", "stable_from_seeds",
@@ -156,6 +159,31 @@ def main_job_times_markdown(times: pd.DataFrame) -> str:
         }
     )
     return shown.to_markdown(index=False, disable_numparse=True) + "\n"
+
+
+def read_earlier_hosts(folder: Path = EARLIER_HOSTS) -> dict[str, pd.DataFrame]:
+    """Each ``*.csv`` runs table in ``folder``, by file name (none where the folder is absent)."""
+    columns = (("backbone", "variant"), ("seed", "mIoU", "F_3px", "F_5px", "F_9px"))
+    return {path.stem: read_study_csv(path, columns) for path in sorted(folder.glob("*.csv"))}
+
+
+def verdicts_across_hosts(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Per claim the verdict of each host's runs table (a column per host) and whether all agree."""
+    frame = pd.DataFrame({host: claims(table).set_index("claim")["verdict"] for host, table in tables.items()})
+    frame["same on every host"] = frame.nunique(axis=1).eq(1)
+    return frame.reset_index(names="claim")
+
+
+def hosts_markdown(across: pd.DataFrame, stability: pd.DataFrame) -> str:
+    """The verdicts measured on each host, and for two hosts the model's expected count of changes
+    (Σ 1 − P(another host agrees), from ``stability``) beside the count observed."""
+    shown = across.assign(**{"same on every host": across["same on every host"].map({True: "yes", False: "**no**"})})
+    changed = int((~across["same on every host"]).sum())
+    text = shown.to_markdown(index=False, disable_numparse=True) + f"\n\n{changed} of {len(across)} verdicts differ"
+    if across.shape[1] == 4:  # claim, two hosts, same
+        expected = float((1 - stability["p_same_verdict"]).sum())
+        text += f" between the two hosts; the model above expects {expected:.1f} changes between two hosts"
+    return text + ".\n"
 
 
 def stability_markdown(frame: pd.DataFrame, *, seeds: int, budget: tuple[int, str] | None) -> str:

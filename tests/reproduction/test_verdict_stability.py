@@ -12,12 +12,15 @@ from basnet_lib.reproduction.agreement import REFERENCE_RUNS
 from basnet_lib.reproduction.statistics import CONFIDENCE
 from basnet_lib.reproduction.verdict_stability import (
     MAIN_JOB_TIMES,
+    hosts_markdown,
+    read_earlier_hosts,
     read_main_job_times,
     seed_budget,
     stability_markdown,
     stable_from,
     verdict_odds,
     verdict_stability,
+    verdicts_across_hosts,
 )
 
 
@@ -68,3 +71,19 @@ def test_the_budget_follows_the_slowest_host(tmp_path) -> None:
     times.assign(wall_minutes=[30.0, -1.0]).to_csv(broken, index=False)
     with pytest.raises(ValueError, match=r"times\.csv: seeds and wall_minutes must be positive"):
         read_main_job_times(broken)
+
+
+def test_verdicts_measured_across_hosts_beside_the_expected_changes(tmp_path) -> None:
+    reference = pd.read_csv(REFERENCE_RUNS)
+    other = reference.copy()
+    other.loc[other["variant"] == "ssb", "mIoU"] += [-2.0, 0.0, 2.0]  # SSB's verdict: supported → inconclusive
+    other.to_csv(tmp_path / "amd_epyc.csv", index=False)
+    hosts = read_earlier_hosts(tmp_path)
+    across = verdicts_across_hosts({"these runs": reference, **hosts}).set_index("claim")
+    assert list(across.columns) == ["these runs", "amd_epyc", "same on every host"]
+    assert not across.loc["SSB raises mIoU over baseline (resnet18)", "same on every host"]
+    assert across["same on every host"].sum() == len(across) - 1
+    text = hosts_markdown(across.reset_index(), verdict_stability(reference))
+    expected = (1 - verdict_stability(reference)["p_same_verdict"]).sum()
+    assert f"1 of {len(across)} verdicts differ between the two hosts; the model above expects {expected:.1f}" in text
+    assert read_earlier_hosts(tmp_path / "absent") == {}
