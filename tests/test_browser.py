@@ -25,6 +25,7 @@ import pytest
 from basnet_lib.reproduction.experiments import planned_runs, train_unfinished_runs_in_notebooks
 from basnet_lib.reproduction.explorer_picture import (
     JupyterLab,
+    chromium_page,
     explorer_slider,
     find_chromium,
     jupyter_lab,
@@ -95,20 +96,11 @@ class BrowserPage:
 
 @pytest.fixture
 def browser_page(chromium) -> Iterator[BrowserPage]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium)
-        try:
-            page = browser.new_page(viewport={"width": 1500, "height": 1000})
-            errors: list[str] = []
-            page.on(
-                "console", lambda message: errors.append(message.text) if message.type == "error" else None
-            )
-            page.on("pageerror", lambda error: errors.append(f"uncaught: {error}"))
-            yield BrowserPage(page, errors)
-        finally:
-            browser.close()
+    with chromium_page(chromium) as page:
+        errors: list[str] = []
+        page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+        page.on("pageerror", lambda error: errors.append(f"uncaught: {error}"))
+        yield BrowserPage(page, errors)
 
 
 def test_explorer_in_jupyterlab_redraws_when_the_sab_stage_slider_moves(lab, browser_page, tmp_path) -> None:

@@ -81,7 +81,10 @@ def verdict_changes(runs: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame
     paired seeds than the reference's (a partial rerun) is not comparable (``same`` is None).
     ``fragile``: the reference's verdict is one another host gives again with probability below
     ``STABLE`` (:mod:`~basnet_lib.reproduction.verdict_stability`)."""
-    ours, theirs = claims(runs).set_index("claim"), claims(reference).set_index("claim")
+    # The reference's claims with their stability: a verdict another host gives again with
+    # probability below STABLE may change without a failed reproduction (docs/decisions.md,
+    # "Verdicts that do not depend on the host").
+    ours, theirs = claims(runs).set_index("claim"), verdict_stability(reference).set_index("claim")
     frame = pd.DataFrame(
         {
             "reference": theirs["verdict"],
@@ -95,10 +98,7 @@ def verdict_changes(runs: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame
         bool(a == b) if ok else None
         for a, b, ok in zip(frame["reference"], frame["yours"], comparable, strict=True)
     ]
-    # A verdict another host gives again with probability below STABLE may change without a
-    # failed reproduction (docs/decisions.md, "Verdicts that do not depend on the host").
-    again = verdict_stability(reference).set_index("claim")["p_same_verdict"]
-    frame["fragile"] = ~frame["claim"].map(again).ge(STABLE)
+    frame["fragile"] = ~frame["claim"].map(theirs["p_same_verdict"]).ge(STABLE)
     return frame.fillna({"yours": "—", "reference": "—"})
 
 

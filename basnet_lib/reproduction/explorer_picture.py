@@ -85,6 +85,19 @@ def jupyter_lab(root: Path, state: Path) -> Iterator[JupyterLab]:
         _shut_down(lab, process)
 
 
+@contextmanager
+def chromium_page(chromium: str) -> Iterator[object]:
+    """A page (``playwright.sync_api.Page``, 1500×1000) of the Chromium at ``chromium``, closed on exit."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium)
+        try:
+            yield browser.new_page(viewport={"width": 1500, "height": 1000})
+        finally:
+            browser.close()
+
+
 def run_explorer(page, lab: JupyterLab, notebook: str):
     """Open ``notebook`` in JupyterLab, run all its cells, and return the explorer's locator once its
     picture and the last cell's upload view are shown."""
@@ -115,8 +128,6 @@ def explorer_slider(explorer, description: str):
 def make_picture(*, preset: str, results_root: Path, out: Path, chromium: str) -> Path:
     """Screenshot the explorer over the finished runs of ``preset`` in ``results_root`` into ``out``;
     a ValueError before anything starts where a run of notebook 05's grid is not finished."""
-    from playwright.sync_api import sync_playwright
-
     missing = unfinished_runs(planned_runs(preset_name=preset, results_root=results_root))
     if missing:
         names = ", ".join(run.run_dir.name for run in missing)
@@ -125,15 +136,10 @@ def make_picture(*, preset: str, results_root: Path, out: Path, chromium: str) -
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         prepare_figures_notebook(folder, preset=preset, results_root=str(results_root.resolve()))
-        with jupyter_lab(folder, folder) as lab, sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=chromium)
-            try:
-                page = browser.new_page(viewport={"width": 1500, "height": 1000})
-                explorer = run_explorer(page, lab, "05_figures.ipynb")
-                out.parent.mkdir(parents=True, exist_ok=True)
-                explorer.screenshot(path=out)
-            finally:
-                browser.close()
+        with jupyter_lab(folder, folder) as lab, chromium_page(chromium) as page:
+            explorer = run_explorer(page, lab, "05_figures.ipynb")
+            out.parent.mkdir(parents=True, exist_ok=True)
+            explorer.screenshot(path=out)
     return out
 
 

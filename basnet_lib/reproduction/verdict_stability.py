@@ -39,8 +39,7 @@ MAIN_JOB_TIMES = CHECKOUT / "results" / "reference" / "main_job_times.csv"
 # across hosts, beside what the model expects.
 EARLIER_HOSTS = CHECKOUT / "results" / "reference" / "earlier_hosts"
 STABILITY_COLUMNS = [
-    "claim", "n", "mean_difference", "std_difference", "verdict", "likely_verdict",
-    "p_same_verdict", "stable_from_seeds",
+    "claim", "n", "mean_difference", "std_difference", "verdict", "p_same_verdict", "stable_from_seeds",
 ]  # fmt: skip
 
 
@@ -96,8 +95,7 @@ def stable_from(mean: float, std: float, *, max_seeds: int = MAX_SEEDS) -> int |
 
 def verdict_stability(runs: pd.DataFrame) -> pd.DataFrame:
     """Per claim the runs (``tables.runs_frame``) check: its paired differences' mean and std, the
-    verdict, the likeliest verdict and the probability that another host gives the same verdict at
-    the same seed count, and the seed count from which the verdict is stable (NaN where the runs
+    verdict, the probability that another host gives the same verdict at the same seed count, and the seed count from which the verdict is stable (NaN where the runs
     measure no spread, or beyond ``MAX_SEEDS``)."""
     rows = []
     for check in check_claims(runs):
@@ -108,18 +106,13 @@ def verdict_stability(runs: pd.DataFrame) -> pd.DataFrame:
             "mean_difference": paired.mean,
             "std_difference": paired.std,
             "verdict": paired.verdict,
-            "likely_verdict": "—",
             "p_same_verdict": math.nan,
             "stable_from_seeds": math.nan,
         }
         if paired.n >= 2 and paired.std > 0:
             odds = verdict_odds(paired.mean, paired.std, paired.n)
             stable = stable_from(paired.mean, paired.std)
-            row.update(
-                likely_verdict=odds.likely,
-                p_same_verdict=odds.agreement,
-                stable_from_seeds=math.nan if stable is None else stable,
-            )
+            row.update(p_same_verdict=odds.agreement, stable_from_seeds=math.nan if stable is None else stable)
         rows.append(row)
     return pd.DataFrame(rows, columns=STABILITY_COLUMNS)
 

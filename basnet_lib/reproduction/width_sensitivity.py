@@ -20,7 +20,7 @@ STUDY_COMMAND = "python studies/cpu_recipe.py --width {width} --variants baselin
 def width_claims(width_runs: pd.DataFrame) -> pd.DataFrame:
     """The claims table (``claims.CLAIM_COLUMNS``) of each width's runs, with a ``width`` column."""
     frames = [claims(group).assign(width=int(width)) for width, group in width_runs.groupby("width")]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    return pd.concat(frames, ignore_index=True)
 
 
 def sensitivity_markdown(main: pd.DataFrame, width_runs: pd.DataFrame, *, preset_width: int) -> str:
@@ -29,7 +29,7 @@ def sensitivity_markdown(main: pd.DataFrame, width_runs: pd.DataFrame, *, preset
     wide = width_claims(width_runs)
     lines = []
     for width, runs in width_runs.groupby("width"):
-        at_width = wide[wide["width"] == width].set_index("claim") if not wide.empty else pd.DataFrame()
+        at_width = wide[wide["width"] == width].set_index("claim")
         rows = []
         for claim in main.itertuples():
             cell = at_width.loc[claim.claim] if claim.claim in at_width.index else None
