@@ -9,6 +9,9 @@ directory, config and history stay under ``results/studies/cpu_recipe/runs/``.
 
     python studies/cpu_recipe.py --candidates sgd adamw --variants baseline full --iterations 600
     python studies/cpu_recipe.py --width 128 --variants baseline ssb ssb_bdb full --seeds 0 1 2 --parallel 2
+
+The width study checkpoints like the preset and continues where it stopped when the same command
+runs again (finished runs are reused, unfinished ones resume).
 """
 
 from __future__ import annotations
@@ -154,7 +157,8 @@ def run_preset_variants(kind: str, variants: list[str], seeds: list[int], overri
     while jobs or running:
         while jobs and len(running) < parallel:
             command = jobs.pop(0)
-            log = open(OUT / "logs" / f"{kind}-{command[command.index('--train.run_name') + 1]}.log", "w")
+            name = command[command.index("--train.run_name") + 1]
+            log = open(OUT / "logs" / f"{kind}-{name}.log", "a")  # a resumed run adds to its log
             running.append(subprocess.Popen(command, stdout=log, stderr=log))
         time.sleep(2)
         for process in [p for p in running if p.poll() is not None]:
@@ -193,7 +197,9 @@ def width_runs(width: int, variants: list[str], seeds: list[int], parallel: int)
     from basnet_lib.engine.run_files import load_run
     from basnet_lib.reproduction.tables import runs_frame
 
-    overrides = ["--model.width", str(width), "--train.checkpoint_every", "100000"]
+    # The preset's checkpoints and --resume auto: an interrupted study continues where it stopped
+    # (finished runs are reused, unfinished ones resume exactly) when the same command runs again.
+    overrides = ["--model.width", str(width), "--resume", "auto"]
     run_preset_variants(f"width{width}", variants, seeds, overrides, parallel)
     finished = sorted(path.parent for path in (OUT / f"width{width}").glob("*/metrics.json"))
     frame = runs_frame([load_run(directory) for directory in finished])
