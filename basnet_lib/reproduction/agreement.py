@@ -104,7 +104,14 @@ def verdict_changes(runs: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame
 
 def agreement_markdown(runs: pd.DataFrame, reference: pd.DataFrame, *, reference_name: str) -> str:
     """The report's "Agreement with the reference run": a verdict line first, then per variant and
-    metric the interval check, the claims' verdicts side by side and every run's differences."""
+    metric the interval check, the claims' verdicts side by side and every run's differences. The
+    reference run's own report says only that it is the reference (every table would be zeros)."""
+    if is_the_reference(runs, reference):
+        return (
+            f"These runs are the reference run: {reference_name} holds this report's runs table. "
+            "A `make reproduce` on another machine is checked against it here; the README says what "
+            "to expect and what counts as a failed reproduction.\n"
+        )
     variants = pd.concat(
         [variant_agreement(runs, reference, metric=metric) for metric in METRICS], ignore_index=True
     )
@@ -153,6 +160,13 @@ def agreement_markdown(runs: pd.DataFrame, reference: pd.DataFrame, *, reference
             "",
         ]
     )
+
+
+def is_the_reference(runs: pd.DataFrame, reference: pd.DataFrame) -> bool:
+    """Whether ``runs`` holds exactly the reference's runs, with the same scores."""
+    differences = run_differences(runs, reference)
+    same_runs = len(differences) == len(runs) == len(reference)
+    return same_runs and bool(differences[list(METRICS)].abs().max().max() < 1e-9)
 
 
 def _headline(variants: pd.DataFrame, verdicts: pd.DataFrame, differences: pd.DataFrame) -> str:
