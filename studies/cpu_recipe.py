@@ -8,10 +8,11 @@ collected into ``results/studies/cpu_recipe/curves.csv`` and ``curves.png``; eac
 directory, config and history stay under ``results/studies/cpu_recipe/runs/``.
 
     python studies/cpu_recipe.py --candidates sgd adamw --variants baseline full --iterations 600
-    python studies/cpu_recipe.py --width 128 --variants baseline ssb ssb_bdb full --seeds 0 1 2 --parallel 2
+    python studies/cpu_recipe.py --width 128 --variants ssb ssb_bdb full --seeds 0 1 2 --parallel 2
 
-The width study checkpoints like the preset and continues where it stopped when the same command
-runs again (finished runs are reused, unfinished ones resume).
+The width study trains the variants with a decoder (the baseline has none: the report pairs them with
+the main grid's baseline runs). It checkpoints like the preset and continues where it stopped when
+the same command runs again (finished runs are reused, unfinished ones resume).
 """
 
 from __future__ import annotations

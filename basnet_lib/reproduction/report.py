@@ -78,7 +78,7 @@ def write_report(
         "## Which claims our measurements support",
         "",
         claims_markdown(claim_table),
-        *_width_sensitivity_section(results_root, settings.preset, claim_table),
+        *_width_sensitivity_section(results_root, settings.preset, runs, claim_table),
         *_agreement_section(settings.preset, runs),
         *_stability_section(settings, runs),
         "## Noise floor",
@@ -210,12 +210,16 @@ def _agreement_section(preset_name: str, runs: pd.DataFrame) -> list[str]:
     return ["## Agreement with the reference run", "", agreement_markdown(runs, reference, reference_name=name)]
 
 
-def _width_sensitivity_section(results_root: Path, preset_name: str, claim_table: pd.DataFrame) -> list[str]:
+def _width_sensitivity_section(
+    results_root: Path, preset_name: str, runs: pd.DataFrame, claim_table: pd.DataFrame
+) -> list[str]:
     """The claims at the width study's decoder widths, beside the main verdicts (where it ran)."""
     width_runs = read_width_runs(results_root)
     if width_runs is None:
         return []
-    text = sensitivity_markdown(claim_table, width_runs, preset_width=preset(preset_name).model.width)
+    text = sensitivity_markdown(
+        claim_table, width_runs, main_runs=runs, preset_width=preset(preset_name).model.width
+    )
     return ["### The same claims at a wider decoder (sensitivity, not a verdict)", "", text]
 
 
