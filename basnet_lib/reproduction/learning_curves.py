@@ -89,7 +89,7 @@ def width_comparison(runs: pd.DataFrame, width_runs: pd.DataFrame) -> pd.DataFra
     """The full model at a wider decoder beside the committed full and baseline runs of the same
     seeds (mIoU and boundary F 3 px, %): does widening close the AM's deficit to the baseline?"""
     rows = []
-    for _, wide in width_runs.iterrows():
+    for _, wide in width_runs[width_runs["variant"] == "full"].iterrows():
         same_seed = runs[(runs["seed"] == wide["seed"]) & (runs["backbone"] == wide["backbone"])]
         by_variant = same_seed.set_index("variant")
         if not {"baseline", "full"} <= set(by_variant.index):

@@ -286,8 +286,12 @@ def test_width_comparison_and_summary_follow_the_numbers() -> None:
             "F_3px": [30.0, 35.0],
         }
     )
-    closing = pd.DataFrame({"backbone": ["resnet18"], "seed": [0], "width": [128], "mIoU": [38.0], "F_3px": [33.0]})
-    comparison = width_comparison(runs, closing)
+    closing = pd.DataFrame(
+        {"backbone": ["resnet18"], "variant": ["full"], "seed": [0], "width": [128], "mIoU": [38.0], "F_3px": [33.0]}
+    )
+    wide_ssb = closing.assign(variant="ssb", mIoU=45.0)  # the study's other variants are not the full model
+    comparison = width_comparison(runs, pd.concat([wide_ssb, closing], ignore_index=True))
+    assert len(comparison) == 1
     assert comparison.loc[0, "full − baseline mIoU"] == -10.0
     assert comparison.loc[0, "full wide − baseline mIoU"] == -2.0
     text = width_summary(comparison)

@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from measured_runs import COMMITTED_HOST_RUNS
 from scipy import stats
 
-from basnet_lib.reproduction.agreement import REFERENCE_RUNS
 from basnet_lib.reproduction.statistics import CONFIDENCE
 from basnet_lib.reproduction.verdict_stability import (
     MAIN_JOB_TIMES,
@@ -45,7 +45,7 @@ def test_a_clear_effect_is_stable_a_small_one_is_not() -> None:
 
 
 def test_fragile_verdicts_are_named() -> None:
-    runs = pd.read_csv(REFERENCE_RUNS)
+    runs = pd.read_csv(COMMITTED_HOST_RUNS)
     # The reference: AM's mIoU loss is 4.7 std from 0, BDB's gain 1.2 std.
     frame = verdict_stability(runs).set_index("claim")
     clear, small = "AM raises mIoU over ssb_bdb (resnet18)", "BDB raises mIoU over ssb (resnet18)"
@@ -74,9 +74,13 @@ def test_the_budget_follows_the_slowest_host(tmp_path) -> None:
 
 
 def test_verdicts_measured_across_hosts_beside_the_expected_changes(tmp_path) -> None:
-    reference = pd.read_csv(REFERENCE_RUNS)
+    reference = pd.read_csv(COMMITTED_HOST_RUNS)
     other = reference.copy()
-    other.loc[other["variant"] == "ssb", "mIoU"] += [-2.0, 0.0, 2.0]  # SSB's verdict: supported → inconclusive
+    other.loc[other["variant"] == "ssb", "mIoU"] += [
+        -2.0,
+        0.0,
+        2.0,
+    ]  # SSB's verdict: supported → inconclusive
     other.to_csv(tmp_path / "amd_epyc.csv", index=False)
     hosts = read_earlier_hosts(tmp_path)
     across = verdicts_across_hosts({"these runs": reference, **hosts}).set_index("claim")
@@ -85,5 +89,8 @@ def test_verdicts_measured_across_hosts_beside_the_expected_changes(tmp_path) ->
     assert across["same on every host"].sum() == len(across) - 1
     text = hosts_markdown(across.reset_index(), verdict_stability(reference))
     expected = (1 - verdict_stability(reference)["p_same_verdict"]).sum()
-    assert f"1 of {len(across)} verdicts differ between the two hosts; the model above expects {expected:.1f}" in text
+    assert (
+        f"1 of {len(across)} verdicts differ between the two hosts; the model above expects {expected:.1f}"
+        in text
+    )
     assert read_earlier_hosts(tmp_path / "absent") == {}

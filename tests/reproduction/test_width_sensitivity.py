@@ -8,9 +8,9 @@ import re
 import pandas as pd
 import pytest
 import torch
+from measured_runs import COMMITTED_HOST_RUNS
 
 from basnet_lib import ModelConfig, build_basnet
-from basnet_lib.reproduction.agreement import REFERENCE_RUNS
 from basnet_lib.reproduction.claims import claims
 from basnet_lib.reproduction.learning_curves import WIDTH_RUNS_CSV
 from basnet_lib.reproduction.report import ReproductionSettings, write_report
@@ -20,14 +20,14 @@ FULL_MIOU = "full BASNet beats the baseline in mIoU (resnet18)"
 
 
 def wide_study(runs: pd.DataFrame, full_gain: float) -> pd.DataFrame:
-    """The reference runs as if trained at C = 128, the full model ``full_gain`` points better."""
+    """A runs table as if trained at C = 128, the full model ``full_gain`` points better."""
     wide = runs.assign(width=128)
     wide.loc[wide["variant"] == "full", "mIoU"] += full_gain
     return wide
 
 
 def test_claims_pair_within_one_width() -> None:
-    runs = pd.read_csv(REFERENCE_RUNS)
+    runs = pd.read_csv(COMMITTED_HOST_RUNS)
     wide = width_claims(wide_study(runs, full_gain=8.0)).set_index("claim")
     main = claims(runs).set_index("claim")
     assert wide.loc[FULL_MIOU, "mean_difference"] == pytest.approx(
@@ -41,7 +41,7 @@ def test_claims_pair_within_one_width() -> None:
 def test_a_study_without_the_baseline_pairs_with_the_main_grids() -> None:
     """The full model alone at C = 128: its claims against the baseline use the main grid's baseline
     runs; the claims that need `ssb` or `ssb_bdb` at that width are not run."""
-    runs = pd.read_csv(REFERENCE_RUNS)
+    runs = pd.read_csv(COMMITTED_HOST_RUNS)
     main = claims(runs)
     alone = sensitivity_markdown(
         main, wide_study(runs, 8.0).query("variant == 'full'"), main_runs=runs, preset_width=64
@@ -67,7 +67,7 @@ def test_the_baseline_does_not_depend_on_the_decoder_width() -> None:
 
 
 def test_the_report_shows_them_beside_the_main_verdicts(tmp_path) -> None:
-    runs = pd.read_csv(REFERENCE_RUNS)
+    runs = pd.read_csv(COMMITTED_HOST_RUNS)
     (tmp_path / "tables").mkdir()
     runs.to_csv(tmp_path / "tables" / "runs.csv", index=False)
     (tmp_path / WIDTH_RUNS_CSV).parent.mkdir(parents=True)
