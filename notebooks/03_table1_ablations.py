@@ -166,6 +166,8 @@ if long_runs is not None:
         "steps; gap = long − committed.\n\n" + gap.to_markdown(index=False, floatfmt=".2f") + "\n"
     )
     display(gap.round(2))
+else:
+    (tables_dir / "plateau_gap.md").unlink(missing_ok=True)  # an earlier study's table is not these runs'
 
 # %% [markdown]
 # ## The Aggregation Module's deficit: width or method?
@@ -181,3 +183,5 @@ if width_runs is not None:
     width_markdown = comparison.to_markdown(index=False, floatfmt=".2f") + "\n\n" + width_summary(comparison) + "\n"
     (tables_dir / "width.md").write_text(width_markdown)
     display(Markdown(width_markdown))
+else:
+    (tables_dir / "width.md").unlink(missing_ok=True)  # an earlier study's table is not these runs'

@@ -55,9 +55,16 @@ FIGURES = (
 )
 
 
+# Notebook 03's tables from the recipe study's long and wide runs, written only where it ran.
+STUDY_TABLES = ("plateau_gap.md", "width.md")
+
+
 @pytest.fixture(scope="module")
 def smoke_results(tmp_path_factory) -> Path:
     results_root = tmp_path_factory.mktemp("results")
+    (results_root / "tables").mkdir()
+    for name in STUDY_TABLES:  # left by an earlier study of this results root, which no longer has it
+        (results_root / "tables" / name).write_text("an earlier study's table\n")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MPLBACKEND", "agg")  # docs/method.md §8.1
         reproduce(preset_name="smoke", results_root=results_root, iterations=2, num_images=2, seeds=SEEDS)
@@ -81,6 +88,11 @@ def test_every_notebook_is_executed(smoke_results) -> None:
         assert len(injected) == 1 and f'variant = "{variant}"' in injected[0].source
         assert f"seed = {seed}" in injected[0].source
         assert len(pd.read_csv(run_dir / "history.csv")) == 2  # iterations=2 reached the run
+
+
+def test_tables_of_a_study_the_results_root_lacks_are_removed(smoke_results) -> None:
+    assert not any((smoke_results / "tables" / name).exists() for name in STUDY_TABLES)
+    assert "an earlier study's table" not in (smoke_results / "REPORT.md").read_text()
 
 
 def test_table1_has_a_row_per_variant_with_finite_numbers(smoke_results) -> None:
