@@ -95,8 +95,9 @@ def stable_from(mean: float, std: float, *, max_seeds: int = MAX_SEEDS) -> int |
 
 def verdict_stability(runs: pd.DataFrame) -> pd.DataFrame:
     """Per claim the runs (``tables.runs_frame``) check: its paired differences' mean and std, the
-    verdict, the probability that another host gives the same verdict at the same seed count, and the seed count from which the verdict is stable (NaN where the runs
-    measure no spread, or beyond ``MAX_SEEDS``)."""
+    verdict, the probability that another host gives the same verdict at the same seed count, and
+    the seed count from which the verdict is stable (NaN where the runs measure no spread, or beyond
+    ``MAX_SEEDS``)."""
     rows = []
     for check in check_claims(runs):
         paired = check.stats

@@ -63,12 +63,10 @@ def sensitivity_markdown(
             for variant, group in runs.groupby("variant", sort=False)
         )
         if not runs["variant"].eq(WIDTHLESS_VARIANT).any():
-            ran += (
-                f", paired with the main grid's `{WIDTHLESS_VARIANT}` runs (no decoder: C does not change it)"
-            )
+            ran += f", paired with the main grid's `{WIDTHLESS_VARIANT}` runs (no decoder: C does not change it)"
         lines.append(
-            f"At C = {width} the width study ran {ran}. A claim is checked there only where both "
-            f"of its variants ran on the same seeds; `{STUDY_COMMAND.format(width=width)}` runs every one."
+            f"At C = {width} the width study ran {ran}. A claim is checked there only where both of its "
+            f"variants ran on the same seeds; `{STUDY_COMMAND.format(width=width)}` runs every one."
         )
         lines.append("")
     return "\n".join(lines)
@@ -76,4 +74,6 @@ def sensitivity_markdown(
 
 def _result(row) -> str:
     """``verdict: mean [low, high] (n=…)`` of one claims-table row."""
-    return f"{row.verdict}: {format_points(row.mean_difference)} {format_ci(row.ci_low, row.ci_high)} (n={row.n})"
+    return (
+        f"{row.verdict}: {format_points(row.mean_difference)} {format_ci(row.ci_low, row.ci_high)} (n={row.n})"
+    )

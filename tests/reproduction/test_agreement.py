@@ -35,9 +35,7 @@ def test_the_reference_agrees_with_itself(reference) -> None:
     text = agreement_markdown(reference, reference, reference_name="it")
     assert text.startswith("These runs are the reference run: it holds")
     one_run_fewer = agreement_markdown(reference.iloc[1:], reference, reference_name="it")
-    assert (
-        one_run_fewer.startswith("**Agrees with the reference run.**") and "is 0.00 points" in one_run_fewer
-    )
+    assert one_run_fewer.startswith("**Agrees with the reference run.**") and "is 0.00 points" in one_run_fewer
 
 
 def test_a_perturbed_table_is_flagged(reference) -> None:
@@ -89,16 +87,8 @@ def test_a_fragile_verdict_may_change_a_stable_one_may_not(reference) -> None:
     spread = shifted(reference, "ssb", "mIoU", (-2.0, 0.0, 2.0))
     text = agreement_markdown(spread, reference, reference_name="it")
     assert text.startswith("**Agrees with the reference run.**")
-    assert (
-        'Changed, as their fragility allows: the verdict of "SSB raises mIoU over baseline (resnet18)".'
-        in text
-    )
+    assert 'Changed, as their fragility allows: the verdict of "SSB raises mIoU over baseline (resnet18)".' in text
     assert "| no (fragile)" in text
-    stable_flip = agreement_markdown(
-        shifted(reference, "full", "mIoU", (10.0, 10.0, 10.0)), reference, reference_name="it"
-    )
+    stable_flip = agreement_markdown(shifted(reference, "full", "mIoU", (10.0, 10.0, 10.0)), reference, reference_name="it")
     failures = stable_flip.split("Changed, as")[0]
-    assert (
-        failures.startswith("**Does not agree")
-        and 'the verdict of "AM raises mIoU over ssb_bdb (resnet18)"' in failures
-    )
+    assert failures.startswith("**Does not agree") and 'the verdict of "AM raises mIoU over ssb_bdb (resnet18)"' in failures

@@ -76,11 +76,7 @@ def test_the_budget_follows_the_slowest_host(tmp_path) -> None:
 def test_verdicts_measured_across_hosts_beside_the_expected_changes(tmp_path) -> None:
     reference = pd.read_csv(COMMITTED_HOST_RUNS)
     other = reference.copy()
-    other.loc[other["variant"] == "ssb", "mIoU"] += [
-        -2.0,
-        0.0,
-        2.0,
-    ]  # SSB's verdict: supported → inconclusive
+    other.loc[other["variant"] == "ssb", "mIoU"] += [-2.0, 0.0, 2.0]  # SSB's verdict: supported → inconclusive
     other.to_csv(tmp_path / "amd_epyc.csv", index=False)
     hosts = read_earlier_hosts(tmp_path)
     across = verdicts_across_hosts({"these runs": reference, **hosts}).set_index("claim")
@@ -89,8 +85,5 @@ def test_verdicts_measured_across_hosts_beside_the_expected_changes(tmp_path) ->
     assert across["same on every host"].sum() == len(across) - 1
     text = hosts_markdown(across.reset_index(), verdict_stability(reference))
     expected = (1 - verdict_stability(reference)["p_same_verdict"]).sum()
-    assert (
-        f"1 of {len(across)} verdicts differ between the two hosts; the model above expects {expected:.1f}"
-        in text
-    )
+    assert f"1 of {len(across)} verdicts differ between the two hosts; the model above expects {expected:.1f}" in text
     assert read_earlier_hosts(tmp_path / "absent") == {}

@@ -30,12 +30,8 @@ def test_claims_pair_within_one_width() -> None:
     runs = pd.read_csv(COMMITTED_HOST_RUNS)
     wide = width_claims(wide_study(runs, full_gain=8.0)).set_index("claim")
     main = claims(runs).set_index("claim")
-    assert wide.loc[FULL_MIOU, "mean_difference"] == pytest.approx(
-        main.loc[FULL_MIOU, "mean_difference"] + 8.0
-    )
-    assert (
-        main.loc[FULL_MIOU, "verdict"] == "contradicted" and wide.loc[FULL_MIOU, "verdict"] == "inconclusive"
-    )
+    assert wide.loc[FULL_MIOU, "mean_difference"] == pytest.approx(main.loc[FULL_MIOU, "mean_difference"] + 8.0)
+    assert main.loc[FULL_MIOU, "verdict"] == "contradicted" and wide.loc[FULL_MIOU, "verdict"] == "inconclusive"
 
 
 def test_a_study_without_the_baseline_pairs_with_the_main_grids() -> None:
@@ -59,9 +55,7 @@ def test_the_baseline_does_not_depend_on_the_decoder_width() -> None:
     networks = []
     for width in (16, 128):
         torch.manual_seed(0)
-        networks.append(
-            build_basnet(config=ModelConfig(variant="baseline", backbone="resnet18", width=width))
-        )
+        networks.append(build_basnet(config=ModelConfig(variant="baseline", backbone="resnet18", width=width)))
     narrow, wide = (network.state_dict() for network in networks)
     assert narrow.keys() == wide.keys() and all(torch.equal(narrow[key], wide[key]) for key in narrow)
 
@@ -81,9 +75,6 @@ def test_the_report_shows_them_beside_the_main_verdicts(tmp_path) -> None:
     sensitivity = report.index("### The same claims at a wider decoder")
     assert claims_at < sensitivity < report.index("## How stable the verdicts are across hosts")
     row = next(line for line in report[sensitivity:].splitlines() if line.startswith(f"| {FULL_MIOU}"))
-    assert (
-        "contradicted: -4.62 [-8.37, -0.87] (n=3)" in row
-        and "inconclusive: +3.38 [-0.37, +7.13] (n=3)" in row
-    )
+    assert "contradicted: -4.62 [-8.37, -0.87] (n=3)" in row and "inconclusive: +3.38 [-0.37, +7.13] (n=3)" in row
     assert "Fragile at 3 seeds" in report and "slowest measured host" in report
     assert re.search(r"\| AMD EPYC \(Zen 4\), 2 cores +\| 3 +\| 66.7 +\| 22.2 ", report)
