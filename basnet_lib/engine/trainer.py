@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import time
 
-import torch
-
 from basnet_lib.distributed import DistributedContext, broadcast_buffers_, setup_distributed
 from basnet_lib.engine.config import RunConfig, TrainConfig
 from basnet_lib.engine.history import TrainingLog
 from basnet_lib.engine.run_directory import RunDirectory
 from basnet_lib.engine.run_files import RunResult
-from basnet_lib.engine.runtime import autocast_dtype, cpu_threads, cuda_tf32, system_info
+from basnet_lib.engine.runtime import cpu_threads, cuda_tf32, system_info
 from basnet_lib.engine.sampling import class_weights, per_process_batch_size, training_batches, training_set
 from basnet_lib.engine.stop import RunPreempted, StopRequest, agreed_stop
 from basnet_lib.engine.training_state import TrainingState
@@ -27,7 +25,6 @@ from basnet_lib.engine.validation import (
     validation_columns,
     validation_panels,
 )
-from basnet_lib.loss import joint_loss
 
 
 def train(run: RunConfig, *, resume: bool | str = False, overwrite: bool = False, progress: bool = True,
@@ -52,18 +49,9 @@ def train(run: RunConfig, *, resume: bool | str = False, overwrite: bool = False
         run_dir.start()
         batches = training_batches(train_set, run, context, start_iteration=resumed_from,
                                    memory_format=state.memory_format, progress=progress)  # fmt: skip
-        amp_dtype = autocast_dtype(context.device)
         state.model.train()
         for iteration, batch in batches:
-            with torch.autocast(context.device.type, dtype=amp_dtype, enabled=config.amp):
-                outputs = state.model(batch.image, batch.gradient_map)
-            terms = joint_loss(outputs, labels=batch.labels, edge_target=batch.edges, config=run.loss,
-                               class_weights=weights)  # fmt: skip
-            state.optimizer.zero_grad(set_to_none=True)
-            state.scaler.scale(terms["total"]).backward()
-            state.scaler.step(state.optimizer)
-            state.scaler.update()
-            state.scheduler.step()
+            terms = state.step(batch, run.loss, amp=config.amp, class_weights=weights)
             state.iteration = done = iteration + 1
             log.add(terms, iteration=done, images=batch.image.shape[0] * context.world_size)
 

@@ -12,6 +12,9 @@ from basnet_lib.distributed import DistributedContext, unwrap_model, wrap_model
 from basnet_lib.engine.checkpoint import capture_rng_state, restore_rng_state
 from basnet_lib.engine.config import RunConfig
 from basnet_lib.engine.optimization import build_optimizer, build_scheduler
+from basnet_lib.engine.runtime import autocast_dtype
+from basnet_lib.engine.sampling import TrainingBatch
+from basnet_lib.loss import LossConfig, joint_loss
 from basnet_lib.model import build_basnet
 from basnet_lib.speed import prepare_for_training
 
@@ -51,6 +54,24 @@ class TrainingState:
         if checkpoint is not None:
             state.load(checkpoint)
         return state
+
+    def step(
+        self, batch: TrainingBatch, loss: LossConfig, *, amp: bool, class_weights: tuple[float, ...] = ()
+    ) -> dict[str, torch.Tensor]:
+        """One training step on ``batch``: forward (under autocast when ``amp``), the joint loss
+        (docs/method.md §3), backward through the gradient scaler, the optimiser and the schedule.
+        Returns the loss terms; ``iteration`` is the caller's to advance."""
+        device = batch.image.device
+        with torch.autocast(device.type, dtype=autocast_dtype(device), enabled=amp):
+            outputs = self.model(batch.image, batch.gradient_map)
+        terms = joint_loss(outputs, labels=batch.labels, edge_target=batch.edges, config=loss,
+                           class_weights=class_weights)  # fmt: skip
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(terms["total"]).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
+        return terms
 
     @property
     def learning_rate(self) -> float:

@@ -28,7 +28,7 @@ from basnet_lib.data.labels import NUM_CLASSES
 from basnet_lib.distributed import DistributedContext
 from basnet_lib.engine.config import RunConfig
 from basnet_lib.engine.optimization import build_optimizer
-from basnet_lib.engine.runtime import autocast_dtype, cpu_threads
+from basnet_lib.engine.runtime import cpu_threads
 from basnet_lib.engine.sampling import TrainingBatch
 from basnet_lib.engine.training_state import TrainingState
 from basnet_lib.gradient_map import stack_gradient_map
@@ -170,12 +170,11 @@ def train_synthetic_steps(
     """``warmup + steps`` training steps of ``state`` on one synthetic batch of ``batch_size`` images
     (drawn from ``batch_seed``); the median time of the last ``steps``.
 
-    The step is the trainer's (``engine.trainer.train``): autocast and gradient scaler per
-    ``run.train.amp``, the joint loss, the optimiser and its schedule. A synthetic batch makes the
+    The step is the trainer's (:meth:`TrainingState.step`), with equal class weights where the run
+    balances classes, so that the weighted loss's work is timed too. A synthetic batch makes the
     time the model's, not the data loading's. CUDA is synchronised after each step.
     """
     batch = synthetic_batch(run, batch_size=batch_size, device=device, seed=batch_seed)
-    amp_dtype = autocast_dtype(device)
     on_cuda = device.type == "cuda"
     if on_cuda:
         torch.cuda.reset_peak_memory_stats(device)
@@ -183,14 +182,7 @@ def train_synthetic_steps(
     seconds, losses = [], []
     for step in range(warmup + steps):
         started = time.perf_counter()
-        with torch.autocast(device.type, dtype=amp_dtype, enabled=run.train.amp):
-            outputs = state.model(batch.image, batch.gradient_map)
-        terms = joint_loss(outputs, labels=batch.labels, edge_target=batch.edges, config=run.loss)
-        state.optimizer.zero_grad(set_to_none=True)
-        state.scaler.scale(terms["total"]).backward()
-        state.scaler.step(state.optimizer)
-        state.scaler.update()
-        state.scheduler.step()
+        terms = state.step(batch, run.loss, amp=run.train.amp, class_weights=_uniform_class_weights(run))
         if on_cuda:
             torch.cuda.synchronize(device)
         if step >= warmup:
@@ -204,6 +196,12 @@ def train_synthetic_steps(
         peak_memory_bytes=torch.cuda.max_memory_allocated(device) if on_cuda else None,
         losses=tuple(float(loss) for loss in losses),
     )
+
+
+def _uniform_class_weights(run: RunConfig) -> tuple[float, ...]:
+    """Class weights of the run's form (none without class balancing) for a batch whose labels are
+    random: their values do not change a step's cost."""
+    return (1.0,) * NUM_CLASSES if run.loss.class_balance else ()
 
 
 def _storage_id(tensor: Tensor) -> int:

@@ -27,7 +27,7 @@ from scipy import stats
 from basnet_lib.reproduction.claims import check_claims, claims
 from basnet_lib.reproduction.learning_curves import read_study_csv
 from basnet_lib.reproduction.notebooks import CHECKOUT
-from basnet_lib.reproduction.statistics import CONFIDENCE, CONTRADICTED, INCONCLUSIVE, SUPPORTED
+from basnet_lib.reproduction.statistics import CONFIDENCE
 
 STABLE = 0.9
 MAX_SEEDS = 20
@@ -58,11 +58,6 @@ class VerdictOdds:
     def agreement(self) -> float:
         """Probability that two hosts (two independent draws of n seeds) give the same verdict."""
         return self.supported**2 + self.contradicted**2 + self.inconclusive**2
-
-    @property
-    def likely(self) -> str:
-        odds = {SUPPORTED: self.supported, CONTRADICTED: self.contradicted, INCONCLUSIVE: self.inconclusive}
-        return max(odds, key=odds.__getitem__)
 
 
 def verdict_odds(mean: float, std: float, seeds: int) -> VerdictOdds:
