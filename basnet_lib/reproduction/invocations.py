@@ -65,17 +65,19 @@ def record_invocation(
     total_runs: int,
     other_cpu_share: float | None = None,
     environment: dict | None = None,
+    stopped: str = "",
 ) -> None:
     """Append this ``basnet reproduce`` invocation to ``invocations.json``: a rerun that reuses
     finished runs must not replace the wall time of the invocation that trained them.
     ``other_cpu_share``: the share of the machine that other processes used meanwhile (a wall
     time is the machine's only when that is near 0). ``environment``: what it was made with
-    (:func:`basnet_lib.reproduction.environment.environment_record`)."""
+    (:func:`basnet_lib.reproduction.environment.environment_record`). ``stopped``: how an invocation
+    that ended before its report ended, after its end time ("stopped by SIGTERM before its report")."""
     path = Path(results_root) / INVOCATIONS_FILE
     invocations = read_invocations(results_root)
     invocations.append(
         {
-            "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()) + (f" ({stopped})" if stopped else ""),
             "wall_minutes": round(wall_seconds / 60, 1),
             "trained_runs": trained_runs,
             "total_runs": total_runs,

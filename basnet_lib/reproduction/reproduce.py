@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from basnet_lib.data.build import dataset_root
+from basnet_lib.engine.config import RunConfig
 from basnet_lib.engine.presets import default_results_root
 from basnet_lib.engine.run_lock import RunLock
 from basnet_lib.model import variant_names
@@ -97,25 +98,41 @@ def _reproduce(
 ) -> Path | None:
     """:func:`reproduce` once its settings are made and its results root is locked; ``clocks``: the
     wall and CPU clocks at its start."""
-    started, cpu_at_start = clocks
     first_run = planned_run(preset_name=settings.preset, variant=settings.variants[0], backbone=_backbone(settings),
                             data_root=settings.data_root)  # fmt: skip
     print(f"dataset: {dataset_root(first_run.data, progress=False)}", flush=True)
-    trained_runs, total_runs, missing = _train_grid(settings, results_root, training)
-    if missing is None:
-        return None
-    settings = dataclasses.replace(settings, missing_runs=missing)
-    parameters = parameter_values_per_notebook(settings, results_root, num_images=num_images, training=training)
-    notebook_seconds = _execute_notebooks(parameters, results_root)
+    grid_runs = planned_runs(variants=settings.variants, backbones=settings.backbones, seeds=settings.seeds,
+                             **_grid(settings, results_root))  # fmt: skip
+    unfinished_at_start = len(unfinished_runs(grid_runs))
+    try:
+        trained_runs, missing = _train_grid(settings, grid_runs, results_root, training)
+        if missing is None:
+            return None
+        settings = dataclasses.replace(settings, missing_runs=missing)
+        parameters = parameter_values_per_notebook(settings, results_root, num_images=num_images, training=training)
+        notebook_seconds = _execute_notebooks(parameters, results_root)
+    except KeyboardInterrupt as stopped:  # a signal to the command (CommandStopped) or Ctrl-C
+        # The hours a stopped invocation trained belong to the main job's time: record them.
+        how = f"stopped by {getattr(stopped, 'signal_name', 'Ctrl-C')} before its report"
+        trained_runs = unfinished_at_start - len(unfinished_runs(grid_runs))
+        _record(results_root, clocks, trained_runs=trained_runs, total_runs=len(grid_runs), stopped=how)
+        raise
+    _record(results_root, clocks, trained_runs=trained_runs, total_runs=len(grid_runs))
+    report = write_report(results_root, settings=settings, notebook_seconds=notebook_seconds)
+    print(f"wrote {report}", flush=True)
+    return report
+
+
+def _record(results_root: Path, clocks: tuple[float, CpuClock], *, trained_runs: int, total_runs: int,
+            stopped: str = "") -> None:  # fmt: skip
+    """Append this invocation, timed from ``clocks`` (its start), to ``invocations.json``."""
+    started, cpu_at_start = clocks
     wall_seconds = time.perf_counter() - started
     other_cpu_share = other_processes_cpu_share(
         cpu_at_start, CpuClock.now(), wall_seconds=wall_seconds, cpus=os.cpu_count() or 1
     )
     record_invocation(results_root, wall_seconds=wall_seconds, trained_runs=trained_runs, total_runs=total_runs,
-                      other_cpu_share=other_cpu_share, environment=environment_record())  # fmt: skip
-    report = write_report(results_root, settings=settings, notebook_seconds=notebook_seconds)
-    print(f"wrote {report}", flush=True)
-    return report
+                      other_cpu_share=other_cpu_share, environment=environment_record(), stopped=stopped)  # fmt: skip
 
 
 class ResultsRootLock(RunLock):
@@ -184,22 +201,19 @@ def parameter_values_per_notebook(
     }
 
 
+def _grid(settings: ReproductionSettings, results_root: Path) -> dict:
+    """The keyword arguments of ``planned_runs`` that every run of the grid shares (``train_grid``'s ``grid``)."""
+    return dict(preset_name=settings.preset, data_root=settings.data_root, iterations=settings.iterations,
+                results_root=results_root)  # fmt: skip
+
+
 def _train_grid(
-    settings: ReproductionSettings, results_root: Path, how: GridTraining
-) -> tuple[int, int, tuple[str, ...] | None]:
+    settings: ReproductionSettings, grid_runs: list[RunConfig], results_root: Path, how: GridTraining
+) -> tuple[int, tuple[str, ...] | None]:
     """Train the grid first (side by side where the preset allows, one progress bar over the grid and
     a line per finished run on the terminal) or submit it to Slurm; notebook 03 then finds every run
-    finished and reuses it. Returns (trained or submitted, total, the missing runs' names): the
-    names are None when runs are unfinished and no partial report was asked for (no report then)."""
-    grid = dict(
-        preset_name=settings.preset,
-        data_root=settings.data_root,
-        iterations=settings.iterations,
-        results_root=results_root,
-    )
-    grid_runs = planned_runs(
-        variants=settings.variants, backbones=settings.backbones, seeds=settings.seeds, **grid
-    )
+    finished and reuses it. Returns (trained or submitted, the missing runs' names): the names are
+    None when runs are unfinished and no partial report was asked for (no report then)."""
     to_train = len(unfinished_runs(grid_runs))
     if isinstance(how.execution, SlurmExecution):
         print(f"{to_train} of {len(grid_runs)} runs to train, as Slurm jobs", flush=True)
@@ -215,15 +229,15 @@ def _train_grid(
         )
         print(f"training {to_train} of {len(grid_runs)} runs, {slots} at a time", flush=True)
     try:
-        finished = train_grid(grid_runs, grid=grid, training=how, progress=True)
+        finished = train_grid(grid_runs, grid=_grid(settings, results_root), training=how, progress=True)
     except GridUnfinished as unfinished:
         print(f"no report yet: {unfinished}", flush=True)
-        return to_train, len(grid_runs), None
+        return to_train, None
     finished_dirs = {result.run_dir for result in finished}
     missing = tuple(run.run_name for run in grid_runs if run.run_dir not in finished_dirs)
     if len(missing) == len(grid_runs):
         raise GridUnfinished(f"no run of the grid is finished: no report to write ({', '.join(missing)})")
-    return to_train, len(grid_runs), missing
+    return to_train, missing
 
 
 def _backbone(settings: ReproductionSettings) -> str:

@@ -19,6 +19,7 @@ import pytest
 from basnet_lib.engine.checkpoint import load_checkpoint
 from basnet_lib.engine.run_lock import RunLock, RunLockedError
 from basnet_lib.reproduction.experiments import planned_run, train_unfinished_runs_in_notebooks
+from basnet_lib.reproduction.invocations import read_invocations
 from basnet_lib.reproduction.local_training import TrainingProcess, start_torchrun, train_in_processes
 from basnet_lib.reproduction.notebooks import (
     notebook_command,
@@ -231,6 +232,10 @@ def test_sigterm_to_reproduce_ends_every_process_it_started_and_the_run_resumes(
     assert 0 < stopped_at < iterations and not (run_dir / "metrics.json").exists()
     assert int(pd.read_csv(run_dir / "history.csv")["iteration"].iloc[-1]) == stopped_at
     assert not (results / "reproduce.lock").exists() and not (run_dir / "run.lock").exists()
+    # Its time is recorded, marked as stopped: no run finished, the one in training had not.
+    [record] = read_invocations(results)
+    assert record["finished"].endswith(" UTC (stopped by SIGTERM before its report)"), record["finished"]
+    assert (record["trained_runs"], record["total_runs"]) == (0, 1) and record["wall_minutes"] >= 0
 
     # What the same command runs next for this run: the training notebook, which resumes it.
     parameters = training_notebook_parameters(run, preset_name="smoke", iterations=iterations, results_root=results)
