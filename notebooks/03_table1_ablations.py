@@ -180,7 +180,9 @@ from basnet_lib.reproduction.learning_curves import read_width_runs, width_compa
 width_runs = read_width_runs(results_root)
 if width_runs is not None:
     comparison = width_comparison(runs_table, width_runs)
-    width_markdown = comparison.to_markdown(index=False, floatfmt=".2f") + "\n\n" + width_summary(comparison) + "\n"
+    # seed and width are whole numbers; the scores two decimals
+    floats = [".0f" if column in ("seed", "width") else ".2f" for column in comparison.columns]
+    width_markdown = comparison.to_markdown(index=False, floatfmt=floats) + "\n\n" + width_summary(comparison) + "\n"
     (tables_dir / "width.md").write_text(width_markdown)
     display(Markdown(width_markdown))
 else:

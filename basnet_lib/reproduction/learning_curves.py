@@ -106,7 +106,7 @@ def width_comparison(runs: pd.DataFrame, width_runs: pd.DataFrame) -> pd.DataFra
 
 
 def width_summary(comparison: pd.DataFrame) -> str:
-    """One sentence derived from :func:`width_comparison`: how much of the full model's mIoU
+    """One paragraph derived from :func:`width_comparison`: how much of the full model's mIoU
     deficit to the baseline the wider decoder removes, on the same seeds."""
     if comparison.empty:
         return "No wide-decoder run shares a seed with the committed baseline and full runs."
@@ -120,14 +120,21 @@ def width_summary(comparison: pd.DataFrame) -> str:
     if narrow >= 0:
         return facts + " There is no deficit to explain at this width."
     closed = (wide - narrow) / -narrow
-    finding = (
-        f" Widening the decoder (SSB, BDB and AM alike) removes {100 * max(closed, 0):.0f}% of the deficit: "
-        + ("the narrow width explains most of it" if closed >= 0.5 else "the narrow width does not explain it")
-    )
+    if wide >= 0:
+        finding = f" At width {width} the full model is no longer below the baseline: the narrow width explains the deficit"
+    else:
+        finding = f" Widening the decoder removes {100 * max(closed, 0):.0f}% of the deficit: " + (
+            "the narrow width explains most of it" if closed >= 0.5 else "the narrow width does not explain it"
+        )
     caveat = "." if seeds >= 3 else (
         f", as far as {seeds} seed(s) can tell: there is no interval, so this is an indication, not a verdict."
     )
-    return facts + finding + caveat
+    # The study widens SSB, BDB and AM together, so the full model's gain can come from the others.
+    return facts + finding + caveat + (
+        " The whole decoder widens (SSB, BDB and AM alike), so this does not isolate the AM: the claim"
+        " \"AM raises mIoU\" at the wider decoder (the sensitivity table beside the claims) says whether"
+        " the AM itself still lowers mIoU there."
+    )
 
 
 def read_width_runs(results_root: str | Path) -> pd.DataFrame | None:

@@ -299,4 +299,7 @@ def test_width_comparison_and_summary_follow_the_numbers() -> None:
     assert "indication, not a verdict" in text  # one seed gives no interval
     widening_fails = closing.assign(mIoU=[31.0])
     assert "does not explain it" in width_summary(width_comparison(runs, widening_fails))
+    passing = width_summary(width_comparison(runs, closing.assign(mIoU=[41.0])))  # above the baseline
+    assert "no longer below the baseline" in passing and "removes" not in passing
+    assert "does not isolate the AM" in passing  # the whole decoder widened, not the AM alone
     assert width_comparison(runs, closing.assign(seed=[5])).empty  # no shared seed, no comparison
