@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from basnet_lib.data.labels import IGNORE_INDEX, NUM_CLASSES
+from basnet_lib.metrics.boundary_fscore import GSCNN_THRESHOLDS, boundary_radius
 from basnet_lib.metrics.cityscapes import cityscapes_class_names
 from basnet_lib.metrics.confusion import SegmentationScores
 from basnet_lib.metrics.label_maps import checked_label_maps
@@ -36,15 +37,23 @@ from basnet_lib.metrics.reduction import all_reduce_sum_, as_state_tensor
 
 # The band as a fraction of the image diagonal: the authors' and detectron2's 0.02 (46 px at
 # 1024×2048), then GSCNN's three F-score tolerances (3, 5 and 9 px there; docs/method.md §5.2).
-BOUNDARY_IOU_BANDS = (0.02, 0.00088, 0.001875, 0.00375)
+BOUNDARY_IOU_BANDS = (0.02, *GSCNN_THRESHOLDS)
+# metrics.json's "boundary_IoU_rule": 2 since the tolerance bands take the F-score's radius (ceil);
+# rule 1 rounded them (2/4/9 px at 1024×2048), and a run scored by it is evaluated again.
+BOUNDARY_IOU_RULE = 2
 
 
 def band_width(fraction: float, *, height: int, width: int) -> int:
-    """``d = max(1, round(fraction · diagonal))`` pixels for a band given as a fraction of the
-    image diagonal in (0, 0.5)."""
+    """The band of ``fraction`` of the image diagonal (in (0, 0.5)) in pixels: at one of the
+    F-score's tolerances (``GSCNN_THRESHOLDS``) that tolerance's radius ``ceil(t · diagonal)``, so
+    that Boundary IoU and F are measured at the same distance; any other band
+    ``max(1, round(fraction · diagonal))``, the authors' rule (docs/method.md §5.4)."""
     if not 0 < fraction < 0.5:
         raise ValueError(f"band fraction {fraction} must be a fraction of the image diagonal in (0, 0.5)")
-    pixels = max(1, round(fraction * math.hypot(height, width)))
+    if fraction in GSCNN_THRESHOLDS:
+        pixels = boundary_radius(fraction, height=height, width=width)
+    else:
+        pixels = max(1, round(fraction * math.hypot(height, width)))
     check_band_pixels(pixels, height=height, width=width)
     return pixels
 
@@ -272,7 +281,8 @@ class BoundaryIoU:
 
 
 def boundary_iou_columns(scores: BoundaryIoUScores, segmentation: SegmentationScores) -> dict[str, object]:
-    """An evaluation's Boundary IoU entries: ``boundary_IoU`` (the mean per band),
+    """An evaluation's Boundary IoU entries: ``boundary_IoU_rule`` (how the bands were measured),
+    ``boundary_IoU`` (the mean per band),
     ``per_class_boundary_IoU`` and, as detectron2 reports it, ``per_class_min_IoU_boundary_IoU``:
     min(IoU_c, Boundary IoU_c) at the first (standard) band; None where either is undefined."""
     scored = scores.as_dict()
@@ -282,6 +292,7 @@ def boundary_iou_columns(scores: BoundaryIoUScores, segmentation: SegmentationSc
         for name, iou, band in zip(scores.class_names, segmentation.iou, standard, strict=True)
     }
     return {
+        "boundary_IoU_rule": BOUNDARY_IOU_RULE,
         "boundary_IoU": scored["mean"],
         "per_class_boundary_IoU": scored["per_class"],
         "per_class_min_IoU_boundary_IoU": minimum,

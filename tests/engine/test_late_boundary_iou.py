@@ -36,4 +36,11 @@ def test_a_run_without_boundary_iou_gets_the_final_evaluations_values(tmp_path) 
     assert json.loads(path.read_text()) == added
     again = with_boundary_iou(load_run(run.run_dir))  # present now: nothing evaluated or written
     assert again.metrics == added
+
+    # Scored by the earlier band rule (rounded tolerance bands, no rule entry): evaluated again.
+    earlier = {**old, **{key: original[key] for key in BOUNDARY_IOU_KEYS if key != "boundary_IoU_rule"}}
+    earlier["boundary_IoU"] = {**earlier["boundary_IoU"], "0.00088": 0.0}
+    path.write_text(json.dumps(earlier))
+    replaced = with_boundary_iou(load_run(run.run_dir)).metrics
+    assert replaced["boundary_IoU"] == original["boundary_IoU"] and replaced["boundary_IoU_rule"] == 2
     assert sorted(entry.name for entry in run.run_dir.iterdir() if entry.name.startswith(".")) == []

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from basnet_lib.metrics.boundary_fscore import GSCNN_THRESHOLDS, boundary_radii
 from basnet_lib.metrics.boundary_iou import BoundaryIoU, band_width, boundary_iou_counts
 from basnet_lib.metrics.reference import reference_boundary_iou_counts
 
@@ -86,9 +87,15 @@ def test_accumulator_reduces_like_the_other_metrics_and_scores_present_classes()
     assert absent_only.scores().as_dict()["per_class"]["0.05"]["train"] is None  # class 16, JSON null
 
 
-def test_the_standard_band_is_two_percent_of_the_diagonal() -> None:
-    assert band_width(0.02, height=1024, width=2048) == 46
-    assert band_width(0.00088, height=1024, width=2048) == 2  # round(2.01): GSCNN's 3 px is a ceil
+def test_the_standard_band_is_two_percent_of_the_diagonal_and_the_others_the_f_scores_radii() -> None:
+    assert band_width(0.02, height=1024, width=2048) == 46  # round(45.8), as the authors
+    assert band_width(0.02, height=256, width=512) == 11  # round(11.45); a ceil would give 12
+    # At the F-score's tolerances, its radius (ceil): 3/5/9 px at 1024×2048, where rounding gave 2/4/9
+    # and, at 256×512, two equal columns (1/1/2 instead of 1/2/3).
+    assert [band_width(t, height=1024, width=2048) for t in GSCNN_THRESHOLDS] == [3, 5, 9]
+    assert [band_width(t, height=256, width=512) for t in GSCNN_THRESHOLDS] == list(
+        boundary_radii(GSCNN_THRESHOLDS, height=256, width=512)
+    ) == [1, 2, 3]
     assert band_width(0.0001, height=64, width=64) == 1  # at least one pixel
 
 
