@@ -119,10 +119,10 @@ def width_summary(comparison: pd.DataFrame) -> str:
     )
     if narrow >= 0:
         return facts + " There is no deficit to explain at this width."
-    closed = (wide - narrow) / -narrow
     if wide >= 0:
         finding = f" At width {width} the full model is no longer below the baseline: the narrow width explains the deficit"
     else:
+        closed = (wide - narrow) / -narrow
         finding = f" Widening the decoder removes {100 * max(closed, 0):.0f}% of the deficit: " + (
             "the narrow width explains most of it" if closed >= 0.5 else "the narrow width does not explain it"
         )

@@ -101,11 +101,12 @@ def _reproduce(
     first_run = planned_run(preset_name=settings.preset, variant=settings.variants[0], backbone=_backbone(settings),
                             data_root=settings.data_root)  # fmt: skip
     print(f"dataset: {dataset_root(first_run.data, progress=False)}", flush=True)
-    grid_runs = planned_runs(variants=settings.variants, backbones=settings.backbones, seeds=settings.seeds,
-                             **_grid(settings, results_root))  # fmt: skip
+    grid = dict(preset_name=settings.preset, data_root=settings.data_root, iterations=settings.iterations,
+                results_root=results_root)  # fmt: skip
+    grid_runs = planned_runs(variants=settings.variants, backbones=settings.backbones, seeds=settings.seeds, **grid)
     unfinished_at_start = len(unfinished_runs(grid_runs))
     try:
-        trained_runs, missing = _train_grid(settings, grid_runs, results_root, training)
+        missing = _train_grid(grid_runs, grid, training, to_train=unfinished_at_start)
         if missing is None:
             return None
         settings = dataclasses.replace(settings, missing_runs=missing)
@@ -114,10 +115,11 @@ def _reproduce(
     except KeyboardInterrupt as stopped:  # a signal to the command (CommandStopped) or Ctrl-C
         # The hours a stopped invocation trained belong to the main job's time: record them.
         how = f"stopped by {getattr(stopped, 'signal_name', 'Ctrl-C')} before its report"
-        trained_runs = unfinished_at_start - len(unfinished_runs(grid_runs))
-        _record(results_root, clocks, trained_runs=trained_runs, total_runs=len(grid_runs), stopped=how)
+        finished_now = unfinished_at_start - len(unfinished_runs(grid_runs))
+        _record(results_root, clocks, trained_runs=finished_now, total_runs=len(grid_runs), stopped=how)
         raise
-    _record(results_root, clocks, trained_runs=trained_runs, total_runs=len(grid_runs))
+    # Locally every unfinished run has trained by now; on Slurm they were submitted.
+    _record(results_root, clocks, trained_runs=unfinished_at_start, total_runs=len(grid_runs))
     report = write_report(results_root, settings=settings, notebook_seconds=notebook_seconds)
     print(f"wrote {report}", flush=True)
     return report
@@ -201,20 +203,14 @@ def parameter_values_per_notebook(
     }
 
 
-def _grid(settings: ReproductionSettings, results_root: Path) -> dict:
-    """The keyword arguments of ``planned_runs`` that every run of the grid shares (``train_grid``'s ``grid``)."""
-    return dict(preset_name=settings.preset, data_root=settings.data_root, iterations=settings.iterations,
-                results_root=results_root)  # fmt: skip
-
-
 def _train_grid(
-    settings: ReproductionSettings, grid_runs: list[RunConfig], results_root: Path, how: GridTraining
-) -> tuple[int, tuple[str, ...] | None]:
-    """Train the grid first (side by side where the preset allows, one progress bar over the grid and
-    a line per finished run on the terminal) or submit it to Slurm; notebook 03 then finds every run
-    finished and reuses it. Returns (trained or submitted, the missing runs' names): the names are
-    None when runs are unfinished and no partial report was asked for (no report then)."""
-    to_train = len(unfinished_runs(grid_runs))
+    grid_runs: list[RunConfig], grid: dict, how: GridTraining, *, to_train: int
+) -> tuple[str, ...] | None:
+    """Train the grid's ``to_train`` unfinished runs first (side by side where the preset allows, one
+    progress bar over the grid and a line per finished run on the terminal) or submit them to Slurm;
+    notebook 03 then finds every run finished and reuses it. ``grid``: the keyword arguments of
+    ``planned_runs`` that made ``grid_runs``. Returns the missing runs' names: None when runs are
+    unfinished and no partial report was asked for (no report then)."""
     if isinstance(how.execution, SlurmExecution):
         print(f"{to_train} of {len(grid_runs)} runs to train, as Slurm jobs", flush=True)
     else:
@@ -229,15 +225,15 @@ def _train_grid(
         )
         print(f"training {to_train} of {len(grid_runs)} runs, {slots} at a time", flush=True)
     try:
-        finished = train_grid(grid_runs, grid=_grid(settings, results_root), training=how, progress=True)
+        finished = train_grid(grid_runs, grid=grid, training=how, progress=True)
     except GridUnfinished as unfinished:
         print(f"no report yet: {unfinished}", flush=True)
-        return to_train, None
+        return None
     finished_dirs = {result.run_dir for result in finished}
     missing = tuple(run.run_name for run in grid_runs if run.run_dir not in finished_dirs)
     if len(missing) == len(grid_runs):
         raise GridUnfinished(f"no run of the grid is finished: no report to write ({', '.join(missing)})")
-    return to_train, missing
+    return missing
 
 
 def _backbone(settings: ReproductionSettings) -> str:
